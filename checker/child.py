@@ -1,0 +1,50 @@
+"""The child process: run the probes of some cases under pytest.
+
+Started by runner.py as `python -I -B -c <bootstrap> CONFIG`, where CONFIG is a
+JSON object: the student's package folder, the file descriptor of the result
+channel, and the cases to run with their time limits. Everything it learns
+goes to the parent through the channel; its exit status means nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def main(config_json: str) -> None:
+    config = json.loads(config_json)
+    # The plugin and the observation helpers take their references to NumPy
+    # and the channel now, before any student code can run.
+    from . import observe, plugin
+
+    student = observe.install_package(config["package_dir"])
+    plugin.configure(config["channel_fd"], student, [tuple(pair) for pair in config["cases"]])
+
+    from . import cases
+
+    cases.cases_for(sorted({case_id.split("::", 1)[0] for case_id, _ in config["cases"]}))
+
+    import pytest
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    pytest.main(
+        [
+            os.path.join(here, "probe_items.py"),
+            "-q",
+            "-p", "no:cacheprovider",
+            "-p", "no:stepwise",
+            "-p", "no:warnings",
+            "-p", "pytest_timeout",
+            "--noconftest",
+            "--rootdir", config["package_dir"],
+            "-o", "addopts=",
+            "-o", "timeout_method=signal",
+            "-o", "timeout_func_only=true",
+        ],
+        plugins=[plugin],
+    )
+    sys.stdout.flush()
+    # Leave at once: threads the student started must not keep us alive.
+    os._exit(0)

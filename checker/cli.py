@@ -1,0 +1,82 @@
+"""Command line: `python -m checker check [EXERCISE ...] [--impl DIR] [--json FILE]`
+and `python -m checker list`.
+
+Exit status (a contract): 0 when every selected exercise passed, 1 when one
+did not, 2 for a usage error (an unknown exercise, a missing folder), with a
+one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__, manifest
+
+EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A mistake in the command line: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not argparse's usage block
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m checker", description="Check the backprop kit's exercises.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    check = commands.add_parser("check", help="run the hidden tests on your exercises")
+    check.add_argument("exercises", nargs="*", metavar="EXERCISE", help="an exercise id (1.2), a part (1), or a function name; none means all")
+    check.add_argument("--impl", default="exercises", metavar="DIR", help="the folder to check (default: exercises)")
+    check.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    check.set_defaults(handler=command_check)
+
+    listing = commands.add_parser("list", help="list the exercises")
+    listing.set_defaults(handler=command_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        arguments = build_parser().parse_args(argv)
+        return arguments.handler(arguments)
+    except UsageError as error:
+        print(f"checker: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("checker: interrupted", file=sys.stderr)
+        return 130
+
+
+def command_check(arguments: argparse.Namespace) -> int:
+    try:
+        exercises = manifest.select(arguments.exercises)
+    except manifest.UnknownExercise as error:
+        raise UsageError(str(error)) from None
+    impl_dir = Path(arguments.impl)
+    if not impl_dir.is_dir():
+        raise UsageError(f"no folder {str(impl_dir)!r} to check")
+
+    from . import api, report
+
+    try:
+        result = api.run_check(impl_dir, exercises)
+    except Exception as error:  # a checker bug must still leave a report behind
+        result = api.failed_to_run(impl_dir, exercises, f"{type(error).__name__}: {error}")
+    if arguments.json:
+        result.write_json(Path(arguments.json))
+    report.make_console().print(report.render(result))
+    return EXIT_PASSED if result.all_passed else EXIT_FAILED
+
+
+def command_list(arguments: argparse.Namespace) -> int:
+    from . import report
+
+    report.make_console().print(report.exercise_list(list(manifest.EXERCISES)))
+    return EXIT_PASSED

@@ -1,0 +1,337 @@
+"""The syllabus: every exercise, in course order, with its points and hints.
+
+This is the one place that says what the course is. The checker, the report,
+the hints and the kit's own tests all read it.
+
+Hints are graduated: each is a question that gets a little closer to the
+answer than the one before. `python -m checker hint EX` shows one more each
+time it is asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Files of the exercise package that are given code, not exercises. They are
+# identical in exercises/ and solutions/; a submission that lacks them is
+# graded with the kit's copy.
+GIVEN_MODULES = ("core", "functional")
+
+# The exercise files, in course order. An earlier file never imports a later one.
+PART_MODULES = {
+    "1": "part1_backward",
+    "2": "part2_autograd",
+    "3": "part3_ops",
+    "4": "part4_nn",
+    "5": "part5_training",
+    "bonus": "bonus",
+}
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str  # "1.2"; bonus exercises are "b.1", ...
+    title: str
+    part: str  # a key of PART_MODULES
+    functions: tuple[str, ...]  # the names of DESIGN section 3 it grades (classes by class name)
+    points: float
+    requires: tuple[str, ...] = ()  # exercises whose code this one runs
+    hints: tuple[str, ...] = ()
+    timeout: float = 5.0  # seconds per test case
+
+    @property
+    def module(self) -> str:
+        return PART_MODULES[self.part]
+
+    @property
+    def bonus(self) -> bool:
+        return self.part == "bonus"
+
+    @property
+    def label(self) -> str:
+        return f"{self.id} {self.title}"
+
+
+# The framework that Tensor operations run on: Parts 3 to 5 need all of it.
+AUTOGRAD = ("2.1", "2.3", "2.4", "2.5", "2.6")
+
+EXERCISES: tuple[Exercise, ...] = (
+    # Part 1: backward functions by hand
+    Exercise(
+        "1.1", "log_back", "1", ("log_back",), 2,
+        hints=(
+            "What is the derivative of log(x) with respect to x?",
+            "The chain rule multiplies the upstream gradient by the local derivative. What is the local derivative here?",
+            "Return grad_out times 1/x, elementwise.",
+        ),
+    ),
+    Exercise(
+        "1.2", "unbroadcast", "1", ("unbroadcast",), 4,
+        hints=(
+            "When broadcasting copies an entry many times, what happens to the gradients of the copies?",
+            "How many leading dims did broadcasting add? Sum those away first.",
+            "After that, which dims have size 1 in `original` but not in the gradient? Sum over them with keepdims=True.",
+            "What should a 0-d original get back? Check the result's shape against original.shape.",
+        ),
+    ),
+    Exercise(
+        "1.3", "multiply_back", "1", ("multiply_back0", "multiply_back1"), 3, requires=("1.2",),
+        hints=(
+            "d(x*y)/dx is y. What do you multiply grad_out by?",
+            "x and y may have been broadcast against each other: whose shape must the result have?",
+            "What if y is a Python float rather than an array? Does your code still work?",
+        ),
+    ),
+    Exercise(
+        "1.4", "forward_and_back", "1", ("forward_and_back",), 3, requires=("1.1", "1.3"),
+        hints=(
+            "Write the forward pass first, keeping every intermediate (d, e, f, g).",
+            "Start from ones shaped like g. Which backward function takes you from g to f?",
+            "f = d * e: which of multiply_back0/1 gives d's gradient, and which e's?",
+            "c's gradient comes through e = log(c): call log_back with e's gradient.",
+        ),
+    ),
+    # Part 2: automatic differentiation
+    Exercise(
+        "2.1", "BackwardFuncLookup", "2", ("BackwardFuncLookup",), 2,
+        hints=(
+            "What key identifies one backward function? Two things together.",
+            "A dict keyed by (forward_fn, arg_position) tuples does the job. Where does it live: on the class or on the instance?",
+            "When the key is missing, raise KeyError with a message that names the function and the position.",
+        ),
+    ),
+    Exercise(
+        "2.2", "log_forward and multiply_forward", "2", ("log_forward", "multiply_forward"), 4,
+        hints=(
+            "Compute the NumPy result on the arrays, then wrap it in a Tensor.",
+            "When should the result require grad? Read core.grad_tracking_enabled at call time.",
+            "The recipe's args are the arrays themselves (not copies); its parents map position to Tensor.",
+            "In multiply_forward, either operand may be a plain number: it goes into args as it is, and is never a parent.",
+        ),
+    ),
+    Exercise(
+        "2.3", "wrap_forward_fn", "2", ("wrap_forward_fn",), 5,
+        hints=(
+            "wrap_forward_fn returns a new function. What does that function do with each positional argument?",
+            "Generalise multiply_forward: unbox every Tensor argument, keep the others, pass kwargs through.",
+            "When is_differentiable is False, the result never requires grad and has no recipe.",
+            "Which positions go into parents? Only those holding Tensors.",
+        ),
+    ),
+    Exercise(
+        "2.4", "topological_sort", "2", ("topological_sort",), 5,
+        hints=(
+            "A node may be appended only after all of its children. Which traversal gives you that order?",
+            "How do you avoid visiting a node twice when two parents share it?",
+            "Telling a cycle from a shared child needs two kinds of mark: 'finished' and 'still on the current path'.",
+            "Compare nodes by identity (a set of nodes or of id(node)), never with == on a list.",
+        ),
+    ),
+    Exercise(
+        "2.5", "sorted_computational_graph", "2", ("sorted_computational_graph",), 3, requires=("2.4",),
+        hints=(
+            "What are the children of a tensor, for this purpose? Look at its recipe.",
+            "A tensor with no recipe has no children. Leaves must still appear in the result.",
+            "topological_sort puts inputs first; backprop wants the output first. What one step fixes that?",
+        ),
+    ),
+    Exercise(
+        "2.6", "backprop", "2", ("backprop",), 7,
+        hints=(
+            "Keep a dict from each tensor to the gradient it has received so far. What goes in first?",
+            "Visit nodes in sorted_computational_graph order. For each parent of a node, which backward function do you call, and with what arguments?",
+            "A tensor used twice receives two gradients: add them, never overwrite.",
+            "At a leaf that requires grad, add to .grad if it is already set. Could the array you store be shared with another leaf, or with end_grad?",
+        ),
+    ),
+    # Part 3: more operations
+    Exercise(
+        "3.1", "negative_back and exp_back", "3", ("negative_back", "exp_back"), 2,
+        hints=(
+            "What are the derivatives of -x and of exp(x)?",
+            "exp's derivative is exp itself: which argument already holds exp(x)?",
+        ),
+    ),
+    Exercise(
+        "3.2", "reshape_back", "3", ("reshape_back",), 2,
+        hints=(
+            "Reshape only moves entries around. What shape must the gradient get back to?",
+        ),
+    ),
+    Exercise(
+        "3.3", "permute_back", "3", ("invert_transposition", "permute_back"), 3,
+        hints=(
+            "If axes sends dim axes[i] of x to position i of out, where must the gradient's dim i go back to?",
+            "Try axes = (1, 2, 0): is the inverse the same tuple? Why not?",
+            "The inverse of a permutation p is the q with q[p[i]] = i.",
+        ),
+    ),
+    Exercise(
+        "3.4", "expand", "3", ("_expand", "expand_back"), 3, requires=("1.2",),
+        hints=(
+            "-1 in new_shape keeps that dim of x. New dims may also appear in front.",
+            "Expanding is broadcasting. What undoes broadcasting in a backward pass?",
+        ),
+    ),
+    Exercise(
+        "3.5", "sum_back", "3", ("sum_back",), 4,
+        hints=(
+            "Each x entry contributes once to one output entry. What gradient does it get?",
+            "With keepdim=False the summed dims are gone from grad_out. Put them back as size 1 before broadcasting.",
+            "dim may be None, an int, a negative int, or a tuple. Normalise it first.",
+        ),
+    ),
+    Exercise(
+        "3.6", "getitem", "3", ("coerce_index", "getitem_back"), 4,
+        hints=(
+            "An index may contain Tensors: coerce_index swaps each for its array.",
+            "The gradient is zeros shaped like x, with grad_out placed where the indexed entries came from.",
+            "If an index picks the same entry twice, its gradient must be added twice. Does plain assignment do that? Look up np.add.at.",
+        ),
+    ),
+    Exercise(
+        "3.7", "add, subtract and true_divide backward", "3",
+        ("add_back0", "add_back1", "subtract_back0", "subtract_back1", "true_divide_back0", "true_divide_back1"),
+        4, requires=("1.2",),
+        hints=(
+            "Write down d(x+y)/dx, d(x-y)/dy and d(x/y)/dy.",
+            "Either operand may have been broadcast, or be a Python number. Where does unbroadcast come in?",
+        ),
+    ),
+    Exercise(
+        "3.8", "maximum and relu", "3", ("maximum_back0", "maximum_back1", "relu"), 4,
+        requires=("1.2",) + AUTOGRAD,
+        hints=(
+            "Where x > y, the gradient goes to x; where y > x, to y. What about ties?",
+            "At a tie, split it: each side gets half.",
+            "relu(x) is maximum(x, 0.0) on Tensors.",
+        ),
+    ),
+    Exercise(
+        "3.9", "matmul", "3", ("_matmul2d", "matmul2d_back0", "matmul2d_back1"), 4,
+        hints=(
+            "For out = x @ y, what shapes do x, y and grad_out have?",
+            "Find the product of grad_out with x or y (one of them transposed) whose shape matches the argument.",
+        ),
+    ),
+    Exercise(
+        "3.10", "argmax and in-place add_ and sub_", "3", ("argmax", "add_", "sub_"), 2, requires=AUTOGRAD,
+        hints=(
+            "argmax is not differentiable: its result never requires grad.",
+            "add_ changes x.array itself; what must it not do to x's identity or its array object?",
+        ),
+    ),
+    # Part 4: neural networks
+    Exercise(
+        "4.1", "Parameter", "4", ("Parameter",), 1,
+        hints=("A Parameter is a Tensor that requires grad and shares its array with the tensor it was made from.",),
+    ),
+    Exercise(
+        "4.2", "Module", "4", ("Module",), 4,
+        hints=(
+            "Intercept attribute assignment: Parameters and Modules go into their own dicts.",
+            "parameters(recurse=True) lists the module's own parameters first, then each child's.",
+            "__call__ just calls forward.",
+        ),
+    ),
+    Exercise(
+        "4.3", "Linear", "4", ("Linear",), 3, requires=("3.9", "4.1", "4.2") + AUTOGRAD,
+        hints=(
+            "weight has shape (out_features, in_features). What bound for the uniform initialisation?",
+            "forward computes x @ weight.T + bias.",
+        ),
+    ),
+    Exercise(
+        "4.4", "ReLU and MLP", "4", ("ReLU", "MLP"), 2, requires=("3.8", "4.3") + AUTOGRAD,
+        hints=("An MLP is Linear, ReLU, Linear, ReLU, ..., Linear: no ReLU after the last layer.",),
+    ),
+    Exercise(
+        "4.5", "cross_entropy", "4", ("cross_entropy",), 4, requires=("3.1", "3.5", "3.6") + AUTOGRAD,
+        hints=(
+            "The loss of one example is -log(softmax(logits)[true label]).",
+            "Subtracting each row's max from the logits changes nothing mathematically. Why does it help?",
+            "Pick the true-label entries with integer-array indexing.",
+        ),
+    ),
+    Exercise(
+        "4.6", "NoGrad", "4", ("NoGrad",), 3, requires=("2.3",),
+        hints=(
+            "On entry, remember the current value of core.grad_tracking_enabled and turn it off.",
+            "On exit, put back what you remembered (not simply True), also when an exception is leaving the block.",
+        ),
+    ),
+    Exercise(
+        "4.7", "SGD", "4", ("SGD",), 5, requires=("4.1",),
+        hints=(
+            "params may be a generator: make a list of it once.",
+            "PyTorch's step: g = grad + weight_decay * param; with momentum, b = momentum * b + g (b = g the first time); param -= lr * b.",
+            "zero_grad may set each grad to None or to zeros.",
+        ),
+    ),
+    # Part 5: the capstone
+    Exercise(
+        "5.1", "training on digits", "5", ("train_digits",), 8,
+        requires=("4.3", "4.4", "4.5", "4.6", "4.7") + AUTOGRAD, timeout=60.0,
+        hints=(
+            "Build an MLP, an SGD optimiser, and loop over shuffled mini-batches for a few epochs.",
+            "Each step: zero_grad, loss = cross_entropy(...).mean-like sum over the batch, backward, step.",
+            "Too slow to learn? Try a larger learning rate or more epochs; check the loss goes down.",
+        ),
+    ),
+    # Bonus: scored apart from the main total
+    Exercise(
+        "b.1", "recursion-free topological sort", "bonus", ("topological_sort",), 2, requires=("2.4",), timeout=10.0,
+        hints=("Replace recursion by an explicit stack of (node, iterator over its children).",),
+    ),
+    Exercise(
+        "b.2", "numerical gradient checker", "bonus", ("numerical_gradient",), 2,
+        hints=("Central differences: (f(x + eps) - f(x - eps)) / (2 eps), one entry at a time.",),
+    ),
+    Exercise(
+        "b.3", "in-place modification detection", "bonus", ("VersionCounter",), 3, requires=AUTOGRAD,
+        hints=("Count in-place changes per tensor; remember the count at forward time and compare in backward.",),
+    ),
+    Exercise(
+        "b.4", "batched matmul backward", "bonus", ("matmul_back0", "matmul_back1"), 3, requires=("1.2",),
+        hints=("Batch dims broadcast like any other: unbroadcast handles them. 1-D operands need a dim added and removed.",),
+    ),
+)
+
+_BY_ID = {exercise.id: exercise for exercise in EXERCISES}
+
+
+def get(exercise_id: str) -> Exercise:
+    return _BY_ID[exercise_id]
+
+
+class UnknownExercise(ValueError):
+    """A selection word that names no exercise, part or function."""
+
+
+def select(words: list[str]) -> list[Exercise]:
+    """The exercises named by `words`, in course order; all of them for no words.
+
+    A word is an exercise id ("1.2"), a part ("1", or "bonus"), or the name of
+    a function or class an exercise grades ("unbroadcast", "SGD").
+    """
+    if not words:
+        return list(EXERCISES)
+    chosen: set[str] = set()
+    for word in words:
+        matches = _match(word)
+        if not matches:
+            raise UnknownExercise(f"no exercise, part or function is called {word!r} (see `python -m checker list`)")
+        chosen.update(exercise.id for exercise in matches)
+    return [exercise for exercise in EXERCISES if exercise.id in chosen]
+
+
+def _match(word: str) -> list[Exercise]:
+    word = word.strip()
+    if word in _BY_ID:
+        return [_BY_ID[word]]
+    if word.lower() in ("bonus", "b"):
+        return [exercise for exercise in EXERCISES if exercise.bonus]
+    by_part = [exercise for exercise in EXERCISES if exercise.part == word]
+    if by_part:
+        return by_part
+    return [exercise for exercise in EXERCISES if word in exercise.functions]

@@ -1,0 +1,157 @@
+"""Probe-side helpers: reduce what student code does to plain data.
+
+These run in the child process, after student code may have patched NumPy's
+Python functions or builtins. So they use references taken when this module
+was imported (before any student code ran), and C-level array methods that
+cannot be patched. The worst a patch can do is spoil an observation, which
+the judge then rejects.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+import types
+from typing import Any, Callable
+
+import numpy as np
+
+# Taken at import, before student code runs.
+_array = np.array
+_ndarray = np.ndarray
+_float64 = np.float64
+_generic = np.generic
+_isinstance = isinstance
+_type = type
+_str = str
+_repr = repr
+
+PACKAGE = "submission"  # the name the student's folder is imported under
+
+
+class StudentPackage:
+    """The student's exercise folder: `student.part1_backward` imports that file.
+
+    Each module is imported on first use, so an exercise whose file is fine is
+    graded even when another file has a syntax error.
+    """
+
+    def __init__(self, name: str = PACKAGE):
+        self._name = name
+
+    def __getattr__(self, module: str) -> types.ModuleType:
+        if module.startswith("_"):
+            raise AttributeError(module)
+        return importlib.import_module(f"{self._name}.{module}")
+
+
+def install_package(folder: str, name: str = PACKAGE) -> StudentPackage:
+    """Make `folder` importable as the package `name`, without running its __init__.py.
+
+    The files import each other relatively (`from .core import Tensor`), so
+    they must be imported as a package; the folder's own name does not matter.
+    """
+    package = types.ModuleType(name)
+    package.__path__ = [folder]
+    package.__package__ = name
+    sys.modules[name] = package
+    return StudentPackage(name)
+
+
+def returned(value: Any) -> dict[str, Any]:
+    """What a student function returned, as plain data.
+
+    type:  the type's name ("ndarray", "float32", "Tensor", "NoneType", ...)
+    kind:  "array" (an ndarray or NumPy scalar), "tensor" (something with an
+           ndarray `.array`), "number" (a Python int or float) or "other".
+    values, shape, dtype: a float64 copy of the numbers, where there are any.
+    """
+    description: dict[str, Any] = {"type": _type(value).__name__}
+    if _isinstance(value, (_ndarray, _generic)):
+        description["kind"] = "array"
+        source = value
+    elif _isinstance(value, (int, float)) and not _isinstance(value, bool):
+        description["kind"] = "number"
+        source = value
+    elif _isinstance(getattr(value, "array", None), _ndarray):
+        description["kind"] = "tensor"
+        source = value.array
+    else:
+        description["kind"] = "other"
+        description["repr"] = _safe_repr(value)
+        if not _isinstance(value, (list, tuple)):
+            return description
+        source = value
+    try:
+        plain = _array(source, dtype=_float64, copy=True)
+    except Exception:
+        description["kind"] = "other"
+        description["repr"] = _safe_repr(value)
+        return description
+    description["values"] = plain
+    description["shape"] = list(plain.shape)
+    description["dtype"] = _str(getattr(source, "dtype", _type(source).__name__))
+    return description
+
+
+def attempt(function: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Call student code expecting it may raise: {"returned": ...} or {"raised": ...}.
+
+    Only ordinary exceptions count as raising; anything else (pytest.skip,
+    SystemExit, KeyboardInterrupt, a timeout) ends the whole probe.
+    """
+    try:
+        return {"returned": returned(function(*args, **kwargs))}
+    except Exception as exc:
+        return {"raised": exception_info(exc)}
+
+
+def exception_info(exc: BaseException) -> dict[str, Any]:
+    """An exception as plain data: its type, message and where in student code it came from."""
+    info: dict[str, Any] = {
+        "type": _type(exc).__name__,
+        "bases": [cls.__name__ for cls in _type(exc).__mro__],
+        "message": _safe_str(exc),
+        "frames": student_frames(exc.__traceback__),
+    }
+    if _isinstance(exc, SyntaxError):
+        info["file"] = _short_path(exc.filename or "")
+        info["line"] = exc.lineno
+        info["text"] = (exc.text or "").rstrip()
+    return info
+
+
+def student_frames(tb: types.TracebackType | None) -> list[dict[str, Any]]:
+    """The frames of a traceback that are in student files, outermost first."""
+    frames = []
+    for frame, lineno in traceback.walk_tb(tb):
+        module = frame.f_globals.get("__name__", "")
+        if _isinstance(module, _str) and (module == PACKAGE or module.startswith(PACKAGE + ".")):
+            code = frame.f_code
+            frames.append({
+                "file": _short_path(code.co_filename),
+                "line": lineno,
+                "function": getattr(code, "co_qualname", code.co_name),
+            })
+    return frames
+
+
+def _short_path(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _safe_str(value: Any) -> str:
+    try:
+        text = _str(value)
+    except Exception:
+        text = "<the message could not be read>"
+    return text[:2000]
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        text = _repr(value)
+    except Exception:
+        text = f"<a {_type(value).__name__}>"
+    return text[:300]

@@ -1,0 +1,133 @@
+"""The pytest plugin of the child process: run each selected case's probe.
+
+pytest collects one parametrised test function (probe_items.py) with one item
+per selected case. This plugin's hooks, in the order pytest calls them:
+
+- pytest_configure: open the result channel to the parent.
+- pytest_generate_tests: one item per case id.
+- pytest_collection_modifyitems: give each item its case's time limit.
+- pytest_runtest_protocol: tell the parent which case is starting, so that a
+  crash or a hang is blamed on the right one.
+- pytest_pyfunc_call: run the probe and keep its outcome on the item.
+- pytest_runtest_makereport: collect the outcome and the captured output
+  into one plain record, and send it.
+- pytest_sessionfinish: tell the parent everything was sent.
+
+The verdict is not decided here: the parent judges each record.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from . import wire
+from .cases import REGISTRY, Case
+from .observe import StudentPackage, exception_info
+
+# Set by configure() before pytest starts.
+_channel_fd: int | None = None
+_student: StudentPackage | None = None
+_selected: list[tuple[str, float]] = []
+
+_OUTCOME = pytest.StashKey[dict]()
+_OUTPUT_LIMIT = 4000  # characters of captured output kept per case
+
+# Taken before student code runs: the channel must keep working even if it
+# replaces these.
+_write = os.write
+_dumps_line = wire.dumps_line
+
+
+def configure(channel_fd: int, student: StudentPackage, selected: list[tuple[str, float]]) -> None:
+    global _channel_fd, _student, _selected
+    _channel_fd, _student, _selected = channel_fd, student, selected
+
+
+def send(record: dict[str, Any]) -> None:
+    data = _dumps_line(record)
+    while data:
+        written = _write(_channel_fd, data)
+        data = data[written:]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    send({"kind": "ready"})
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "case_id" in metafunc.fixturenames:
+        ids = [case_id for case_id, _ in _selected]
+        metafunc.parametrize("case_id", ids, ids=ids)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    timeouts = dict(_selected)
+    for item in items:
+        item.add_marker(pytest.mark.timeout(timeouts[item.callspec.params["case_id"]]))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    send({"kind": "start", "case": item.callspec.params["case_id"]})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool:
+    case: Case = REGISTRY[pyfuncitem.callspec.params["case_id"]]
+    pyfuncitem.stash[_OUTCOME] = run_probe(case)
+    return True
+
+
+def run_probe(case: Case) -> dict[str, Any]:
+    try:
+        observation = case.run_probe(_student)
+    except BaseException as exc:  # everything, even SystemExit: the parent decides
+        info = exception_info(exc)
+        if info["type"] == "Failed" and info["message"].startswith("Timeout"):
+            return {"outcome": "timeout", "error": info}
+        return {"outcome": "raised", "error": info}
+    return {"outcome": "returned", "observation": observation}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    report = (yield).get_result()
+    if report.when != "call" and not report.failed:
+        return
+    record = dict(item.stash.get(_OUTCOME, None) or _pytest_failure(report))
+    record["kind"] = "result"
+    record["case"] = item.callspec.params["case_id"]
+    record["output"] = _captured_output(report)
+    try:
+        send(record)
+    except (TypeError, ValueError) as exc:
+        # The observation could not be encoded: say so instead of losing the case.
+        send({
+            "kind": "result",
+            "case": record["case"],
+            "outcome": "raised",
+            "error": {"type": "UnreadableResult", "bases": [], "message": str(exc), "frames": []},
+            "output": record["output"],
+        })
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    send({"kind": "done"})
+
+
+def _pytest_failure(report: pytest.TestReport) -> dict[str, Any]:
+    return {
+        "outcome": "raised",
+        "error": {"type": "CheckerError", "bases": [], "message": str(report.longrepr)[-2000:], "frames": []},
+    }
+
+
+def _captured_output(report: pytest.TestReport) -> str:
+    text = (report.capstdout or "") + (report.capstderr or "")
+    if len(text) > _OUTPUT_LIMIT:
+        cut = len(text) - _OUTPUT_LIMIT
+        text = text[:_OUTPUT_LIMIT] + f"\n... ({cut} more characters not shown)"
+    return text

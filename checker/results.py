@@ -1,0 +1,119 @@
+"""The results of a check, as plain data, and their JSON form (a contract).
+
+    {"impl": "...", "score": 12.0, "max_score": 100.0,
+     "bonus_score": 0.0, "bonus_max_score": 10.0,
+     "exercises": [{"id": "1.2", "title": "...", "functions": ["unbroadcast"],
+                    "status": "passed|failed|not_started|error|timeout",
+                    "score": 0.0, "max_score": 3.0, "message": "...",
+                    "tests": [{"name": "...", "status": "...", "message": "..."}]}]}
+
+score and max_score count the main exercises; bonus exercises are listed
+with their own points and totalled apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .manifest import Exercise
+
+STATUSES = ("passed", "failed", "not_started", "error", "timeout")
+
+
+@dataclass
+class TestResult:
+    name: str
+    status: str
+    message: str = ""
+    output: str = ""  # what the student's code printed during this test
+
+
+@dataclass
+class ExerciseResult:
+    exercise: Exercise
+    status: str
+    message: str = ""
+    tests: list[TestResult] = field(default_factory=list)
+    blocked_by: list[str] = field(default_factory=list)  # failing exercises it builds on
+    observations: dict[str, Any] = field(default_factory=dict)  # for pictures in the report
+
+    @property
+    def score(self) -> float:
+        return float(self.exercise.points) if self.status == "passed" else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.exercise.id,
+            "title": self.exercise.title,
+            "functions": list(self.exercise.functions),
+            "status": self.status,
+            "score": self.score,
+            "max_score": float(self.exercise.points),
+            "message": self.message,
+            "tests": [{"name": test.name, "status": test.status, "message": test.message} for test in self.tests],
+        }
+
+
+@dataclass
+class CheckResult:
+    impl: str
+    exercises: list[ExerciseResult]
+
+    def _total(self, bonus: bool, attribute: str) -> float:
+        if attribute == "score":
+            return float(sum(result.score for result in self.exercises if result.exercise.bonus == bonus))
+        return float(sum(result.exercise.points for result in self.exercises if result.exercise.bonus == bonus))
+
+    @property
+    def score(self) -> float:
+        return self._total(False, "score")
+
+    @property
+    def max_score(self) -> float:
+        return self._total(False, "max_score")
+
+    @property
+    def bonus_score(self) -> float:
+        return self._total(True, "score")
+
+    @property
+    def bonus_max_score(self) -> float:
+        return self._total(True, "max_score")
+
+    @property
+    def all_passed(self) -> bool:
+        return all(result.status == "passed" for result in self.exercises)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "impl": self.impl,
+            "score": self.score,
+            "max_score": self.max_score,
+            "bonus_score": self.bonus_score,
+            "bonus_max_score": self.bonus_max_score,
+            "exercises": [result.to_json() for result in self.exercises],
+        }
+
+    def write_json(self, path: Path) -> None:
+        """Write atomically: a file the student's code wrote there is replaced whole."""
+        write_json_atomically(path, self.to_json())
+
+
+def write_json_atomically(path: Path, data: Any) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(data, stream, indent=2)
+            stream.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise

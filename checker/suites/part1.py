@@ -1,0 +1,159 @@
+"""Hidden suite for Part 1: backward functions by hand.
+
+Mistakes these cases are built to catch:
+- log_back: grad_out * x, grad_out / out (used out for x), forgetting grad_out,
+  a flipped sign, changing an input in place.
+- unbroadcast: summing without keepdims, only summing leading dims, only
+  summing size-1 dims, summing the wrong end, failing on 0-d originals,
+  taking a mean instead of a sum, returning the broadcast shape.
+- multiply_back0/1: swapping x and y, no unbroadcast, failing on a Python
+  scalar operand, forgetting grad_out.
+- forward_and_back: a missing chain-rule factor, gradients out of order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..cases import CaseFailure, probe
+from ..numeric import expect_array, numerical_vjp, rng
+from ..observe import returned
+from .common import backward_case, changed_inputs, copies, expect_untouched, float32
+
+MODULE = "part1_backward"
+
+
+def positive(seed: int, shape: tuple[int, ...], low: float = 0.5, high: float = 3.0) -> np.ndarray:
+    return float32(rng(seed).uniform(low, high, size=shape))
+
+
+def normal(seed: int, shape: tuple[int, ...]) -> np.ndarray:
+    return float32(rng(seed).normal(size=shape))
+
+
+# 1.1 log_back ---------------------------------------------------------------
+
+for seed, shape in [(11, (3, 4)), (12, (5,)), (13, ()), (14, (2, 1, 3))]:
+    backward_case(
+        "1.1", f"log_back on x of shape {shape}",
+        module=MODULE, function="log_back", forward=np.log,
+        args=[positive(seed, shape)], wrt=0, seed=seed,
+    )
+
+
+# 1.2 unbroadcast ------------------------------------------------------------
+
+# (shape of the broadcast gradient, shape of the original)
+UNBROADCAST_PATTERNS = [
+    ((3, 4), (3, 4)),
+    ((2, 3, 4), (3, 4)),
+    ((3, 4), (3, 1)),
+    ((3, 4), (1, 4)),
+    ((2, 3, 4), (1, 4)),
+    ((2, 3, 4), (3, 1)),
+    ((2, 3, 4, 5), (3, 1, 5)),
+    ((3, 4), (1, 1)),
+    ((5,), ()),
+    ((2, 3), ()),
+    ((), ()),
+    ((4, 3), (1,)),
+    ((2, 1, 4), (1, 4)),
+    ((6, 2, 5), (6, 1, 1)),
+]
+
+
+def unbroadcast_case(index: int, broadcast_shape: tuple[int, ...], original_shape: tuple[int, ...]) -> None:
+    grad = normal(100 + index, broadcast_shape)
+    original = normal(200 + index, original_shape)
+
+    @probe("1.2", f"unbroadcast from {broadcast_shape} to {original_shape}")
+    def case(student: Any) -> dict[str, Any]:
+        inputs = copies([grad, original])
+        result = student.part1_backward.unbroadcast(*inputs)
+        return {"result": returned(result), "mutated": changed_inputs([grad, original], inputs, ["broadcasted", "original"])}
+
+    @case.judge
+    def _(observation: dict[str, Any]) -> None:
+        expect_untouched(observation, "unbroadcast")
+        # Broadcasting is linear: the gradient of sum(broadcast_to(o) * grad)
+        # with respect to o is exactly what unbroadcast must return.
+        expected = numerical_vjp(lambda o: np.broadcast_to(o, broadcast_shape), [original], 0, grad)
+        expect_array(
+            observation["result"], expected,
+            what=f"unbroadcast(broadcasted of shape {broadcast_shape}, original of shape {original_shape})",
+            broadcast_shape=broadcast_shape,
+        )
+
+
+for index, (broadcast_shape, original_shape) in enumerate(UNBROADCAST_PATTERNS):
+    unbroadcast_case(index, broadcast_shape, original_shape)
+
+
+# 1.3 multiply_back0 and multiply_back1 ---------------------------------------
+
+MULTIPLY_OPERANDS = [
+    ("same shapes", normal(31, (3, 4)), normal(32, (3, 4))),
+    ("y broadcast along rows", normal(33, (3, 4)), normal(34, (4,))),
+    ("both broadcast", normal(35, (3, 1)), normal(36, (1, 4))),
+    ("x broadcast from a column", normal(37, (2, 3, 1)), normal(38, (3, 5))),
+    ("0-d arrays", normal(39, ()), normal(40, ())),
+]
+
+for label, x, y in MULTIPLY_OPERANDS:
+    for position, function in enumerate(("multiply_back0", "multiply_back1")):
+        backward_case(
+            "1.3", f"{function}, {label}",
+            module=MODULE, function=function, forward=np.multiply,
+            args=[x, y], wrt=position, seed=41 + position,
+        )
+
+backward_case(
+    "1.3", "multiply_back0 with y a Python float",
+    module=MODULE, function="multiply_back0", forward=np.multiply,
+    args=[normal(42, (2, 3)), 2.5], wrt=0, seed=43,
+)
+backward_case(
+    "1.3", "multiply_back1 with x a Python float",
+    module=MODULE, function="multiply_back1", forward=np.multiply,
+    args=[-1.5, normal(44, (4,))], wrt=1, seed=45,
+)
+
+
+# 1.4 forward_and_back --------------------------------------------------------
+
+
+def g_of(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    return np.log(a * b * np.log(c))
+
+
+def forward_and_back_case(seed: int, shape: tuple[int, ...]) -> None:
+    a = positive(seed, shape, 0.5, 2.0)
+    b = positive(seed + 1, shape, 0.5, 2.0)
+    c = positive(seed + 2, shape, 1.5, 4.0)
+
+    @probe("1.4", f"forward_and_back on inputs of shape {shape}")
+    def case(student: Any) -> dict[str, Any]:
+        inputs = copies([a, b, c])
+        result = student.part1_backward.forward_and_back(*inputs)
+        if isinstance(result, (tuple, list)) and len(result) == 3:
+            gradients = [returned(item) for item in result]
+        else:
+            gradients = returned(result)
+        return {"gradients": gradients, "mutated": changed_inputs([a, b, c], inputs, "abc")}
+
+    @case.judge
+    def _(observation: dict[str, Any]) -> None:
+        expect_untouched(observation, "forward_and_back")
+        gradients = observation["gradients"]
+        if not isinstance(gradients, list):
+            raise CaseFailure(f"forward_and_back returned a {gradients.get('type')}; it should return a tuple of three arrays (dg/da, dg/db, dg/dc).")
+        for position, name in enumerate("abc"):
+            expected = numerical_vjp(g_of, [a, b, c], position, np.ones(shape))
+            expect_array(gradients[position], expected, what=f"dg/d{name} from forward_and_back on shape {shape}")
+
+
+forward_and_back_case(51, (3,))
+forward_and_back_case(54, (2, 3))
+forward_and_back_case(57, ())

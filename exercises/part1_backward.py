@@ -1,0 +1,99 @@
+"""Part 1: backward functions by hand.
+
+A backward function answers one question: given dL/d(out), the gradient of
+the loss with respect to an operation's output, what is dL/d(x) for one of its
+inputs? Every backward function in this kit has the same signature,
+
+    some_back(grad_out, out, *forward_args, **forward_kwargs) -> gradient
+
+where `out` is the forward result, `forward_args` are the inputs the forward
+function was called with, and the gradient returned has the shape of the one
+argument it is for. Nothing here knows about Tensors yet: it is all NumPy.
+"""
+
+import numpy as np
+
+Arr = np.ndarray
+
+
+def sin_back(grad_out: Arr, out: Arr, x: Arr) -> Arr:
+    """Worked example: the backward function of `out = np.sin(x)`.
+
+    Elementwise, d(out)/dx = cos(x). By the chain rule each entry of the
+    gradient is dL/dx = dL/d(out) * d(out)/dx, so the whole gradient is
+    `grad_out * cos(x)`, with the shape of x.
+    """
+    return grad_out * np.cos(x)
+
+
+def log_back(grad_out: Arr, out: Arr, x: Arr) -> Arr:
+    """Backward function of `out = np.log(x)`, elementwise.
+
+    d(out)/dx = 1/x, so dL/dx = grad_out / x.
+
+    grad_out, out and x all have the same shape; so does the result.
+    """
+    # TODO(1.1): write log_back.
+    raise NotImplementedError("exercise 1.1 log_back")
+
+
+def unbroadcast(broadcasted: Arr, original: Arr) -> Arr:
+    """Sum a gradient back down to the shape of the array it belongs to.
+
+    When NumPy broadcasts `original` up to a larger shape, each entry of
+    `original` is used many times, so its gradient is the sum of the gradients
+    of all its copies. `broadcasted` is such a gradient, shaped like the
+    broadcast result. Undo the broadcast in two steps:
+
+    1. Dims that broadcasting added in front: sum them away.
+       (2, 3, 4) -> original (3, 4): sum over axis 0.
+    2. Dims where `original` has size 1 but `broadcasted` does not: sum over
+       them keeping the dim. (3, 4) -> original (3, 1): sum over axis 1 with
+       keepdims=True.
+
+    A 0-d `original` (a scalar array) receives the sum of everything.
+
+    Returns an array with exactly `original.shape`.
+    """
+    # TODO(1.2): write unbroadcast.
+    raise NotImplementedError("exercise 1.2 unbroadcast")
+
+
+def multiply_back0(grad_out: Arr, out: Arr, x: Arr, y: Arr | float) -> Arr:
+    """Backward function of `out = x * y` with respect to x (argument 0).
+
+    d(out)/dx = y, so dL/dx = grad_out * y, summed back to x's shape with
+    `unbroadcast` (x and y may have been broadcast against each other).
+
+    y may be a plain Python number instead of an array.
+    """
+    # TODO(1.3): write multiply_back0.
+    raise NotImplementedError("exercise 1.3 multiply_back0")
+
+
+def multiply_back1(grad_out: Arr, out: Arr, x: Arr | float, y: Arr) -> Arr:
+    """Backward function of `out = x * y` with respect to y (argument 1).
+
+    d(out)/dy = x, so dL/dy = grad_out * x, summed back to y's shape.
+
+    x may be a plain Python number instead of an array.
+    """
+    # TODO(1.3): write multiply_back1.
+    raise NotImplementedError("exercise 1.3 multiply_back1")
+
+
+def forward_and_back(a: Arr, b: Arr, c: Arr) -> tuple[Arr, Arr, Arr]:
+    """Backpropagate by hand through g = log(a * b * log(c)).
+
+    The computation, one NumPy call per step:
+
+        d = a * b        e = log(c)        f = d * e        g = log(f)
+
+    Run it forward, then call your backward functions from g back to a, b and
+    c, starting from dL/dg = 1 for every entry of g (so L = g.sum()).
+    a, b and c have the same shape.
+
+    Returns (dg/da, dg/db, dg/dc), each shaped like its input.
+    """
+    # TODO(1.4): write forward_and_back.
+    raise NotImplementedError("exercise 1.4 forward_and_back")
