@@ -14,7 +14,7 @@ setup: $(STAMP)
 # The stamp is rebuilt when pyproject.toml changes, so setup is idempotent and cheap.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
 check: setup
