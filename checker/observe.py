@@ -99,10 +99,13 @@ def attempt(function: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str
     """Call student code expecting it may raise: {"returned": ...} or {"raised": ...}.
 
     Only ordinary exceptions count as raising; anything else (pytest.skip,
-    SystemExit, KeyboardInterrupt, a timeout) ends the whole probe.
+    SystemExit, KeyboardInterrupt, a timeout) ends the whole probe, and so
+    does NotImplementedError, which marks an exercise as not started.
     """
     try:
         return {"returned": returned(function(*args, **kwargs))}
+    except NotImplementedError:
+        raise
     except Exception as exc:
         return {"raised": exception_info(exc)}
 
