@@ -35,6 +35,12 @@ from typing import Any, Callable
 class CaseFailure(AssertionError):
     """Raised by a judge: the observation is wrong. The message is for the student."""
 
+    # How many entries the expected answer has, when it is an array: the
+    # report shows the smallest failing case, whose table is easiest to read.
+    size: int | None = None
+    # Whether the message names a likely mistake (then it is shown first).
+    diagnosed: bool = False
+
 
 @dataclass
 class Case:

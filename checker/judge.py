@@ -50,7 +50,7 @@ def judge_case(case: Case, exercise: Exercise, record: dict[str, Any] | None) ->
             observation = wire.decode(record.get("observation"))
             case.run_judge(observation)
         except CaseFailure as failure:
-            return TestResult(case.name, "failed", str(failure), output), None
+            return TestResult(case.name, "failed", str(failure), output, size=failure.size, diagnosed=failure.diagnosed), None
         except Exception as exc:  # the observation is not what any correct code gives
             message = f"your code's result could not be checked ({type(exc).__name__}: {exc})."
             return TestResult(case.name, "failed", message, output), None
@@ -132,11 +132,25 @@ def summarise(exercise: Exercise, tests: list[TestResult]) -> ExerciseResult:
     if all(status == "not_started" for status in statuses):
         return ExerciseResult(exercise, "not_started", tests[0].message, tests)
     for status in ("error", "timeout", "failed", "not_started"):
-        for test in tests:
-            if test.status == status:
-                overall = "failed" if status == "not_started" else status
-                return ExerciseResult(exercise, overall, f"{test.name}: {test.message}", tests)
+        candidates = [test for test in tests if test.status == status]
+        if candidates:
+            test = min(candidates, key=_readability)
+            overall = "failed" if status == "not_started" else status
+            return ExerciseResult(exercise, overall, f"{test.name}: {test.message}", tests)
     raise AssertionError(f"unknown statuses {statuses}")
+
+
+def _readability(test: TestResult) -> tuple[int, int, int]:
+    """Sort key: the failing case whose message is easiest to read first.
+
+    A message that names the mistake comes first. Then a message without an
+    array (None returned, ...), which is as plain as it gets; then the
+    smallest arrays, but not single numbers, from which no pattern (a sign,
+    a factor, a transpose) can be seen.
+    """
+    if test.size is None:
+        return (0 if test.diagnosed else 1, 0, 0)
+    return (0 if test.diagnosed else 1, 1 if test.size >= 4 else 2, test.size)
 
 
 def _blame_prerequisites(results: list[ExerciseResult]) -> None:

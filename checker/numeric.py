@@ -50,6 +50,33 @@ def numerical_vjp(
     return gradient
 
 
+# The classic mistakes, in the words the messages use. Suites that recognise
+# a mistake of their own (a judge that sees a shared gradient buffer, say)
+# can use these phrases so that every message names it the same way.
+MISTAKES = {
+    "sign": "wrong sign",
+    "transposed": "transposed",
+    "unbroadcast": "forgot to unbroadcast",
+    "keepdim": "keepdim not handled",
+    "permutation": "not the inverse permutation",
+    "used_out": "used out where x was meant",
+    "factor": "off by a constant factor",
+    "mutated": "changed an input in place",
+    "accumulate": "assigned instead of accumulated",
+    "shared_buffer": "a gradient buffer shared between leaves",
+    "add_at": "assignment instead of np.add.at for repeated indices",
+    "unstable": "numerically unstable",
+    "no_graph": "a fresh tensor with no graph",
+    "none": "returned None",
+    "recursion": "recursion limit",
+    "grad_out": "forgot to multiply by grad_out",
+}
+
+# Above this many entries, a message shows only the largest error, not a table.
+TABLE_LIMIT = 12
+
+
+
 def expect_array(
     observation: Any,
     expected: np.ndarray,
@@ -58,22 +85,43 @@ def expect_array(
     rtol: float = RTOL,
     atol: float = ATOL,
     broadcast_shape: tuple[int, ...] | None = None,
+    alternatives: dict[str, Any] | None = None,
 ) -> None:
     """Fail unless the observed return value is an array equal to `expected`.
 
     what:            how to name the result in a message ("log_back(grad_out, out, x)").
     broadcast_shape: the shape before unbroadcasting, if there was one, so
                      that a result of that shape is called what it is.
+    alternatives:    known wrong answers, {description: value}, where the
+                     description completes "it matches what you get ..."
+                     (e.g. {"with out in place of x": grad_out / out}). A value
+                     may be a function that computes it: it is called only
+                     when the result is wrong.
     """
     expected = np.asarray(expected, dtype=np.float64)
     got = array_of(observation, what=what, expected_shape=expected.shape, broadcast_shape=broadcast_shape)
+    if values_match(got, expected, rtol=rtol, atol=atol):
+        return
+    message = mismatch_message(got, expected, what=what, alternatives=alternatives, rtol=rtol, atol=atol)
+    failure = CaseFailure(message)
+    failure.size = int(expected.size)
+    failure.diagnosed = bool(diagnose(got, expected, alternatives=alternatives))
+    raise failure
+
+
+def values_match(got: np.ndarray, expected: np.ndarray, *, rtol: float = RTOL, atol: float = ATOL) -> bool:
+    """Equal within tolerance, entry by entry; NaN never matches."""
+    if got.shape != expected.shape:
+        return False
+    return not np.any(_bad_entries(got, expected, rtol=rtol, atol=atol))
+
+
+def _bad_entries(got: np.ndarray, expected: np.ndarray, *, rtol: float, atol: float) -> np.ndarray:
+    # atol scales with the largest expected entry, so that tiny entries of a
+    # large gradient are not held to float64 precision.
     scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
     tolerance = atol * scale + rtol * np.abs(expected)
-    error = np.abs(got - expected)
-    bad = ~(error <= tolerance)  # NaN counts as bad
-    if not np.any(bad):
-        return
-    raise CaseFailure(mismatch_message(got, expected, what=what))
+    return ~(np.abs(got - expected) <= tolerance)
 
 
 def array_of(
@@ -97,7 +145,10 @@ def array_of(
         raise CaseFailure(f"{what} returned a {type_name} ({shown}); it should return a NumPy array.")
     got = np.asarray(observation["values"], dtype=np.float64)
     if got.shape != tuple(expected_shape):
-        raise CaseFailure(shape_message(got.shape, tuple(expected_shape), what=what, broadcast_shape=broadcast_shape))
+        failure = CaseFailure(shape_message(got.shape, tuple(expected_shape), what=what, broadcast_shape=broadcast_shape))
+        failure.size = int(np.prod(expected_shape, dtype=np.int64))
+        failure.diagnosed = bool(_explain_shape(tuple(got.shape), tuple(expected_shape), broadcast_shape))
+        raise failure
     return got
 
 
@@ -108,54 +159,212 @@ def shape_message(
     what: str,
     broadcast_shape: tuple[int, ...] | None = None,
 ) -> str:
+    """Wrong shape: say so, and name the likely mistake with the dims involved."""
+    got, expected = tuple(got), tuple(expected)
     message = f"{what} has shape {got}, but it should have shape {expected}."
-    if broadcast_shape is not None and got == tuple(broadcast_shape) and got != expected:
-        message += " That is the broadcast shape: did you forget to unbroadcast?"
-    elif len(got) == len(expected) == 2 and got == expected[::-1]:
-        message += " It looks transposed."
-    elif sorted(got) == sorted(expected):
-        message += " The dims are in the wrong order."
-    return message
+    explanation = _explain_shape(got, expected, broadcast_shape)
+    return f"{message} {explanation}" if explanation else message
 
 
-def mismatch_message(got: np.ndarray, expected: np.ndarray, *, what: str) -> str:
-    """Expected against got: the largest error, where it is, and the likely mistake."""
+def _explain_shape(got: tuple[int, ...], expected: tuple[int, ...], broadcast_shape: tuple[int, ...] | None) -> str:
+    if broadcast_shape is not None:
+        broadcast_shape = tuple(broadcast_shape)
+        leading = len(broadcast_shape) - len(expected)
+        if leading >= 0 and got != expected:
+            front = list(range(leading))
+            stretched = [
+                leading + dim for dim, size in enumerate(expected)
+                if size == 1 and broadcast_shape[leading + dim] != 1
+            ]
+            if got == broadcast_shape:
+                return (
+                    "That is the broadcast shape: you forgot to unbroadcast. "
+                    + _unbroadcast_steps(front, stretched)
+                )
+            after_front = broadcast_shape[leading:]
+            if front and got == after_front and stretched:
+                return (
+                    f"You summed the leading dims but not the stretched ones: forgot to unbroadcast dims {stretched} "
+                    f"of the broadcast shape {broadcast_shape} (sum them with keepdims=True)."
+                )
+            squeezed = tuple(size for dim, size in enumerate(expected) if leading + dim not in stretched)
+            if stretched and got == squeezed:
+                return (
+                    f"The size-1 dims {[dim - leading for dim in stretched]} of the original are missing: "
+                    "keepdims not handled. Sum them with keepdims=True so they stay as size 1."
+                )
+            if stretched and got == tuple(broadcast_shape[leading + dim] if leading + dim in stretched else size for dim, size in enumerate(expected)):
+                return (
+                    f"You dropped the leading dims {front} but did not sum the stretched dims {stretched}: "
+                    "forgot to unbroadcast them (sum with keepdims=True)."
+                )
+    squeezed_expected = tuple(size for size in expected if size != 1)
+    if got != expected and got == squeezed_expected and len(got) < len(expected):
+        ones = [dim for dim, size in enumerate(expected) if size == 1]
+        return f"The size-1 dims {ones} are missing: keepdim not handled (they must stay, with size 1)."
+    if len(got) > len(expected) and got[len(got) - len(expected):] == expected:
+        return f"It has {len(got) - len(expected)} extra leading dim(s): did you forget to sum them away (unbroadcast)?"
+    if len(got) == len(expected) == 2 and got == expected[::-1]:
+        return "It looks transposed: the dims are swapped."
+    if len(got) == len(expected) and sorted(got) == sorted(expected):
+        return (
+            "It has the right sizes in the wrong order: the dims are permuted. "
+            "Undoing a permutation needs the inverse permutation, not the same axes."
+        )
+    if got == () and expected != ():
+        return "It is a single number: did you sum over every dim?"
+    return ""
+
+
+def _unbroadcast_steps(front: list[int], stretched: list[int]) -> str:
+    steps = []
+    if front:
+        steps.append(f"sum over the leading dim(s) {front} that broadcasting added")
+    if stretched:
+        steps.append(f"sum over dim(s) {stretched}, where the original had size 1, with keepdims=True")
+    return ("You need to " + ", then ".join(steps) + ".") if steps else ""
+
+
+def mismatch_message(
+    got: np.ndarray,
+    expected: np.ndarray,
+    *,
+    what: str,
+    alternatives: dict[str, Any] | None = None,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+) -> str:
+    """Expected against got: the likely mistake, the largest error and where, and a table for small arrays."""
+    got = np.asarray(got, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    bad = _bad_entries(got, expected, rtol=rtol, atol=atol)
     error = np.abs(got - expected)
     error = np.where(np.isnan(error), np.inf, error)
     worst = np.unravel_index(int(np.argmax(error)), expected.shape) if expected.ndim else ()
     lines = [f"{what} has wrong values."]
-    where = f" at index {list(int(i) for i in worst)}" if expected.ndim else ""
-    lines.append(f"Largest error{where}: expected {expected[worst]:.6g}, got {got[worst]:.6g}.")
-    diagnosis = diagnose(got, expected)
+    diagnosis = diagnose(got, expected, alternatives=alternatives)
     if diagnosis:
         lines.append(diagnosis)
-    if expected.size <= 12:
-        lines.append(f"expected: {_compact(expected)}")
-        lines.append(f"got:      {_compact(got)}")
+    where = f" at index {_index_text(worst)}" if expected.ndim else ""
+    count = f" ({int(np.sum(bad))} of {expected.size} entries are wrong)" if expected.size > 1 else ""
+    lines.append(f"Largest error{where}: expected {expected[worst]:.6g}, got {got[worst]:.6g}{count}.")
+    if expected.size <= TABLE_LIMIT:
+        lines.append(side_by_side(got, expected, bad))
     return "\n".join(lines)
 
 
-def diagnose(got: np.ndarray, expected: np.ndarray) -> str:
-    """A plain-words guess at a classic mistake, or '' when none fits."""
+def side_by_side(got: np.ndarray, expected: np.ndarray, bad: np.ndarray | None = None) -> str:
+    """A plain-text table: one row per entry, index, expected, got, and a mark on the wrong ones."""
+    if bad is None:
+        bad = _bad_entries(got, expected, rtol=RTOL, atol=ATOL)
+    rows = [("index", "expected", "got", "")]
+    for index in np.ndindex(expected.shape):
+        rows.append((_index_text(index), f"{expected[index]:.6g}", f"{got[index]:.6g}", "<- wrong" if bad[index] else ""))
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    lines = []
+    for row in rows:
+        text = f"  {row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:>{widths[2]}}"
+        lines.append((text + "  " + row[3]).rstrip())
+    return "\n".join(lines)
+
+
+def _index_text(index: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(int(i)) for i in index) + "]"
+
+
+def diagnose(got: np.ndarray, expected: np.ndarray, alternatives: dict[str, Any] | None = None) -> str:
+    """A plain-words guess at a classic mistake, or '' when none fits.
+
+    `alternatives` are wrong answers a judge knows ({description: value or
+    function}); one that matches `got` is the best explanation there is.
+    """
+    got = np.asarray(got, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
 
     def close(a: np.ndarray, b: np.ndarray) -> bool:
         return a.shape == b.shape and bool(np.allclose(a, b, rtol=RTOL * 10, atol=ATOL * 10))
 
     if not np.all(np.isfinite(got)):
-        return "Your result has NaN or infinite entries."
+        where = np.argwhere(~np.isfinite(got))
+        first = f" (first at index {_index_text(tuple(where[0]))})" if got.ndim else ""
+        if np.all(np.isfinite(expected)):
+            return (
+                f"Your result has NaN or infinite entries{first} where the right answer is finite: "
+                "something overflowed or divided by zero. With large inputs (exp of a big logit) this is "
+                "numerically unstable: subtract the max first, or avoid dividing by tiny values."
+            )
+        return f"Your result has NaN or infinite entries{first}."
     if np.any(expected != 0) and close(got, -expected):
-        return "It is exactly the negative of the right answer: check the sign."
+        return "It is exactly the negative of the right answer: wrong sign."
+    for description, value in (alternatives or {}).items():
+        if _matches_alternative(got, expected, value, close):
+            return f"It matches what you get {description}."
+
     if np.any(expected != 0) and not np.any(got):
-        return "Your result is all zeros."
-    if expected.ndim == 2 and expected.shape[0] == expected.shape[1] and close(got, expected.T):
-        return "It is the transpose of the right answer."
+        return "Your result is all zeros: is the gradient ever added in, and does it use grad_out?"
+    permuted = _permutation_of(got, expected, close)
+    if permuted is not None:
+        if expected.ndim == 2:
+            return "It is the transpose of the right answer: transposed."
+        return (
+            f"It is the right answer with its dims permuted by {permuted}: "
+            "not the inverse permutation? Undoing axes needs the permutation that sends each dim back."
+        )
     nonzero = np.abs(expected) > 1e-8
-    if np.any(nonzero):
-        ratios = got[nonzero] / expected[nonzero]
-        ratio = float(np.median(ratios))
+    if np.sum(nonzero) >= 2:  # one number alone fits any factor
+        ratio = float(np.median(got[nonzero] / expected[nonzero]))
         if abs(ratio) > 1e-8 and abs(ratio - 1) > 1e-3 and close(got, ratio * expected):
-            return f"It is the right answer times {ratio:.4g}: a constant factor is off."
+            return f"It is the right answer times {ratio:.4g}: off by a constant factor.{_factor_note(ratio)}"
+    wrong = ~np.isclose(got, expected, rtol=RTOL * 10, atol=ATOL * 10)
+    if expected.size > 3 and 0 < np.sum(wrong) <= max(1, expected.size // 4):
+        return f"Only {int(np.sum(wrong))} of {expected.size} entries are wrong: look at what is special about them."
     return ""
+
+
+def _matches_alternative(got: np.ndarray, expected: np.ndarray, value: Any, close: Callable[[np.ndarray, np.ndarray], bool]) -> bool:
+    """Does `got` equal this wrong answer (where it is defined), and differ from the right one?
+
+    A wrong formula may be undefined at some entries (log of a negative
+    number, say): it is compared where it is finite, if that is at least
+    half of the entries.
+    """
+    try:
+        with np.errstate(all="ignore"):
+            candidate = np.asarray(value() if callable(value) else value, dtype=np.float64)
+    except Exception:  # a wrong formula that cannot be computed here explains nothing
+        return False
+    if candidate.shape != got.shape:
+        return False
+    defined = np.isfinite(candidate)
+    if np.sum(defined) < max(1, (candidate.size + 1) // 2):
+        return False
+    if close(candidate[defined], expected[defined]):
+        return False
+    return close(got[defined], candidate[defined])
+
+
+def _factor_note(ratio: float) -> str:
+    if abs(ratio - 0.5) < 1e-3:
+        return " Exactly half: was one of two contributions overwritten (assigned instead of accumulated)?"
+    if abs(ratio - 2) < 1e-3:
+        return " Exactly double: was a gradient counted twice?"
+    return ""
+
+
+def _permutation_of(got: np.ndarray, expected: np.ndarray, close: Callable[[np.ndarray, np.ndarray], bool]) -> tuple[int, ...] | None:
+    """The axes p, other than the identity, with expected.transpose(p) == got; None if there is none."""
+    if expected.ndim < 2 or expected.ndim > 5:
+        return None
+    import itertools
+
+    identity = tuple(range(expected.ndim))
+    for axes in itertools.permutations(identity):
+        if axes == identity:
+            continue
+        moved = expected.transpose(axes)
+        if moved.shape == got.shape and not close(moved, expected) and close(got, moved):
+            return axes
+    return None
 
 
 def _compact(values: np.ndarray) -> str:

@@ -31,6 +31,8 @@ class TestResult:
     status: str
     message: str = ""
     output: str = ""  # what the student's code printed during this test
+    size: int | None = None  # entries in the expected array of a failed comparison (not in the JSON)
+    diagnosed: bool = False  # its message names a likely mistake (not in the JSON)
 
 
 @dataclass

@@ -54,11 +54,16 @@ def backward_case(
     kwargs: dict[str, Any] | None = None,
     arg_names: Sequence[str] = ("x", "y"),
     seed: int = 0,
+    alternatives: dict[str, Any] | None = None,
 ) -> Case:
     """A case calling `function(grad_out, out, *args, **kwargs)`; the gradient is for args[wrt].
 
     args: float32 arrays or plain Python numbers. grad_out defaults to a
     random normal array shaped like the output (never all ones).
+    alternatives: known wrong answers for the message (see
+    numeric.expect_array), on top of the ones every backward function can
+    get wrong (forgetting grad_out, using out for x, the other operand's
+    gradient).
     """
     kwargs = dict(kwargs or {})
     out = np.asarray(forward(*args, **kwargs))
@@ -82,6 +87,59 @@ def backward_case(
         expect_untouched(observation, function)
         expected = numerical_vjp(forward, args, wrt, grad_out, kwargs)
         broadcast_shape = out.shape if out.shape != np.shape(args[wrt]) else None
-        expect_array(observation["result"], expected, what=what, broadcast_shape=broadcast_shape)
+        known = common_mistakes(forward, args, wrt, grad_out, out, kwargs, arg_names)
+        known.update(alternatives or {})
+        expect_array(observation["result"], expected, what=what, broadcast_shape=broadcast_shape, alternatives=known)
 
     return register(Case(exercise, name, probe, judge))
+
+
+def common_mistakes(
+    forward: Callable[..., Any],
+    args: Sequence[Any],
+    wrt: int,
+    grad_out: np.ndarray,
+    out: np.ndarray,
+    kwargs: dict[str, Any],
+    arg_names: Sequence[str],
+) -> dict[str, Callable[[], np.ndarray]]:
+    """Wrong answers any backward function can give, computed only when a result is wrong."""
+    mistakes: dict[str, Callable[[], np.ndarray]] = {
+        "without multiplying by grad_out (forgot grad_out)":
+            lambda: numerical_vjp(forward, args, wrt, np.ones_like(grad_out), kwargs),
+    }
+    arrays = [position for position, arg in enumerate(args) if isinstance(arg, np.ndarray)]
+    name = arg_names[wrt] if wrt < len(arg_names) else "x"
+    if arrays == [wrt] and len(args) == 1 and out.shape == np.shape(args[wrt]):
+        mistakes[f"with out in place of {name} (used out where {name} was meant)"] = (
+            lambda: numerical_vjp(forward, [out], 0, grad_out, kwargs)
+        )
+    if wrt in arrays:
+        for other in (position for position in arrays if position != wrt):
+            other_name = arg_names[other] if other < len(arg_names) else "the other argument"
+            mistakes[f"with the formula for {other_name} instead of {name}: the operands are swapped"] = (
+                lambda other=other: _swapped_gradient(forward, args, wrt, other, grad_out, out, kwargs)
+            )
+    return mistakes
+
+
+def _swapped_gradient(
+    forward: Callable[..., Any],
+    args: Sequence[Any],
+    wrt: int,
+    other: int,
+    grad_out: np.ndarray,
+    out: np.ndarray,
+    kwargs: dict[str, Any],
+) -> np.ndarray:
+    """The other operand's gradient formula, summed to the shape of args[wrt].
+
+    Computed at the broadcast shape, so that a swap shows even when the
+    operands have different shapes.
+    """
+    stretched = [np.broadcast_to(arg, out.shape).copy() if isinstance(arg, np.ndarray) else arg for arg in args]
+    full = numerical_vjp(forward, stretched, other, grad_out, kwargs)
+    target = np.shape(args[wrt])
+    full = full.sum(axis=tuple(range(full.ndim - len(target))))
+    stretched_dims = tuple(dim for dim, size in enumerate(target) if size == 1 and full.shape[dim] != 1)
+    return full.sum(axis=stretched_dims, keepdims=True)
