@@ -162,8 +162,12 @@ def _blame_prerequisites(results: list[ExerciseResult]) -> None:
         failing = [required for required in result.exercise.requires if status_of.get(required, "passed") != "passed"]
         if failing:
             result.blocked_by = failing
-            names = ", ".join(f"{required} {manifest.get(required).title}" for required in failing)
-            result.message = f"This builds on {names}, which does not pass yet: fix that first. ({result.message})"
+            names = " and ".join(f"{required} {manifest.get(required).title}" for required in failing)
+            it, does = ("it", "does") if len(failing) == 1 else ("them", "do")
+            result.message = (
+                f"Fix {names} first: this exercise builds on {it}, and {it} {does} not pass yet, "
+                f"so this failure may not be this exercise's fault.\nWhat this exercise saw: {result.message}"
+            )
 
 
 def _raising_function(frames: list[Any]) -> str | None:
