@@ -283,19 +283,40 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise(
         "b.1", "recursion-free topological sort", "bonus", ("topological_sort",), 2, requires=("2.4",), timeout=10.0,
         file="part2_autograd",
-        hints=("Replace recursion by an explicit stack of (node, iterator over its children).",),
+        hints=(
+            "How deep can a recursive function go before Python stops it? How long is the longest path in a 10,000-deep graph?",
+            "A recursive call remembers where it was in its loop over the children. What can hold that memory instead?",
+            "Keep an explicit stack of (node, iterator over its children). Look at the top: if it has an unseen child, push that child; if not, pop it and append it to the order.",
+            "You still need both marks: 'finished' (skip it) and 'on the current path' (a cycle). A node is on the path while it is on the stack.",
+        ),
     ),
     Exercise(
         "b.2", "numerical gradient checker", "bonus", ("numerical_gradient",), 2,
-        hints=("Central differences: (f(x + eps) - f(x - eps)) / (2 eps), one entry at a time.",),
+        hints=(
+            "For one entry x[i]: how do f(x + eps e_i) and f(x - eps e_i) give the slope of f along that entry?",
+            "np.ndindex(x.shape) visits every index of an array of any shape, 0-d included.",
+            "Work on a float64 copy, and put each entry back by assigning the saved value: is x + eps - eps always x?",
+        ),
     ),
     Exercise(
-        "b.3", "in-place modification detection", "bonus", ("VersionCounter",), 3, requires=AUTOGRAD,
-        hints=("Count in-place changes per tensor; remember the count at forward time and compare in backward.",),
+        "b.3", "in-place modification detection", "bonus",
+        ("versioned_add_", "checked_forward_fn", "checked_backprop"), 3,
+        requires=("1.1", "1.3") + AUTOGRAD,
+        hints=(
+            "versioned_add_ changes x.array in place (x.array += ...) and then sets x.version = version_of(x) + 1.",
+            "Which tensors does a backward function read? All of its Tensor arguments, even those that do not require grad, and out.",
+            "In checked_forward_fn, call the function wrap_forward_fn gives you, then store (tensor, version_of(tensor)) pairs on the result.",
+            "In checked_backprop, walk sorted_computational_graph(end_node) once to compare every saved version with version_of now, and only then call backprop.",
+        ),
     ),
     Exercise(
         "b.4", "batched matmul backward", "bonus", ("matmul_back0", "matmul_back1"), 3, requires=("1.2",),
-        hints=("Batch dims broadcast like any other: unbroadcast handles them. 1-D operands need a dim added and removed.",),
+        hints=(
+            "For one matrix product, what are the gradients? Now, which dims of x and y are the matrix, and which the batch?",
+            "y.T reverses every dim of a 3-D array. Which NumPy call swaps only the last two?",
+            "Batch dims broadcast like any other: unbroadcast sums them back to the operand's shape.",
+            "A 1-D x acts as a (1, k) matrix and out has lost that 1: put it back on x and grad_out, and reshape the result to x.shape.",
+        ),
     ),
 )
 
