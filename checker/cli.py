@@ -1,5 +1,7 @@
-"""Command line: `python -m checker check [EXERCISE ...] [--impl DIR] [--json FILE]`
-and `python -m checker list`.
+"""Command line: `python -m checker check [EXERCISE ...] [--impl DIR] [--json FILE]`,
+`python -m checker list`, and for instructors
+`python -m checker grade SUBMISSIONS [EXERCISE ...] --out DIR [--jobs N]` and
+`python -m checker gradescope --out FILE.zip`.
 
 Exit status (a contract): 0 when every selected exercise passed, 1 when one
 did not, 2 for a usage error (an unknown exercise, a missing folder), with a
@@ -39,6 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="list the exercises")
     listing.set_defaults(handler=command_list)
+
+    grade = commands.add_parser("grade", help="grade a folder of submissions in parallel (instructors)")
+    grade.add_argument("submissions", metavar="SUBMISSIONS", help="a folder: each subfolder, .zip, or group of loose part files is one submission")
+    grade.add_argument("exercises", nargs="*", metavar="EXERCISE", help="grade only these (ids, parts, function names); none means all")
+    grade.add_argument("--out", required=True, metavar="DIR", help="where to write grades.csv and one JSON per submission")
+    grade.add_argument("--jobs", type=int, default=None, metavar="N", help="submissions checked at once (default: one per CPU)")
+    grade.set_defaults(handler=command_grade)
+
+    gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder bundle (instructors)")
+    gradescope.add_argument("exercises", nargs="*", metavar="EXERCISE", help="grade only these (ids, parts, function names); none means all")
+    gradescope.add_argument("--out", required=True, metavar="FILE.zip", help="the zip to write")
+    gradescope.set_defaults(handler=command_gradescope)
     return parser
 
 
@@ -79,4 +93,48 @@ def command_list(arguments: argparse.Namespace) -> int:
     from . import report
 
     report.make_console().print(report.exercise_list(list(manifest.EXERCISES)))
+    return EXIT_PASSED
+
+
+def command_grade(arguments: argparse.Namespace) -> int:
+    try:
+        exercises = manifest.select(arguments.exercises)
+    except manifest.UnknownExercise as error:
+        raise UsageError(str(error)) from None
+    submissions_dir, out_dir = Path(arguments.submissions), Path(arguments.out)
+    if not submissions_dir.is_dir():
+        raise UsageError(f"no folder {str(submissions_dir)!r} of submissions")
+    if arguments.jobs is not None and arguments.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+
+    import time
+
+    from . import grade, grade_report, grade_worker, report
+
+    grade_worker.refuse_inspection()  # student code cannot open this process's pipes through /proc
+    console = report.make_console(stderr=True)
+    started = time.monotonic()
+    with grade_report.make_progress(console) as progress:
+        task = progress.add_task("grading", total=None, last="")
+        grades = grade.grade_all(
+            submissions_dir, out_dir, exercises, jobs=arguments.jobs, words=arguments.exercises,
+            on_start=lambda total: progress.update(task, total=total),
+            on_done=lambda done: progress.update(task, advance=1, last=f"{done.name}: {done.score:g}/{done.max_score:g}"),
+        )
+    report.make_console().print(grade_report.summary(grades, exercises, out_dir, time.monotonic() - started))
+    return EXIT_PASSED
+
+
+def command_gradescope(arguments: argparse.Namespace) -> int:
+    out = Path(arguments.out)
+    if out.suffix.lower() != ".zip":
+        raise UsageError(f"the bundle must be a .zip file, not {str(out)!r}")
+    try:
+        manifest.select(arguments.exercises)
+    except manifest.UnknownExercise as error:
+        raise UsageError(str(error)) from None
+    from . import gradescope
+
+    gradescope.build_bundle(out, arguments.exercises)
+    print(f"Wrote {out}: upload it as the autograder of a Gradescope programming assignment (see README, Instructors).")
     return EXIT_PASSED

@@ -1,0 +1,311 @@
+"""Batch grading: check every submission in a folder, in parallel, each isolated.
+
+    python -m checker grade SUBMISSIONS [EXERCISE ...] --out DIR [--jobs N]
+
+writes DIR/grades.csv (columns `submission`, `score`, `max_score`, then one
+per exercise id, holding the points earned) and DIR/<submission>.json (the
+check JSON of DESIGN section 4, with `impl` set to the submission's name).
+
+How a submission is kept from touching another:
+
+1. Every submission is staged (see submissions.py) before any student code
+   runs: from then on the originals are never read again, and each worker
+   sees only its own private copy.
+2. Each submission is checked by a worker process of its own
+   (grade_worker.py), which runs the student's code in a further child under
+   the runner's time and memory caps, and hands its JSON back over a pipe.
+3. A worker that died, printed no valid JSON or overran its time is graded
+   again at the end, alone, when no other submission's code is running; a
+   second failure becomes an honest "error" grade for that submission only.
+4. The outputs are written last, atomically, after every worker is gone.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import manifest, runner, submissions
+from .manifest import Exercise
+from .results import write_json_atomically
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+
+# A worker gets the runner's whole-run limit, its start-up and a margin.
+WORKER_SECONDS = runner.Limits().run_seconds + runner.Limits().startup_seconds + 30.0
+MAX_WORKER_OUTPUT = 16 * 1024**2  # bytes of JSON read from one worker
+
+
+@dataclass
+class Grade:
+    """One submission's grade: the check JSON, and how it was obtained."""
+
+    name: str
+    result: dict[str, Any]
+    seconds: float = 0.0
+    attempts: int = 1
+    missing: list[str] = field(default_factory=list)  # part files filled in from the stubs
+    problem: str = ""  # why the checker could not grade it normally, if it could not
+
+    @property
+    def score(self) -> float:
+        return float(self.result.get("score", 0.0))
+
+    @property
+    def max_score(self) -> float:
+        return float(self.result.get("max_score", 0.0))
+
+    def exercise_scores(self) -> dict[str, float]:
+        return {entry["id"]: float(entry["score"]) for entry in self.result.get("exercises", [])}
+
+    def statuses(self) -> dict[str, str]:
+        return {entry["id"]: str(entry["status"]) for entry in self.result.get("exercises", [])}
+
+
+class WorkerFailed(Exception):
+    """A worker did not hand back a valid check JSON."""
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def grade_all(
+    submissions_dir: Path,
+    out_dir: Path,
+    exercises: list[Exercise],
+    jobs: int | None = None,
+    words: list[str] | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_done: Callable[[Grade], None] | None = None,
+) -> list[Grade]:
+    """Grade every submission in `submissions_dir`; write the CSV and the JSONs to `out_dir`.
+
+    `words` is the exercise selection as typed (ids, parts, names), passed on
+    to the workers; `exercises` is what it selects. The callbacks feed the
+    progress bar: `on_start(total)` once, `on_done(grade)` per submission.
+    """
+    found = submissions.discover(Path(submissions_dir))
+    jobs = max(1, jobs or default_jobs())
+    if on_start is not None:
+        on_start(len(found))
+    grades: dict[str, Grade] = {}
+    retry: list[tuple[submissions.Submission, Path, submissions.Staged]] = []
+    lock = threading.Lock()
+    with tempfile.TemporaryDirectory(prefix="backprop-grade-") as tmp:
+        staged = _stage_all(found, Path(tmp))
+
+        def grade_one(submission: submissions.Submission) -> None:
+            stage = staged[submission.name]
+            if isinstance(stage, str):
+                grade = _error_grade(submission.name, exercises, stage)
+            else:
+                try:
+                    grade = _run_worker(submission.name, stage, words or [], exercises)
+                except WorkerFailed:
+                    with lock:
+                        retry.append((submission, Path(tmp), stage))
+                    return
+            with lock:
+                grades[submission.name] = grade
+            if on_done is not None:
+                on_done(grade)
+
+        runner._become_subreaper()  # orphans of a killed worker come to us, to be swept
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(grade_one, found))
+        _sweep_orphans()
+
+        # Alone now: nothing another submission runs can disturb these.
+        for submission, _, stage in retry:
+            try:
+                grade = _run_worker(submission.name, stage, words or [], exercises)
+                grade.attempts = 2
+            except WorkerFailed as failure:
+                grade = _error_grade(submission.name, exercises, f"the checker's process for this submission failed twice ({failure})")
+                grade.missing, grade.attempts = stage.missing, 2
+            grades[submission.name] = grade
+            _sweep_orphans()
+            if on_done is not None:
+                on_done(grade)
+
+    ordered = [grades[submission.name] for submission in found]
+    write_outputs(Path(out_dir), ordered, exercises)
+    return ordered
+
+
+def _stage_all(found: list[submissions.Submission], tmp: Path) -> dict[str, submissions.Staged | str]:
+    """Stage every submission; a submission that cannot be staged maps to the reason."""
+    staged: dict[str, submissions.Staged | str] = {}
+    for index, submission in enumerate(found):
+        workdir = Path(tempfile.mkdtemp(prefix=f"{index:05d}-", dir=tmp))
+        try:
+            staged[submission.name] = submissions.stage(submission, workdir)
+        except (submissions.BadSubmission, OSError) as error:
+            staged[submission.name] = f"the submission could not be read: {error}"
+    return staged
+
+
+def _run_worker(name: str, stage: submissions.Staged, words: list[str], exercises: list[Exercise]) -> Grade:
+    """Check one staged submission in its own worker process."""
+    started = time.monotonic()
+    command = [sys.executable, "-m", "checker.grade_worker", str(stage.folder), *words]
+    worker = subprocess.Popen(
+        command,
+        cwd=KIT_ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        output, _ = worker.communicate(timeout=WORKER_SECONDS)
+    except subprocess.TimeoutExpired:
+        _kill_group(worker)
+        raise WorkerFailed(f"it took longer than {WORKER_SECONDS:g} s") from None
+    finally:
+        _kill_group(worker)
+    if worker.returncode != 0:
+        raise WorkerFailed(_exit_text(worker.returncode))
+    result = _valid_result(output[:MAX_WORKER_OUTPUT], exercises)
+    result["impl"] = name
+    return Grade(name, result, time.monotonic() - started, missing=list(stage.missing))
+
+
+def _valid_result(output: bytes, exercises: list[Exercise]) -> dict[str, Any]:
+    """The worker's JSON, if it is a check result for exactly these exercises."""
+    try:
+        result = json.loads(output.decode("utf-8"))
+        ids = [entry["id"] for entry in result["exercises"]]
+        float(result["score"]), float(result["max_score"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise WorkerFailed("its result was missing or unreadable") from None
+    if ids != [exercise.id for exercise in exercises]:
+        raise WorkerFailed("its result did not cover the selected exercises")
+    return result
+
+
+def _sweep_orphans() -> None:
+    """Kill what student code left running after its worker died (every worker is done now)."""
+    for _ in range(3):  # a killed orphan's own children come to us next
+        leftovers = runner._descendants(os.getpid())
+        if not leftovers:
+            return
+        for pid in leftovers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid in leftovers:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:  # not ours to reap
+                pass
+
+
+def _kill_group(worker: subprocess.Popen) -> None:
+    try:
+        os.killpg(worker.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        worker.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _exit_text(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+def _error_grade(name: str, exercises: list[Exercise], reason: str) -> Grade:
+    from .api import failed_to_run
+
+    result = failed_to_run(Path(name), exercises, reason).to_json()
+    result["impl"] = name
+    return Grade(name, result, problem=reason)
+
+
+# --- outputs ----------------------------------------------------------------------
+
+
+def csv_text(grades: list[Grade], exercises: list[Exercise]) -> str:
+    """grades.csv: submission, score, max_score, then the points earned per exercise id."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["submission", "score", "max_score", *[exercise.id for exercise in exercises]])
+    for grade in grades:
+        earned = grade.exercise_scores()
+        writer.writerow([
+            grade.name,
+            _number(grade.score),
+            _number(grade.max_score),
+            *[_number(earned.get(exercise.id, 0.0)) for exercise in exercises],
+        ])
+    return buffer.getvalue()
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def write_outputs(out_dir: Path, grades: list[Grade], exercises: list[Exercise]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for grade in grades:
+        write_json_atomically(out_dir / f"{grade.name}.json", grade.result)
+    handle, temporary = tempfile.mkstemp(dir=out_dir, prefix=".grades.csv.", suffix=".tmp")
+    with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+        stream.write(csv_text(grades, exercises))
+    os.replace(temporary, out_dir / "grades.csv")
+
+
+# --- the summary ------------------------------------------------------------------
+
+
+def score_distribution(grades: list[Grade], buckets: int = 10) -> list[tuple[str, int]]:
+    """How many submissions scored in each tenth of the maximum: [("0-10%", n), ..., ("100%", n)]."""
+    counts = [0] * (buckets + 1)
+    for grade in grades:
+        fraction = grade.score / grade.max_score if grade.max_score else 0.0
+        counts[buckets if fraction >= 1.0 else min(buckets - 1, int(fraction * buckets))] += 1
+    step = 100 // buckets
+    labels = [f"{index * step}-{(index + 1) * step}%" for index in range(buckets)] + ["100%"]
+    return list(zip(labels, counts))
+
+
+def most_failed(grades: list[Grade], exercises: list[Exercise], limit: int = 5) -> list[tuple[Exercise, dict[str, int]]]:
+    """The exercises most often not passed, with how many of each status, worst first.
+
+    "not started" counts apart: an exercise nobody attempted is not a hard one.
+    """
+    table = []
+    for exercise in exercises:
+        counts: dict[str, int] = {}
+        for grade in grades:
+            status = grade.statuses().get(exercise.id, "error")
+            counts[status] = counts.get(status, 0) + 1
+        attempted_failures = sum(counts.get(status, 0) for status in ("failed", "error", "timeout"))
+        if attempted_failures:
+            table.append((exercise, counts, attempted_failures))
+    table.sort(key=lambda row: (-row[2], manifest.EXERCISES.index(row[0])))
+    return [(exercise, counts) for exercise, counts, _ in table[:limit]]
