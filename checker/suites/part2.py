@@ -215,6 +215,12 @@ def lookup_missing(student: Any) -> dict[str, Any]:
 @lookup_missing.judge
 def _(observation: dict[str, Any]) -> None:
     for key, name, position in (("softsign, 3", "softsign", "3"), ("np.exp, 0", "exp", "0")):
+        if "returned" in observation[key]:
+            raise CaseFailure(
+                f"get_back_func({key}) returned a {observation[key]['returned'].get('type')}, though nothing was "
+                "registered for it in this lookup. Missing entries must raise KeyError. (If a function came back, "
+                "was it registered in another lookup? A table on the class is shared by every lookup: create it in __init__.)"
+            )
         error = expect_raised(observation[key], "KeyError", f"get_back_func({key}) with nothing registered for it")
         if name not in error["message"] or position not in error["message"]:
             raise CaseFailure(
