@@ -42,6 +42,23 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list the exercises")
     listing.set_defaults(handler=command_list)
 
+    hint = commands.add_parser("hint", help="show one more hint for an exercise (each call shows the next)")
+    hint.add_argument("exercises", nargs="*", metavar="EXERCISE", help="an exercise id, or a function name; none means the last one asked about")
+    hint.add_argument("--reset", action="store_true", help="start this exercise's hints again from the first")
+    hint.set_defaults(handler=command_hint)
+
+    watch = commands.add_parser("watch", help="check again every time you save a file (Ctrl-C to stop)")
+    watch.add_argument("exercises", nargs="*", metavar="EXERCISE", help="what to check; none means the first exercise that does not pass")
+    watch.add_argument("--impl", default="exercises", metavar="DIR", help="the folder to watch and check (default: exercises)")
+    watch.add_argument("--interval", type=float, default=0.5, help=argparse.SUPPRESS)
+    watch.add_argument("--max-runs", type=int, default=None, help=argparse.SUPPRESS)  # for the kit's tests
+    watch.set_defaults(handler=command_watch)
+
+    graph = commands.add_parser("graph", help="draw the computational graph your code builds, with each node's gradient")
+    graph.add_argument("--impl", default="exercises", metavar="DIR", help="whose code to run (default: exercises; solutions for the reference)")
+    graph.add_argument("--example", default="forward_and_back", choices=["forward_and_back", "reuse"], help="which small computation to draw")
+    graph.set_defaults(handler=command_graph)
+
     grade = commands.add_parser("grade", help="grade a folder of submissions in parallel (instructors)")
     grade.add_argument("submissions", metavar="SUBMISSIONS", help="a folder: each subfolder, .zip, or group of loose part files is one submission")
     grade.add_argument("exercises", nargs="*", metavar="EXERCISE", help="grade only these (ids, parts, function names); none means all")
@@ -137,4 +154,40 @@ def command_gradescope(arguments: argparse.Namespace) -> int:
 
     gradescope.build_bundle(out, arguments.exercises)
     print(f"Wrote {out}: upload it as the autograder of a Gradescope programming assignment (see README, Instructors).")
+    return EXIT_PASSED
+
+
+def command_hint(arguments: argparse.Namespace) -> int:
+    from . import hints, report
+
+    try:
+        step = hints.next_hint(arguments.exercises, reset=arguments.reset)
+    except manifest.UnknownExercise as error:
+        raise UsageError(str(error)) from None
+    report.make_console().print(hints.render(step))
+    return EXIT_PASSED
+
+
+def command_watch(arguments: argparse.Namespace) -> int:
+    from . import watch
+
+    if arguments.exercises:
+        try:
+            manifest.select(arguments.exercises)
+        except manifest.UnknownExercise as error:
+            raise UsageError(str(error)) from None
+    impl_dir = Path(arguments.impl)
+    if not impl_dir.is_dir():
+        raise UsageError(f"no folder {str(impl_dir)!r} to watch")
+    watcher = watch.Watcher(impl_dir, list(arguments.exercises), interval=arguments.interval, max_runs=arguments.max_runs)
+    return watcher.run()
+
+
+def command_graph(arguments: argparse.Namespace) -> int:
+    from . import graphview, report
+
+    impl_dir = Path(arguments.impl)
+    if not impl_dir.is_dir():
+        raise UsageError(f"no folder {str(impl_dir)!r} to run")
+    report.make_console().print(graphview.render(graphview.run_example(impl_dir, arguments.example)))
     return EXIT_PASSED
