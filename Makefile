@@ -4,8 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-EX   ?=
-IMPL ?= exercises
+EX      ?=
+IMPL    ?= exercises
+EXAMPLE ?= forward_and_back
 
 .PHONY: setup check list test bench hint watch graph
 
@@ -22,6 +23,18 @@ check: setup
 
 list: setup
 	@$(PY) -m checker list
+
+# One more hint each time: make hint EX=1.2
+hint: setup
+	@$(PY) -m checker hint $(EX)
+
+# Check again on every save (Ctrl-C to stop): make watch, or make watch EX=1.2
+watch: setup
+	@$(PY) -m checker watch $(EX) --impl $(IMPL)
+
+# Draw the graph your code builds, with each node's gradient: make graph (EXAMPLE=reuse)
+graph: setup
+	@$(PY) -m checker graph --impl $(IMPL) --example $(EXAMPLE)
 
 test: setup
 	$(PY) -m pytest -q
