@@ -14,9 +14,11 @@ How a submission is kept from touching another:
 2. Each submission is checked by a worker process of its own
    (grade_worker.py), which runs the student's code in a further child under
    the runner's time and memory caps, and hands its JSON back over a pipe.
-3. A worker that died, printed no valid JSON or overran its time is graded
-   again at the end, alone, when no other submission's code is running; a
-   second failure becomes an honest "error" grade for that submission only.
+3. A worker that died, printed no valid JSON, overran its time, or saw a
+   test process crash (which another submission's code could have caused)
+   is graded again at the end, alone, when no other submission's code is
+   running, and that grade stands; a worker that fails again gives an
+   honest "error" grade for that submission only.
 4. The outputs are written last, atomically, after every worker is gone.
 """
 
@@ -116,7 +118,7 @@ def grade_all(
                 grade = _error_grade(submission.name, exercises, stage)
             else:
                 try:
-                    grade = _run_worker(submission.name, stage, words or [], exercises)
+                    grade = _run_worker(submission.name, stage, words or [], exercises, alone=False)
                 except WorkerFailed:
                     with lock:
                         retry.append((submission, Path(tmp), stage))
@@ -134,7 +136,7 @@ def grade_all(
         # Alone now: nothing another submission runs can disturb these.
         for submission, _, stage in retry:
             try:
-                grade = _run_worker(submission.name, stage, words or [], exercises)
+                grade = _run_worker(submission.name, stage, words or [], exercises, alone=True)
                 grade.attempts = 2
             except WorkerFailed as failure:
                 grade = _error_grade(submission.name, exercises, f"the checker's process for this submission failed twice ({failure})")
@@ -161,8 +163,13 @@ def _stage_all(found: list[submissions.Submission], tmp: Path) -> dict[str, subm
     return staged
 
 
-def _run_worker(name: str, stage: submissions.Staged, words: list[str], exercises: list[Exercise]) -> Grade:
-    """Check one staged submission in its own worker process."""
+def _run_worker(name: str, stage: submissions.Staged, words: list[str], exercises: list[Exercise], alone: bool) -> Grade:
+    """Check one staged submission in its own worker process.
+
+    Raises WorkerFailed when the worker did not hand back a result, or, unless
+    it ran `alone`, when a test process of it crashed: another submission
+    running at the same time may have killed it.
+    """
     started = time.monotonic()
     command = [sys.executable, "-m", "checker.grade_worker", str(stage.folder), *words]
     worker = subprocess.Popen(
@@ -182,22 +189,25 @@ def _run_worker(name: str, stage: submissions.Staged, words: list[str], exercise
         _kill_group(worker)
     if worker.returncode != 0:
         raise WorkerFailed(_exit_text(worker.returncode))
-    result = _valid_result(output[:MAX_WORKER_OUTPUT], exercises)
+    result, crashed = _valid_result(output[:MAX_WORKER_OUTPUT], exercises)
+    if crashed and not alone:
+        raise WorkerFailed("a test process crashed")
     result["impl"] = name
     return Grade(name, result, time.monotonic() - started, missing=list(stage.missing))
 
 
-def _valid_result(output: bytes, exercises: list[Exercise]) -> dict[str, Any]:
-    """The worker's JSON, if it is a check result for exactly these exercises."""
+def _valid_result(output: bytes, exercises: list[Exercise]) -> tuple[dict[str, Any], bool]:
+    """The worker's check result, if it is one for exactly these exercises, and whether a test process crashed."""
     try:
-        result = json.loads(output.decode("utf-8"))
+        message = json.loads(output.decode("utf-8"))
+        result, crashed = message["result"], bool(message["crashed"])
         ids = [entry["id"] for entry in result["exercises"]]
         float(result["score"]), float(result["max_score"])
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise WorkerFailed("its result was missing or unreadable") from None
     if ids != [exercise.id for exercise in exercises]:
         raise WorkerFailed("its result did not cover the selected exercises")
-    return result
+    return result, crashed
 
 
 def _sweep_orphans() -> None:

@@ -2,8 +2,11 @@
 
     python -m checker.grade_worker FOLDER [EXERCISE ...]
 
-writes the check JSON of FOLDER to standard output (a pipe the grader
-reads) and nothing else. Each submission gets a worker of its own, so a
+writes `{"result": <the check JSON of FOLDER>, "crashed": <bool>}` to
+standard output (a pipe the grader reads) and nothing else. `crashed` says
+that a test process died under a signal or an exit of its own: the
+student's code may have done that, or another submission's code may have
+killed it, so the grader checks such a submission again, alone. Each submission gets a worker of its own, so a
 submission whose code kills the process that checks it takes down only its
 own worker; the grader notices and grades it again, alone.
 """
@@ -17,15 +20,20 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     refuse_inspection()
-    from . import api, manifest
+    from . import api, judge, manifest, runner
+    from .cases import cases_for
 
     folder, words = Path(argv[0]), argv[1:]
     exercises = manifest.select(words)
-    try:
-        result = api.run_check(folder, exercises)
+    crashed = False
+    try:  # api.run_check, keeping the runner's records in view
+        cases = cases_for([exercise.id for exercise in exercises])
+        log = runner.run(folder, cases)
+        crashed = any(record.get("outcome") == "crashed" for record in log.records.values())
+        result = judge.judge_run(str(folder), exercises, cases, log.records)
     except Exception as error:  # a checker bug still leaves a grade behind
         result = api.failed_to_run(folder, exercises, f"{type(error).__name__}: {error}")
-    sys.stdout.write(json.dumps(result.to_json()))
+    sys.stdout.write(json.dumps({"result": result.to_json(), "crashed": crashed}))
     sys.stdout.flush()
     return 0
 
