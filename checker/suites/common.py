@@ -80,7 +80,10 @@ def backward_case(
             "mutated": changed_inputs([grad_out, out, *args], inputs, names),
         }
 
-    shapes = ", ".join(f"{n}: {np.shape(a)}" if isinstance(a, np.ndarray) else f"{n}: the number {a}" for n, a in zip(names[2:], args))
+    shapes = ", ".join(
+        f"{n}: {np.shape(a)}" if isinstance(a, np.ndarray) else f"{n}: the number {a}" if isinstance(a, (int, float)) else f"{n}={a!r}"
+        for n, a in zip(names[2:], args)
+    )
     what = f"{function}(grad_out, out, {', '.join(names[2:])}{''.join(f', {k}={v!r}' for k, v in kwargs.items())}) with {shapes}"
 
     def judge(observation: dict[str, Any]) -> None:

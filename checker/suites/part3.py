@@ -1,0 +1,915 @@
+"""Hidden suite for Part 3: more operations.
+
+Backward functions are called directly on float32 arrays and compared with
+float64 central differences of the forward NumPy function; they never touch
+Tensors, so they are graded even when Part 2 does not work yet. `relu`,
+`argmax`, `add_` and `sub_` run through the student's own framework (core's
+Tensor, their functional.py and backprop), so those need Part 2.
+
+Mistakes these cases are built to catch:
+- negative_back: returning grad_out (sign), -out or -x (forgot grad_out).
+- exp_back: grad_out * x, exp(out), forgetting grad_out.
+- reshape_back: reshaping to new_shape or out's shape, transposing instead of
+  reshaping, returning grad_out as it is.
+- invert_transposition: returning axes itself (true only for self-inverse
+  permutations: 3-cycles expose it), reversing it.
+- permute_back: transposing by axes instead of its inverse, mishandling
+  negative axes (.T uses (-1, -2); mixed signs break argsort).
+- _expand: -1 matched to the wrong dim when new dims are prepended, failing
+  on new leading dims, passing -1 to NumPy.
+- expand_back: no unbroadcast, mean instead of sum, summing without keepdims.
+- sum_back: ignoring keepdim (both ways), failing on negative or tuple dims,
+  broadcasting without reinserting the summed dims, scaling by the count.
+- coerce_index: only handling a Tensor at the top level (not inside a
+  tuple), returning a list for a tuple, converting ints or slices.
+- getitem_back: assigning instead of accumulating at repeated indices,
+  returning grad_out, zeros of out's shape, not coercing Tensors in tuples.
+- add/subtract/true_divide backward: no unbroadcast (either side), sign
+  errors, forgetting x in d(x/y)/dy, failing on a Python scalar operand.
+- maximum_back0/1: ties given to both sides or to neither (the shares must
+  add up to grad_out), no unbroadcast, gradient to the wrong side.
+  relu: a result that does not require grad, mutating x, a subgradient
+  outside [0, 1] at 0.
+- _matmul2d and its backward: elementwise product, wrong order, missing or
+  misplaced transposes (non-square shapes and a square case).
+- argmax: a result that requires grad, ignoring keepdim, not flattening for
+  dim=None, returning an array instead of a Tensor.
+- add_/sub_: replacing x.array by a new array, ignoring alpha, the wrong
+  sign, returning a new Tensor instead of changing x, recording a recipe.
+"""
+
+from __future__ import annotations
+
+from itertools import count
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..cases import CaseFailure, probe
+from ..numeric import ATOL, RTOL, array_of, expect_array, numerical_vjp, rng
+from ..observe import returned
+from .common import backward_case, changed_inputs, copies, expect_untouched, float32
+
+MODULE = "part3_ops"
+_seeds = count(3000)  # one fresh seed per input; both processes build them in the same order
+
+
+def normal(shape: tuple[int, ...]) -> np.ndarray:
+    return float32(rng(next(_seeds)).normal(size=shape))
+
+
+def away_from_zero(shape: tuple[int, ...], low: float = 0.5, high: float = 2.0) -> np.ndarray:
+    """Random values with random signs and |value| in [low, high]: safe divisors."""
+    source = rng(next(_seeds))
+    return float32(source.uniform(low, high, size=shape) * source.choice([-1.0, 1.0], size=shape))
+
+
+def sum_to_shape(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The oracle's unbroadcast: sum `values` down to `shape`."""
+    leading = values.ndim - len(shape)
+    values = values.sum(axis=tuple(range(leading)))
+    stretched = tuple(dim for dim, size in enumerate(shape) if size == 1 and values.shape[dim] != 1)
+    return values.sum(axis=stretched, keepdims=True).reshape(shape)
+
+
+def tensor_data(observation: dict[str, Any]) -> dict[str, Any]:
+    """A returned Tensor's observation, read as its array (expect_array wants arrays)."""
+    return dict(observation, kind="array") if observation.get("kind") == "tensor" else observation
+
+
+def describe(value: Any) -> str:
+    return f"shape {np.shape(value)}" if isinstance(value, np.ndarray) else f"the number {value}"
+
+
+def grad_case(
+    exercise: str,
+    name: str,
+    *,
+    function: str,
+    forward: Callable[..., Any],
+    args: Sequence[Any],
+    wrt: int,
+    kwargs: dict[str, Any] | None = None,
+    arg_names: Sequence[str] = ("x", "y"),
+    mistakes: Sequence[tuple[str, Callable[..., Any]]] = (),
+) -> None:
+    """common.backward_case, plus plain-words recognition of known mistakes.
+
+    mistakes: (explanation, wrong_backward) pairs; wrong_backward takes the
+    same arguments as the backward function. When the student's result fails
+    and equals one of them, the explanation is added to the message.
+    """
+    kwargs = dict(kwargs or {})
+    out = np.asarray(forward(*args, **kwargs))
+    grad_out = float32(rng(next(_seeds)).normal(size=out.shape))
+    case = backward_case(
+        exercise, name, module=MODULE, function=function, forward=forward,
+        args=args, wrt=wrt, grad_out=grad_out, kwargs=kwargs, arg_names=arg_names,
+    )
+    if not mistakes:
+        return
+    plain_judge = case.run_judge
+
+    def judge(observation: dict[str, Any]) -> None:
+        try:
+            plain_judge(observation)
+        except CaseFailure as failure:
+            explanation = recognise(observation.get("result"), mistakes, (grad_out, out, *args), kwargs)
+            if explanation:
+                raise CaseFailure(f"{failure}\n{explanation}") from None
+            raise
+
+    case.run_judge = judge
+
+
+def recognise(result: Any, mistakes: Sequence[tuple[str, Callable[..., Any]]], inputs: Sequence[Any], kwargs: dict[str, Any]) -> str:
+    """The explanation of the first known mistake whose answer the result equals, or ''."""
+    if not isinstance(result, dict) or "values" not in result:
+        return ""
+    got = np.asarray(result["values"], dtype=np.float64)
+    plain = [np.asarray(item, dtype=np.float64) if isinstance(item, np.ndarray) else item for item in inputs]
+    for explanation, wrong in mistakes:
+        try:
+            value = np.asarray(wrong(*plain, **kwargs), dtype=np.float64)
+        except Exception:
+            continue
+        if value.shape == got.shape and np.allclose(got, value, rtol=RTOL * 10, atol=ATOL * 10):
+            return explanation
+    return ""
+
+
+# 3.1 negative_back and exp_back ----------------------------------------------
+
+for shape in [(3, 4), (5,), (), (2, 1, 3)]:
+    grad_case(
+        "3.1", f"negative_back on x of shape {shape}",
+        function="negative_back", forward=np.negative, args=[normal(shape)], wrt=0,
+        mistakes=[("It looks like -x or -out: the upstream gradient grad_out is missing.", lambda g, out, x: -x)],
+    )
+for shape in [(3, 4), (5,), (), (2, 1, 3)]:
+    grad_case(
+        "3.1", f"exp_back on x of shape {shape}",
+        function="exp_back", forward=np.exp, args=[normal(shape)], wrt=0,
+        mistakes=[
+            ("It looks like grad_out * x: the derivative of exp(x) is exp(x), which is `out`.", lambda g, out, x: g * x),
+            ("It looks like exp(out): `out` already is exp(x), so it must not be exponentiated again.", lambda g, out, x: g * np.exp(out)),
+            ("It looks like exp(x) without grad_out: multiply by the upstream gradient.", lambda g, out, x: out),
+        ],
+    )
+
+
+# 3.2 reshape_back ------------------------------------------------------------
+
+# (x's shape, new_shape). Shapes that are not each other's reverse come
+# first, so that returning grad_out unchanged is not mistaken for a transpose.
+for shape, new_shape in [
+    ((3, 4), (2, 6)),
+    ((2, 3, 4), (6, -1)),
+    ((2, 3, 4), (24,)),
+    ((5,), (1, 5, 1)),
+    ((), (1,)),
+    ((3, 4), (4, 3)),
+]:
+    grad_case(
+        "3.2", f"reshape_back from {shape} to {new_shape}",
+        function="reshape_back", forward=np.reshape, args=[normal(shape), new_shape], wrt=0,
+        arg_names=("x", "new_shape"),
+        mistakes=[("It looks like grad_out was transposed: reshape keeps the entries in order; reshape grad_out to x's shape.", lambda g, out, x, s: g.T)],
+    )
+
+
+# 3.3 invert_transposition and permute_back -------------------------------------
+
+
+def inverse_of(axes: tuple[int, ...]) -> list[int]:
+    inverse = [0] * len(axes)
+    for position, axis in enumerate(axes):
+        inverse[axis] = position
+    return inverse
+
+
+def invert_case(axes: tuple[int, ...]) -> None:
+    @probe("3.3", f"invert_transposition{axes}")
+    def case(student: Any) -> dict[str, Any]:
+        return returned(student.part3_ops.invert_transposition(tuple(axes)))
+
+    @case.judge
+    def _(observation: dict[str, Any]) -> None:
+        what = f"invert_transposition({axes})"
+        expected = inverse_of(axes)
+        if observation.get("type") == "NoneType":
+            raise CaseFailure(f"{what} returned None. Did you forget a `return`?")
+        values = observation.get("values")
+        if values is None or np.shape(values) != (len(axes),):
+            raise CaseFailure(f"{what} returned {observation.get('repr', observation.get('type'))}; it should return a tuple of {len(axes)} ints, here {tuple(expected)}.")
+        got = [float(v) for v in np.asarray(values).ravel()]
+        if got != [float(v) for v in expected]:
+            shown = tuple(int(v) if float(v).is_integer() else v for v in got)
+            message = f"{what} returned {shown}, but the inverse is {tuple(expected)}: the inverse q satisfies q[axes[i]] = i."
+            if got == [float(v) for v in axes]:
+                message += " You returned axes itself, which is right only when the permutation undoes itself (like a swap of two dims); a 3-cycle does not."
+            elif got == [float(v) for v in reversed(axes)]:
+                message += " You returned axes reversed."
+            raise CaseFailure(message)
+
+
+for axes in [(0,), (1, 0), (0, 1, 2), (1, 2, 0), (2, 0, 1), (0, 2, 1), (3, 0, 2, 1), (1, 3, 0, 2), (4, 2, 0, 1, 3)]:
+    invert_case(axes)
+
+
+def transpose_forward(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    return np.transpose(x, axes)
+
+
+for shape, axes in [
+    ((2, 3), (1, 0)),
+    ((2, 3, 4), (1, 2, 0)),
+    ((2, 3, 4), (2, 0, 1)),
+    ((2, 3, 4), (0, 2, 1)),
+    ((2, 3, 4, 5), (3, 0, 2, 1)),
+    ((2, 3), (-1, -2)),
+    ((2, 3, 4), (-2, -1, -3)),
+    ((2, 3, 4), (-2, 2, 0)),
+    ((2, 3, 4), (0, -1, 1)),
+]:
+    grad_case(
+        "3.3", f"permute_back with axes={axes} on x of shape {shape}",
+        function="permute_back", forward=transpose_forward, args=[normal(shape)], wrt=0,
+        kwargs={"axes": axes},
+        mistakes=[("It looks like grad_out was transposed by axes itself: it must be transposed by the inverse permutation.", lambda g, out, x, axes: np.transpose(g, axes))],
+    )
+
+
+# 3.4 _expand and expand_back ------------------------------------------------
+
+
+def expanded_shape(shape: tuple[int, ...], new_shape: tuple[int, ...]) -> tuple[int, ...]:
+    new_dims = len(new_shape) - len(shape)
+    return tuple(new_shape[:new_dims]) + tuple(
+        shape[dim] if size == -1 else size for dim, size in enumerate(new_shape[new_dims:])
+    )
+
+
+def expand_forward(x: np.ndarray, new_shape: tuple[int, ...]) -> np.ndarray:
+    return np.broadcast_to(x, expanded_shape(x.shape, new_shape))
+
+
+EXPAND_PATTERNS = [
+    ((3, 1), (3, 4)),
+    ((3, 1), (-1, 4)),
+    ((4,), (2, 3, 4)),
+    ((3, 1), (2, -1, 4)),
+    ((4,), (2, 3, -1)),
+    ((2, 1, 3), (2, -1, 4, -1)),
+    ((), (2, 3)),
+    ((1, 1), (5, -1)),
+    ((3, 4), (-1, -1)),
+]
+
+
+def expand_forward_case(shape: tuple[int, ...], new_shape: tuple[int, ...]) -> None:
+    x = normal(shape)
+
+    @probe("3.4", f"_expand from {shape} to {new_shape}")
+    def case(student: Any) -> dict[str, Any]:
+        (x_copy,) = copies([x])
+        result = student.part3_ops._expand(x_copy, new_shape)
+        return {"result": returned(result), "mutated": changed_inputs([x], [x_copy], ["x"])}
+
+    @case.judge
+    def _(observation: dict[str, Any]) -> None:
+        expect_untouched(observation, "_expand")
+        expected = expand_forward(x, new_shape)
+        what = f"_expand(x of shape {shape}, {new_shape})"
+        result = observation["result"]
+        got_shape = tuple(result.get("shape") or ())
+        if result.get("values") is not None and got_shape != expected.shape and -1 in new_shape:
+            raise CaseFailure(
+                f"{what} has shape {got_shape}, but it should have shape {expected.shape}. "
+                "Each -1 keeps the size of the dim of x it lines up with, counting from the right: "
+                "new dims are added in front."
+            )
+        expect_array(result, expected, what=what)
+
+
+for shape, new_shape in EXPAND_PATTERNS:
+    expand_forward_case(shape, new_shape)
+
+for shape, new_shape in EXPAND_PATTERNS:
+    grad_case(
+        "3.4", f"expand_back from {shape} to {new_shape}",
+        function="expand_back", forward=expand_forward, args=[normal(shape), new_shape], wrt=0,
+        arg_names=("x", "new_shape"),
+    )
+
+
+# 3.5 sum_back ------------------------------------------------------------------
+
+
+def sum_forward(x: np.ndarray, dim: Any = None, keepdim: bool = False) -> np.ndarray:
+    return np.sum(x, axis=dim, keepdims=keepdim)
+
+
+def scaled_sum_back(g: np.ndarray, out: np.ndarray, x: np.ndarray, dim: Any = None, keepdim: bool = False) -> np.ndarray:
+    dims = tuple(range(x.ndim)) if dim is None else (dim,) if isinstance(dim, int) else tuple(dim)
+    dims = tuple(d % x.ndim for d in dims)
+    kept = g if keepdim else np.expand_dims(g, dims)
+    return np.broadcast_to(kept, x.shape) / np.prod([x.shape[d] for d in dims])
+
+
+SUM_MISTAKES = [("It looks like a mean: each x entry was added with weight 1, so it gets grad_out unscaled.", scaled_sum_back)]
+
+for shape, dim in [
+    ((3, 4, 5), None),
+    ((3, 4, 5), 0),
+    ((3, 4, 5), 1),
+    ((3, 4, 5), -1),
+    ((3, 4, 5), -2),
+    ((3, 4, 5), (0, 2)),
+    ((3, 4, 5), (-1, 0)),
+    ((2, 3), (0, 1)),
+    ((4, 1), 0),
+    ((6,), 0),
+    ((), None),
+]:
+    for keepdim in (False, True):
+        grad_case(
+            "3.5", f"sum_back with dim={dim}, keepdim={keepdim} on x of shape {shape}",
+            function="sum_back", forward=sum_forward, args=[normal(shape)], wrt=0,
+            kwargs={"dim": dim, "keepdim": keepdim}, mistakes=SUM_MISTAKES,
+        )
+
+
+# 3.6 coerce_index and getitem_back -------------------------------------------
+#
+# An index is written here as plain data in which AsTensor(array) stands for
+# a Tensor holding that array; the probe builds the real Tensors with the
+# (given) core.Tensor.
+
+
+class AsTensor:
+    """In an index spec: a Tensor holding `values`, made in the child."""
+
+    def __init__(self, values: Any):
+        self.values = np.asarray(values)
+
+
+def tensor_of(values: Any) -> AsTensor:
+    return AsTensor(values)
+
+
+def is_tensor_spec(part: Any) -> bool:
+    return isinstance(part, AsTensor)
+
+
+def build_index(spec: Any, make_tensor: Callable[[np.ndarray], Any]) -> Any:
+    """The real index: Tensors for AsTensor parts, fresh copies of arrays."""
+    if is_tensor_spec(spec):
+        return make_tensor(spec.values.copy())
+    if isinstance(spec, tuple):
+        return tuple(build_index(part, make_tensor) for part in spec)
+    if isinstance(spec, np.ndarray):
+        return spec.copy()
+    if isinstance(spec, list):
+        return list(spec)
+    return spec
+
+
+def plain_index(spec: Any) -> Any:
+    """The index NumPy understands: Tensors replaced by their arrays."""
+    return build_index(spec, lambda array: array)
+
+
+def show_index(spec: Any) -> str:
+    if is_tensor_spec(spec):
+        return f"Tensor({spec.values.tolist()})"
+    if isinstance(spec, tuple):
+        return "(" + ", ".join(show_index(part) for part in spec) + ("," if len(spec) == 1 else "") + ")"
+    if isinstance(spec, np.ndarray):
+        return f"array({spec.tolist()})"
+    if isinstance(spec, slice):
+        return ":".join("" if v is None else str(v) for v in (spec.start, spec.stop, spec.step)).rstrip(":") or ":"
+    if spec is Ellipsis:
+        return "..."
+    return repr(spec)
+
+
+def index_parts(value: Any, tensor_type: type) -> Any:
+    """Probe side: what coerce_index returned, as plain data."""
+    if isinstance(value, tuple):
+        return {"kind": "tuple", "items": [index_parts(part, tensor_type) for part in value]}
+    if isinstance(value, list):
+        return {"kind": "list", "repr": repr(value)[:200]}
+    if isinstance(value, tensor_type):
+        return {"kind": "Tensor"}
+    if isinstance(value, np.ndarray):
+        return {"kind": "array", "values": np.array(value, copy=True), "dtype": value.dtype.kind}
+    if isinstance(value, slice):
+        return {"kind": "slice", "parts": [index_parts(v, tensor_type) for v in (value.start, value.stop, value.step)]}
+    if value is None:
+        return {"kind": "None"}
+    if value is Ellipsis:
+        return {"kind": "Ellipsis"}
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return {"kind": "int", "value": int(value)}
+    return {"kind": type(value).__name__, "repr": repr(value)[:200]}
+
+
+def index_mismatch(got: Any, spec: Any) -> str:
+    """'' if coerce_index's result `got` is right for `spec`, else what is wrong."""
+    kind = got.get("kind") if isinstance(got, dict) else None
+    if is_tensor_spec(spec) or isinstance(spec, np.ndarray):
+        expected = spec.values if is_tensor_spec(spec) else spec
+        if kind == "Tensor":
+            return f"the Tensor {show_index(spec)} is still a Tensor; it should become its array"
+        if kind != "array":
+            return f"{show_index(spec)} became a {kind}, not an array"
+        values = np.asarray(got["values"])
+        if got.get("dtype") not in ("i", "u", "b") or values.shape != expected.shape or not np.array_equal(values, expected):
+            return f"{show_index(spec)} became an array of other values or type ({got.get('dtype')!s} kind, shape {values.shape})"
+        return ""
+    if isinstance(spec, tuple):
+        if kind != "tuple":
+            extra = " NumPy reads a list index as one array, not as one index per dim." if kind == "list" else ""
+            return f"the tuple {show_index(spec)} became a {kind}; it must stay a tuple.{extra}"
+        if len(got["items"]) != len(spec):
+            return f"the tuple {show_index(spec)} became a tuple of {len(got['items'])} items"
+        for item, part in zip(got["items"], spec):
+            problem = index_mismatch(item, part)
+            if problem:
+                return problem
+        return ""
+    if isinstance(spec, slice):
+        expected = [spec.start, spec.stop, spec.step]
+        parts = got.get("parts") if kind == "slice" else None
+        if not parts or [p.get("value") if p.get("kind") == "int" else None for p in parts] != expected:
+            return f"the slice {show_index(spec)} was changed; leave it as it is"
+        return ""
+    if spec is None:
+        return "" if kind == "None" else f"None became a {kind}"
+    if spec is Ellipsis:
+        return "" if kind == "Ellipsis" else f"... became a {kind}"
+    if isinstance(spec, int):
+        return "" if kind == "int" and got.get("value") == spec else f"the int {spec} was changed; leave it as it is"
+    if isinstance(spec, list):
+        return "" if kind in ("list", "array") else f"the list {spec} became a {kind}"
+    return ""
+
+
+def coerce_case(spec: Any) -> None:
+    @probe("3.6", f"coerce_index({show_index(spec)})")
+    def case(student: Any) -> Any:
+        tensor_type = student.core.Tensor
+        result = student.part3_ops.coerce_index(build_index(spec, tensor_type))
+        return index_parts(result, tensor_type)
+
+    @case.judge
+    def _(observation: Any) -> None:
+        if spec is not None and isinstance(observation, dict) and observation.get("kind") == "None":
+            raise CaseFailure(f"coerce_index({show_index(spec)}) returned None. Did you forget a `return`?")
+        problem = index_mismatch(observation, spec)
+        if problem:
+            raise CaseFailure(f"coerce_index({show_index(spec)}): {problem}.")
+
+
+for spec in [
+    tensor_of([2, 0, 2]),
+    (tensor_of([0, 1, 1]), tensor_of([2, 2, 0])),
+    (slice(1, None), tensor_of([1, 0])),
+    (0, tensor_of([3, 1])),
+    (Ellipsis, None, tensor_of([1])),
+    tensor_of([True, False, True]),
+    3,
+    slice(None, 2),
+    np.array([1, 1, 0]),
+    (1, slice(0, 3, 2)),
+]:
+    coerce_case(spec)
+
+
+def assigned_getitem_back(g: np.ndarray, out: np.ndarray, x: np.ndarray, index: Any) -> np.ndarray:
+    grad = np.zeros_like(x)
+    grad[index] = g
+    return grad
+
+
+def getitem_case(shape: tuple[int, ...], spec: Any) -> None:
+    x = normal(shape)
+    index = plain_index(spec)
+    out = np.asarray(x[index])
+    grad_out = float32(rng(next(_seeds)).normal(size=out.shape))
+    what = f"getitem_back(grad_out, out, x, index) with x of shape {shape} and index {show_index(spec)}"
+
+    @probe("3.6", f"getitem_back with x of shape {shape} and index {show_index(spec)}")
+    def case(student: Any) -> dict[str, Any]:
+        inputs = [grad_out.copy(), out.copy(), x.copy()]
+        result = student.part3_ops.getitem_back(*inputs, build_index(spec, student.core.Tensor))
+        return {"result": returned(result), "mutated": changed_inputs([grad_out, out, x], inputs, ["grad_out", "out", "x"])}
+
+    @case.judge
+    def _(observation: dict[str, Any]) -> None:
+        expect_untouched(observation, "getitem_back")
+        expected = numerical_vjp(lambda values: values[index], [x], 0, grad_out)
+        try:
+            expect_array(observation["result"], expected, what=what, broadcast_shape=out.shape)
+        except CaseFailure as failure:
+            explanation = recognise(
+                observation["result"],
+                [("This is what assignment (grad[index] = grad_out) gives: where the index picks an entry more than once, "
+                  "only one pick keeps its gradient. Accumulate them with np.add.at.", assigned_getitem_back)],
+                (grad_out, out, x, index), {},
+            )
+            if explanation:
+                raise CaseFailure(f"{failure}\n{explanation}") from None
+            raise
+
+
+for shape, spec in [
+    ((4, 3), 2),
+    ((4, 3), -1),
+    ((4, 3), slice(1, 3)),
+    ((4, 3), (slice(None, None, 2), 1)),
+    ((4, 3), np.array([0, 2, 0, 0])),
+    ((4, 3), [3, 1, 3]),
+    ((4, 3), (np.array([0, 1, 1, 3]), np.array([2, 2, 2, 0]))),
+    ((4, 3), (slice(None), np.array([1, 1, 0]))),
+    ((4, 3), np.array([[0, 1], [1, 1]])),
+    ((4, 3), np.array([True, False, True, True])),
+    ((3, 4, 2), (np.array([0, 0, 2]), slice(1, 3), 1)),
+    ((3, 4, 2), (Ellipsis, 0)),
+    ((4, 3), tensor_of([1, 1, 2])),
+    ((4, 3), (tensor_of([0, 1, 2, 2]), tensor_of([2, 0, 1, 1]))),
+]:
+    getitem_case(shape, spec)
+
+
+# 3.7 add, subtract and true_divide backward ------------------------------------
+
+BROADCAST_PATTERNS = [
+    ("same shapes", (3, 4), (3, 4)),
+    ("y broadcast along rows", (3, 4), (4,)),
+    ("y a column", (3, 4), (3, 1)),
+    ("x broadcast into a bigger y", (4,), (2, 3, 4)),
+    ("both broadcast", (3, 1), (1, 4)),
+    ("x 0-d", (), (2, 3)),
+]
+
+ARITHMETIC = [
+    ("add", np.add, False),
+    ("subtract", np.subtract, False),
+    ("true_divide", np.true_divide, True),
+]
+
+for name, forward, divides in ARITHMETIC:
+    for label, x_shape, y_shape in BROADCAST_PATTERNS:
+        x = normal(x_shape)
+        y = away_from_zero(y_shape) if divides else normal(y_shape)
+        for position in (0, 1):
+            grad_case(
+                "3.7", f"{name}_back{position}, {label}: x {x_shape}, y {y_shape}",
+                function=f"{name}_back{position}", forward=forward, args=[x, y], wrt=position,
+            )
+    grad_case(
+        "3.7", f"{name}_back0 with y a Python float",
+        function=f"{name}_back0", forward=forward, args=[normal((2, 3)), 2.5], wrt=0,
+    )
+    grad_case(
+        "3.7", f"{name}_back1 with x a Python float",
+        function=f"{name}_back1", forward=forward, args=[-1.5, away_from_zero((4,)) if divides else normal((4,))], wrt=1,
+    )
+
+
+# 3.8 maximum_back0/1 and relu --------------------------------------------------
+
+
+def untied(shape: tuple[int, ...]) -> np.ndarray:
+    """Random values that, here, never come within 1e-3 of each other across cases."""
+    return normal(shape)
+
+
+MAXIMUM_PATTERNS = [
+    ("same shapes", (3, 4), (3, 4)),
+    ("y broadcast along rows", (3, 4), (4,)),
+    ("x broadcast into a bigger y", (4,), (2, 3, 4)),
+    ("both broadcast", (3, 1), (1, 4)),
+]
+
+for label, x_shape, y_shape in MAXIMUM_PATTERNS:
+    x, y = untied(x_shape), untied(y_shape)
+    assert np.min(np.abs(np.subtract(x, y))) > 1e-3, "a maximum case without ties has a near-tie"
+    for position in (0, 1):
+        grad_case(
+            "3.8", f"maximum_back{position} without ties, {label}: x {x_shape}, y {y_shape}",
+            function=f"maximum_back{position}", forward=np.maximum, args=[x, y], wrt=position,
+            mistakes=[(
+                "It looks like the gradient went to the smaller operand: it belongs where this operand is the larger one.",
+                lambda g, out, a, b, p=position: sum_to_shape(g * ((a < b) if p == 0 else (b < a)), np.shape((a, b)[p])),
+            )],
+        )
+grad_case(
+    "3.8", "maximum_back0 without ties, y a Python float",
+    function="maximum_back0", forward=np.maximum, args=[normal((2, 5)), 0.3], wrt=0,
+)
+grad_case(
+    "3.8", "maximum_back1 without ties, x a Python float",
+    function="maximum_back1", forward=np.maximum, args=[-0.3, normal((6,))], wrt=1,
+)
+
+
+def with_ties(values: np.ndarray, other: np.ndarray | float, tied: np.ndarray) -> np.ndarray:
+    """`values` with the entries where `tied` is True set equal to `other` there."""
+    target = np.broadcast_to(np.asarray(other, dtype=np.float32), values.shape)
+    return float32(np.where(tied, target, values))
+
+
+def tie_case(label: str, x: np.ndarray | float, y: np.ndarray | float) -> None:
+    """maximum_back0 and maximum_back1 on inputs with ties, judged together.
+
+    At a tie, any split of grad_out is a valid subgradient: this operand gets
+    a fraction lam in [0, 1] of it and the other gets the rest. The split is
+    read off the operand that has the output's full shape; the other
+    operand's gradient must then be exactly the rest, summed to its shape.
+    """
+    out = np.maximum(x, y)
+    grad_out = away_from_zero(out.shape, 0.2, 2.0)
+    operands = (x, y)
+    positions = [p for p in (0, 1) if isinstance(operands[p], np.ndarray)]
+    shapes = ", ".join(f"{'xy'[p]}: {describe(operands[p])}" for p in (0, 1))
+
+    @probe("3.8", f"maximum_back0/1 at ties, {label}")
+    def case(student: Any) -> dict[str, Any]:
+        observation: dict[str, Any] = {}
+        for position in positions:
+            inputs = [grad_out.copy(), out.copy(), *copies(operands)]
+            result = getattr(student.part3_ops, f"maximum_back{position}")(*inputs)
+            observation[f"back{position}"] = returned(result)
+            observation[f"mutated{position}"] = changed_inputs([grad_out, out, *operands], inputs, ["grad_out", "out", "x", "y"])
+        return observation
+
+    @case.judge
+    def _(observation: dict[str, Any]) -> None:
+        g = grad_out.astype(np.float64)
+        xb, yb = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+        tie = xb == yb
+        wins = (xb > yb, yb > xb)
+        for position in positions:
+            expect_untouched({"mutated": observation[f"mutated{position}"]}, f"maximum_back{position}")
+        # The operand whose share is read off entry by entry.
+        full = next(p for p in positions if np.shape(operands[p]) == out.shape)
+        name = f"maximum_back{full}"
+        what = f"{name}(grad_out, out, x, y) with {shapes}"
+        got = array_of(observation[f"back{full}"], what=what, expected_shape=out.shape)
+        # Away from ties the gradient is exact.
+        expect_array(observation[f"back{full}"], np.where(tie, got, g * wins[full]), what=what + " (entries without a tie)")
+        low, high = np.minimum(0.0, g), np.maximum(0.0, g)
+        slack = ATOL + RTOL * np.abs(g)
+        bad = tie & ((got < low - slack) | (got > high + slack) | np.isnan(got))
+        if np.any(bad):
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise CaseFailure(
+                f"{what}: at the tie x == y at index {list(where)}, grad_out is {g[where]:.6g} and you gave {got[where]:.6g}. "
+                "At a tie each side may take any fraction between 0 and 1 of grad_out (this kit splits it in half), but no more and no less."
+            )
+        share = np.where(tie, got, g * wins[full])
+        for other in positions:
+            if other == full:
+                continue
+            other_shape = np.shape(operands[other])
+            expected = sum_to_shape(g * wins[other] + (g - share) * tie, other_shape)
+            other_what = f"maximum_back{other}(grad_out, out, x, y) with {shapes}"
+            try:
+                expect_array(observation[f"back{other}"], expected, what=other_what, broadcast_shape=out.shape)
+            except CaseFailure as failure:
+                raise CaseFailure(
+                    f"{failure}\nAt ties (x == y) the two shares must add up to grad_out: {name} took "
+                    f"{tie_fraction(share, g, tie)} of it there, so maximum_back{other} must take the rest. "
+                    "Giving the whole gradient to both sides, or to neither, counts it twice or loses it."
+                ) from None
+
+
+def tie_fraction(share: np.ndarray, g: np.ndarray, tie: np.ndarray) -> str:
+    fractions = share[tie] / g[tie]
+    if np.allclose(fractions, fractions[0], atol=1e-3):
+        return f"{fractions[0]:.3g}"
+    return f"between {fractions.min():.3g} and {fractions.max():.3g}"
+
+
+def tie_mask(shape: tuple[int, ...]) -> np.ndarray:
+    mask = rng(next(_seeds)).random(size=shape) < 0.5
+    mask.flat[0] = True
+    return mask
+
+
+_x = normal((3, 4))
+tie_case("same shapes", _x, with_ties(untied((3, 4)), _x, tie_mask((3, 4))))
+_y = normal((4,))
+tie_case("y broadcast along rows", with_ties(untied((3, 4)), _y, tie_mask((3, 4))), _y)
+_x = normal((4,))
+tie_case("x broadcast into y", _x, with_ties(untied((3, 4)), _x, tie_mask((3, 4))))
+tie_case("y a Python float", with_ties(untied((2, 3)), 0.5, tie_mask((2, 3))), 0.5)
+tie_case("x a Python float", -0.25, with_ties(untied((5,)), -0.25, tie_mask((5,))))
+_x = normal((2, 2))
+tie_case("every entry tied", _x, _x.copy())
+
+
+def relu_case(label: str, x: np.ndarray, requires_grad: bool = True) -> None:
+    grad_out = away_from_zero(x.shape, 0.2, 2.0)
+
+    @probe("3.8", f"relu {label}")
+    def case(student: Any) -> dict[str, Any]:
+        tensor = student.core.Tensor(x.copy(), requires_grad=requires_grad)
+        before = tensor.array
+        result = student.part3_ops.relu(tensor)
+        observation = {
+            "result": returned(result),
+            "is_input": result is tensor,
+            "input_after": returned(before),
+            "requires_grad": bool(getattr(result, "requires_grad", False)),
+        }
+        if requires_grad and observation["requires_grad"]:
+            result.backward(grad_out.copy())
+            observation["grad"] = returned(tensor.grad)
+        return observation
+
+    @case.judge
+    def _(observation: dict[str, Any]) -> None:
+        what = f"relu(x) with x of shape {x.shape}"
+        result = observation["result"]
+        if result.get("kind") != "tensor":
+            raise CaseFailure(f"{what} returned a {result.get('type')}; it should return a new Tensor.")
+        if observation["is_input"] or not np.array_equal(observation["input_after"].get("values"), x.astype(np.float64)):
+            raise CaseFailure(f"{what} changed x in place; relu must leave x as it is and return a new Tensor.")
+        expect_array(tensor_data(result), np.maximum(x, 0.0), what=f"{what}, the forward values")
+        if not requires_grad:
+            if observation["requires_grad"]:
+                raise CaseFailure(f"{what}: x does not require grad, but the result does.")
+            return
+        if not observation["requires_grad"]:
+            raise CaseFailure(
+                f"{what}: x requires grad, but the result does not, so backprop cannot reach x. "
+                "Build relu from Tensor operations (maximum with 0.0) instead of making a Tensor from an array."
+            )
+        grad_what = f"x.grad after relu(x).backward(grad_out) with x of shape {x.shape}"
+        grad = tensor_data(observation.get("grad", {"type": "NoneType", "kind": "other"}))
+        got = array_of(grad, what=grad_what, expected_shape=x.shape)
+        g = grad_out.astype(np.float64)
+        at_zero = x == 0
+        expect_array(grad, np.where(at_zero, got, g * (x > 0)), what=grad_what + " (entries where x != 0)")
+        bad = at_zero & ((got < np.minimum(0.0, g) - ATOL) | (got > np.maximum(0.0, g) + ATOL) | np.isnan(got))
+        if np.any(bad):
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise CaseFailure(
+                f"{grad_what}: at x == 0 (index {list(where)}) grad_out is {g[where]:.6g} and x.grad is {got[where]:.6g}. "
+                "relu has no derivative at 0: any fraction between 0 and 1 of grad_out is a valid choice, nothing outside."
+            )
+
+
+def with_zeros(shape: tuple[int, ...]) -> np.ndarray:
+    values = normal(shape)
+    return float32(np.where(tie_mask(shape), 0.0, values))
+
+
+relu_case("on x of shape (3, 4) with some zeros", with_zeros((3, 4)))
+relu_case("on x of shape (6,)", normal((6,)))
+relu_case("on a 0-d x at 0", float32(0.0))
+relu_case("on x that does not require grad", normal((2, 3)), requires_grad=False)
+
+
+# 3.9 matmul ----------------------------------------------------------------------
+
+MATMUL_SHAPES = [((2, 3), (3, 4)), ((4, 1), (1, 3)), ((1, 5), (5, 2)), ((5, 2), (2, 1)), ((3, 3), (3, 3))]
+
+
+def matmul_forward_case(x_shape: tuple[int, int], y_shape: tuple[int, int]) -> None:
+    x, y = normal(x_shape), normal(y_shape)
+
+    @probe("3.9", f"_matmul2d of {x_shape} and {y_shape}")
+    def case(student: Any) -> dict[str, Any]:
+        inputs = copies([x, y])
+        result = student.part3_ops._matmul2d(*inputs)
+        return {"result": returned(result), "mutated": changed_inputs([x, y], inputs, ["x", "y"])}
+
+    @case.judge
+    def _(observation: dict[str, Any]) -> None:
+        expect_untouched(observation, "_matmul2d")
+        expected = x.astype(np.float64) @ y.astype(np.float64)
+        expect_array(observation["result"], expected, what=f"_matmul2d(x, y) with x: {x_shape}, y: {y_shape}")
+
+
+for x_shape, y_shape in MATMUL_SHAPES:
+    matmul_forward_case(x_shape, y_shape)
+
+for x_shape, y_shape in MATMUL_SHAPES:
+    x, y = normal(x_shape), normal(y_shape)
+    for position in (0, 1):
+        grad_case(
+            "3.9", f"matmul2d_back{position} with x: {x_shape}, y: {y_shape}",
+            function=f"matmul2d_back{position}", forward=np.matmul, args=[x, y], wrt=position,
+        )
+
+
+# 3.10 argmax, add_ and sub_ --------------------------------------------------------
+
+
+def argmax_case(shape: tuple[int, ...], dim: int | None, keepdim: bool) -> None:
+    x = normal(shape)
+
+    @probe("3.10", f"argmax with dim={dim}, keepdim={keepdim} on x of shape {shape}")
+    def case(student: Any) -> dict[str, Any]:
+        tensor = student.core.Tensor(x.copy(), requires_grad=True)
+        result = student.part3_ops.argmax(tensor, dim=dim, keepdim=keepdim)
+        return {"result": returned(result), "requires_grad": bool(getattr(result, "requires_grad", False))}
+
+    @case.judge
+    def _(observation: dict[str, Any]) -> None:
+        what = f"argmax(x, dim={dim}, keepdim={keepdim}) with x of shape {shape}"
+        result = observation["result"]
+        if result.get("kind") == "array":
+            raise CaseFailure(f"{what} returned a NumPy {result.get('type')}; it should return a Tensor holding the indices.")
+        if result.get("kind") != "tensor":
+            raise CaseFailure(f"{what} returned a {result.get('type')}; it should return a Tensor holding the indices.")
+        expect_array(tensor_data(result), np.argmax(x, axis=dim, keepdims=keepdim), what=what)
+        if observation["requires_grad"]:
+            raise CaseFailure(f"{what}: the result requires grad. argmax is not differentiable (its values are indices), so its result never requires grad.")
+
+
+for shape, dim, keepdim in [
+    ((3, 4, 5), None, False),
+    ((3, 4, 5), None, True),
+    ((3, 4, 5), 0, False),
+    ((3, 4, 5), 1, True),
+    ((3, 4, 5), -1, False),
+    ((3, 4, 5), -2, True),
+    ((6,), 0, False),
+    ((2, 7), 1, False),
+]:
+    argmax_case(shape, dim, keepdim)
+
+
+def in_place_case(function: str, shape: tuple[int, ...], other: np.ndarray | float, alpha: float | None, requires_grad: bool = False) -> None:
+    x = normal(shape)
+    sign = 1.0 if function == "add_" else -1.0
+    given_alpha = "" if alpha is None else f", alpha={alpha}"
+    other_text = f"a Tensor of shape {other.shape}" if isinstance(other, np.ndarray) else f"the number {other}"
+
+    @probe("3.10", f"{function}(x of shape {shape}, {other_text}{given_alpha})" + (" on x that requires grad" if requires_grad else ""))
+    def case(student: Any) -> dict[str, Any]:
+        Tensor = student.core.Tensor
+        tensor = Tensor(x.copy(), requires_grad=requires_grad)
+        original = tensor.array
+        operand = Tensor(other.copy(), requires_grad=requires_grad) if isinstance(other, np.ndarray) else other
+        keywords = {} if alpha is None else {"alpha": alpha}
+        getattr(student.part3_ops, function)(tensor, operand, **keywords)
+        return {
+            "same_array": tensor.array is original,
+            "original_after": returned(original),
+            "dtype": str(original.dtype),
+            "other_after": returned(operand.array) if isinstance(other, np.ndarray) else None,
+            "requires_grad": bool(tensor.requires_grad),
+            "has_recipe": getattr(tensor, "recipe", None) is not None,
+        }
+
+    @case.judge
+    def _(observation: dict[str, Any]) -> None:
+        what = f"{function}(x, {other_text}{given_alpha}) with x of shape {shape}"
+        expected = x.astype(np.float64) + sign * (1.0 if alpha is None else alpha) * np.asarray(other, dtype=np.float64)
+        if not observation["same_array"]:
+            after = observation["original_after"].get("values")
+            changed = after is not None and not np.array_equal(after, x.astype(np.float64))
+            raise CaseFailure(
+                f"{what}: afterwards x.array is a different array object"
+                + (" (and the original array was changed too)" if changed else "")
+                + ". An in-place update must write into the existing array "
+                f"(x.array {'+=' if sign > 0 else '-='} ...): optimisers rely on Parameters sharing their arrays."
+            )
+        if observation["dtype"] != "float32":
+            raise CaseFailure(f"{what}: x.array changed dtype to {observation['dtype']}; it must stay float32.")
+        try:
+            expect_array(observation["original_after"], expected, what=f"x.array after {what}")
+        except CaseFailure as failure:
+            got = np.asarray(observation["original_after"].get("values"), dtype=np.float64)
+            hints = [
+                (x + sign * np.asarray(other, dtype=np.float64), "alpha was ignored: add alpha * other"),
+                (x - sign * (1.0 if alpha is None else alpha) * np.asarray(other, dtype=np.float64), f"the sign is wrong: {function} {'adds' if sign > 0 else 'subtracts'} alpha * other"),
+                (x.astype(np.float64), "x did not change at all: update x.array itself, in place"),
+            ]
+            for wrong, hint in hints:
+                if got.shape == wrong.shape and np.allclose(got, wrong, rtol=RTOL * 10, atol=ATOL * 10):
+                    raise CaseFailure(f"{failure}\nIt looks like {hint}.") from None
+            raise
+        if isinstance(other, np.ndarray):
+            after = observation["other_after"].get("values")
+            if after is None or not np.array_equal(after, other.astype(np.float64)):
+                raise CaseFailure(f"{what} changed `other`; only x may change.")
+        if observation["requires_grad"] != requires_grad or observation["has_recipe"]:
+            raise CaseFailure(
+                f"{what} changed x's requires_grad or gave it a recipe. An in-place update is not part of the graph: "
+                "x must stay the leaf it was."
+            )
+
+
+for function in ("add_", "sub_"):
+    in_place_case(function, (3, 4), normal((3, 4)), None)
+    in_place_case(function, (3, 4), normal((4,)), 0.5)
+    in_place_case(function, (2, 3), 2.0, -1.5)
+    in_place_case(function, (5,), normal((5,)), 0.1, requires_grad=True)
