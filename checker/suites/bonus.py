@@ -1,0 +1,652 @@
+"""Hidden suite for the bonus exercises.
+
+Mistakes these cases are built to catch:
+- b.1 topological_sort: recursion (also with a raised recursion limit),
+  no "finished" mark (exponential on a ladder of diamonds), a revisit taken
+  for a cycle, an iterative pre-order or a node marked when pushed (a node
+  before its children), a cycle deep down not detected.
+- b.2 numerical_gradient: a one-sided difference, dividing by eps instead of
+  2 eps, float32 work, x left changed by `+= eps ... -= eps`, a flattened
+  x or result, ignoring the eps given, a 0-d x.
+- b.3 versioned_add_, checked_forward_fn, checked_backprop: not in place,
+  no version bump, saving only the parents (a constant factor changed goes
+  unnoticed), not saving the result, comparing with 0 instead of the saved
+  version, a wrong tensor in the error, gradients written before raising.
+- b.4 matmul_back0/1: `.T` on a batch, no unbroadcast of the batch dims,
+  1-D operands, operands swapped.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable
+
+import numpy as np
+
+from ..cases import CaseFailure, probe
+from ..numeric import expect_array, numerical_vjp, rng, shape_message
+from ..observe import exception_info, returned
+from .common import changed_inputs, expect_untouched, float32
+
+_NotImplementedError = NotImplementedError
+_Exception = Exception
+
+
+def call_student(function: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """{"value": ...} or {"raised": ...}. A stub's NotImplementedError goes up,
+    so that the exercise is reported as not started."""
+    try:
+        return {"value": function(*args, **kwargs)}
+    except _NotImplementedError:
+        raise
+    except _Exception as exc:
+        return {"raised": exception_info(exc)}
+
+
+def raised_text(error: dict[str, Any]) -> str:
+    frames = error.get("frames") or []
+    where = ""
+    if frames and isinstance(frames[-1], dict):
+        frame = frames[-1]
+        where = f" (in {frame.get('function')}, {frame.get('file')} line {frame.get('line')})"
+    return f"{error.get('type')}: {error.get('message')}{where}"
+
+
+# b.1 topological_sort on deep graphs ----------------------------------------
+
+DEEP = 10_000
+# Frames allowed above the probe while the student's sort runs: plenty for a
+# loop, far too few for a recursion 10,000 deep, whatever limit the
+# student's module may have set.
+STACK_ALLOWANCE = 200
+
+
+class Node:
+    """A graph node for the sort: compared and hashed by identity."""
+
+    __slots__ = ("label", "children", "__weakref__")
+
+    def __init__(self, label: int):
+        self.label = label
+        self.children: list[Node] = []
+
+    def __repr__(self) -> str:
+        return f"Node({self.label})"
+
+
+def chain(length: int) -> list[list[int]]:
+    """0 -> 1 -> ... -> length - 1."""
+    return [[i + 1] for i in range(length - 1)] + [[]]
+
+
+def diamond_ladder(length: int) -> list[list[int]]:
+    """i -> i + 1 and i -> i + 2: every node is reached along exponentially many paths."""
+    return [[j for j in (i + 2, i + 1) if j < length] for i in range(length)]
+
+
+def shared_spine(seed: int, length: int) -> list[list[int]]:
+    """A spine 0 -> 1 -> ... plus random shortcuts forward, children in random order."""
+    generator = rng(seed)
+    graph = []
+    for i in range(length):
+        children = {i + 1} if i + 1 < length else set()
+        for _ in range(2):
+            j = i + int(generator.integers(2, 40))
+            if j < length:
+                children.add(j)
+        ordered = sorted(children)
+        generator.shuffle(ordered)
+        graph.append(ordered)
+    return graph
+
+
+def fan_into_chain(heads: int, length: int) -> list[list[int]]:
+    """Root 0 has `heads` children, each pointing into one long shared chain."""
+    chain_start = heads + 1
+    graph = [list(range(1, heads + 1))]
+    graph += [[chain_start + (i * 37) % 200] for i in range(heads)]
+    graph += [[chain_start + i + 1] for i in range(length - 1)] + [[]]
+    return graph
+
+
+def with_back_edge(graph: list[list[int]], source: int, target: int) -> list[list[int]]:
+    graph = [list(children) for children in graph]
+    graph[source].append(target)
+    return graph
+
+
+def _stack_depth() -> int:
+    frame, depth = sys._getframe(), 0
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back
+    return depth
+
+
+def run_sort(student: Any, graph: list[list[int]]) -> dict[str, Any]:
+    """Sort the graph from node 0 with a shallow stack; the order as labels (-1: not a node)."""
+    nodes = [Node(label) for label in range(len(graph))]
+    for node, children in zip(nodes, graph):
+        node.children = [nodes[child] for child in children]
+    topological_sort = student.part2_autograd.topological_sort
+    old_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(_stack_depth() + STACK_ALLOWANCE)
+    try:
+        outcome = call_student(topological_sort, nodes[0], lambda node: node.children)
+    finally:
+        sys.setrecursionlimit(old_limit)
+    if "raised" in outcome:
+        return outcome
+    order = outcome["value"]
+    if not isinstance(order, (list, tuple)):
+        return {"not_a_list": type(order).__name__}
+    label_of = {id(node): node.label for node in nodes}
+    return {"order": [label_of.get(id(item), -1) for item in order]}
+
+
+def recursion_message(name: str) -> str:
+    return (
+        f"topological_sort on {name} hit Python's recursion limit. A recursive depth-first "
+        f"search needs one stack frame per node on the current path, and this graph has paths "
+        f"{DEEP:,} nodes long (raising the limit with sys.setrecursionlimit is not the fix: the "
+        f"checker runs it with a small stack). Use a loop with an explicit stack: a list of "
+        f"(node, iterator over its children) pairs."
+    )
+
+
+def check_order(labels: list[int], graph: list[list[int]], name: str) -> None:
+    """A valid topological order of everything reachable from 0, with 0 last."""
+    what = f"topological_sort on {name}"
+    count = len(graph)
+    if any(label < 0 for label in labels):
+        raise CaseFailure(f"{what} returned something that is not one of the graph's nodes. Return the nodes themselves.")
+    seen = np.bincount(np.asarray(labels, dtype=np.int64), minlength=count) if labels else np.zeros(count, dtype=np.int64)
+    twice = np.flatnonzero(seen > 1)
+    if twice.size:
+        raise CaseFailure(f"{what} returned node {int(twice[0])} {int(seen[twice[0]])} times; each node must appear once. Mark nodes as finished and skip finished ones.")
+    missing = np.flatnonzero(seen == 0)
+    if missing.size:
+        raise CaseFailure(f"{what} left out {missing.size} of the {count} reachable nodes (node {int(missing[0])}, for one).")
+    if labels[-1] != 0:
+        raise CaseFailure(f"{what}: the node the sort started from must come last, but the last node is {labels[-1]}.")
+    position = np.empty(count, dtype=np.int64)
+    position[np.asarray(labels)] = np.arange(count)
+    for parent, children in enumerate(graph):
+        for child in children:
+            if position[child] > position[parent]:
+                raise CaseFailure(
+                    f"{what}: node {parent} comes before its child {child} (at positions "
+                    f"{int(position[parent])} and {int(position[child])}); every node must come after "
+                    f"all of its children. Append a node only when all its children are finished, "
+                    f"not when it is first reached."
+                )
+
+
+def deep_sort_case(name: str, graph: list[list[int]]) -> None:
+    @probe("b.1", f"sorts {name}")
+    def case(student: Any) -> dict[str, Any]:
+        return run_sort(student, graph)
+
+    @case.judge
+    def _(observation: dict[str, Any]) -> None:
+        if "raised" in observation:
+            error = observation["raised"]
+            if error.get("type") == "RecursionError":
+                raise CaseFailure(recursion_message(name))
+            if error.get("type") == "ValueError":
+                raise CaseFailure(
+                    f"topological_sort raised ValueError on {name}, which has no cycle: "
+                    f"{raised_text(error)}. A node reached a second time along another path is "
+                    f"not a cycle; only a node that is still on the current path closes one."
+                )
+            raise CaseFailure(f"topological_sort on {name} raised {raised_text(error)}.")
+        if "not_a_list" in observation:
+            raise CaseFailure(f"topological_sort returned a {observation['not_a_list']}; it should return a list of nodes.")
+        check_order(observation["order"], graph, name)
+
+
+def deep_cycle_case(name: str, graph: list[list[int]], source: int, target: int) -> None:
+    @probe("b.1", f"raises ValueError on {name}")
+    def case(student: Any) -> dict[str, Any]:
+        return run_sort(student, graph)
+
+    @case.judge
+    def _(observation: dict[str, Any]) -> None:
+        if "raised" in observation:
+            error = observation["raised"]
+            if error.get("type") == "RecursionError":
+                raise CaseFailure(recursion_message(name))
+            if "ValueError" not in error.get("bases", []):
+                raise CaseFailure(f"topological_sort on {name} should raise ValueError, but raised {raised_text(error)}.")
+            return
+        raise CaseFailure(
+            f"topological_sort returned without an error on {name}: node {source} points back to "
+            f"node {target}, which is still on the path being explored. It should raise ValueError."
+        )
+
+
+deep_sort_case(f"a chain {DEEP:,} nodes deep", chain(DEEP))
+deep_sort_case(f"a ladder of diamonds {DEEP:,} nodes deep (i -> i+1 and i -> i+2)", diamond_ladder(DEEP))
+deep_sort_case(f"a {DEEP:,}-node chain with random shortcuts (shared nodes)", shared_spine(71, DEEP))
+deep_sort_case(f"100 branches that merge into one {DEEP:,}-node chain", fan_into_chain(100, DEEP))
+deep_cycle_case(f"a {DEEP:,}-node chain whose last node points back to node 5,000", with_back_edge(chain(DEEP), DEEP - 1, 5000), DEEP - 1, 5000)
+deep_cycle_case(f"a ladder of diamonds {DEEP:,} nodes deep whose last node points back to the first", with_back_edge(diamond_ladder(DEEP), DEEP - 1, 0), DEEP - 1, 0)
+
+
+# b.2 numerical_gradient --------------------------------------------------------
+
+
+def float64(seed: int, shape: tuple[int, ...], low: float, high: float) -> np.ndarray:
+    return rng(seed).uniform(low, high, size=shape)
+
+
+class GradientProblem:
+    """A function with a known gradient (or a known central difference)."""
+
+    def __init__(self, name: str, x: np.ndarray, f: Callable[[np.ndarray], Any], expected: np.ndarray,
+                 eps: float | None = None, atol: float = 1e-7, rtol: float = 1e-6):
+        self.name, self.x, self.f, self.expected = name, x, f, np.asarray(expected, dtype=np.float64)
+        self.eps, self.atol, self.rtol = eps, atol, rtol
+
+
+W34 = float64(81, (3, 4), 1.0, 3.0)
+X34 = float64(82, (3, 4), -0.01, 0.01)
+W235 = float64(83, (2, 3, 5), -2.0, 2.0)
+X235 = float64(84, (2, 3, 5), -2.0, 2.0)
+X43 = float64(85, (4, 3), -1.0, 1.0)
+M44 = float64(86, (4, 4), -1.0, 1.0)
+X42 = float64(87, (4, 2), -1.0, 1.0)
+X57 = rng(88).normal(size=(5, 7)) * 3.0
+W57 = float64(89, (5, 7), 0.5, 1.5)
+X23 = float64(90, (2, 3), -1.0, 1.0)
+W23 = float64(91, (2, 3), 0.5, 2.0)
+X6 = float64(92, (6,), 100.0, 200.0)
+SMALL_EPS = 0.01
+LARGE_EPS = 0.1
+
+
+def log_sum_exp(z: np.ndarray) -> float:
+    return float(np.log(np.sum(np.exp(z))))
+
+
+GRADIENT_PROBLEMS = [
+    GradientProblem("f(x) = sum(w * x**2), x of shape (3, 4) near 0", X34,
+                    lambda z: np.sum(W34 * z**2), 2 * W34 * X34),
+    GradientProblem("f(x) = sum(w * sin(x)), x of shape (2, 3, 5)", X235,
+                    lambda z: np.sum(W235 * np.sin(z)), W235 * np.cos(X235)),
+    GradientProblem("f(x) = 3 exp(x) returning a 0-d array, x 0-d", np.array(0.7),
+                    lambda z: 3.0 * np.exp(z), 3.0 * np.exp(np.array(0.7))),
+    GradientProblem("f(x) = log(sum(exp(x))), x of shape (4, 3)", X43,
+                    log_sum_exp, np.exp(X43) / np.sum(np.exp(X43))),
+    GradientProblem("f(x) = trace(x.T @ M @ x), x of shape (4, 2)", X42,
+                    lambda z: float(np.trace(z.T @ M44 @ z)), (M44 + M44.T) @ X42),
+    GradientProblem("f(x) = sum(w * x**2), x of shape (5, 7) with entries around +-3", X57,
+                    lambda z: np.sum(W57 * z**2), 2 * W57 * X57),
+    GradientProblem("f(x) = sum(x**2) / 100, x of shape (6,) with entries in [100, 200]", X6,
+                    lambda z: np.sum(z**2) / 100.0, X6 / 50.0),
+    # With a large eps the central difference is not the derivative, and
+    # its exact value is known: it shows whether eps is used, and how.
+    GradientProblem(f"f(x) = sum(w * x**3) with eps={SMALL_EPS}, x of shape (2, 3)", X23,
+                    lambda z: np.sum(W23 * z**3), W23 * (3 * X23**2 + SMALL_EPS**2),
+                    eps=SMALL_EPS, atol=1e-9, rtol=1e-9),
+    GradientProblem(f"f(x) = sum(w * sin(3 x)) with eps={LARGE_EPS}, x of shape (2, 3)", X23,
+                    lambda z: np.sum(W23 * np.sin(3 * z)), W23 * np.cos(3 * X23) * np.sin(3 * LARGE_EPS) / LARGE_EPS,
+                    eps=LARGE_EPS, atol=1e-9, rtol=1e-9),
+]
+
+
+def gradient_case(problem: GradientProblem) -> None:
+    shape = problem.x.shape
+
+    @probe("b.2", f"numerical_gradient of {problem.name}")
+    def case(student: Any) -> dict[str, Any]:
+        x = problem.x.copy()
+        calls: list[tuple[tuple[int, ...], str]] = []
+
+        def f(z: Any) -> Any:
+            array = np.asarray(z)
+            calls.append((tuple(array.shape), str(array.dtype)))
+            if array.shape != shape:
+                raise ValueError(f"f was called with an array of shape {array.shape}, but x has shape {shape}")
+            return problem.f(array.astype(np.float64))
+
+        kwargs = {} if problem.eps is None else {"eps": problem.eps}
+        outcome = call_student(student.bonus.numerical_gradient, f, x, **kwargs)
+        observation: dict[str, Any] = {
+            "changed": bool(x.shape != shape or not np.array_equal(x, problem.x)),
+            "calls": len(calls),
+            "dtypes": sorted({dtype for _, dtype in calls}),
+        }
+        if "raised" in outcome:
+            observation["raised"] = outcome["raised"]
+        else:
+            observation["result"] = returned(outcome["value"])
+        return observation
+
+    @case.judge
+    def _(observation: dict[str, Any]) -> None:
+        eps_text = "" if problem.eps is None else f", eps={problem.eps}"
+        what = f"numerical_gradient(f, x{eps_text}) with {problem.name}"
+        if "raised" in observation:
+            raise CaseFailure(f"{what} raised {raised_text(observation['raised'])}.")
+        if observation["changed"]:
+            raise CaseFailure(
+                f"{what} changed x: after the call x must hold exactly its old values. "
+                f"Work on a copy, or put back each entry by assigning the value you saved "
+                f"(x[i] + eps - eps is not always x[i] in floating point)."
+            )
+        dtypes = [dtype for dtype in observation["dtypes"] if dtype != "float64"]
+        try:
+            expect_array(observation["result"], problem.expected, what=what, rtol=problem.rtol, atol=problem.atol)
+        except CaseFailure as failure:
+            raise CaseFailure(f"{failure}{gradient_diagnosis(problem, observation, dtypes)}") from None
+
+
+def gradient_diagnosis(problem: GradientProblem, observation: dict[str, Any], dtypes: list[str]) -> str:
+    if dtypes:
+        return f"\nf was called with {', '.join(dtypes)} arrays: work in float64 (float32 cannot even represent x + 1e-6 for most x)."
+    size = problem.x.size
+    if observation["calls"] == size + 1:
+        return "\nf was called once per entry plus once: that looks like a one-sided difference (f(x + eps) - f(x)) / eps. Use central differences."
+    if problem.eps is not None:
+        got = observation["result"].get("values")
+        eps = problem.eps
+        derivative = {SMALL_EPS: 3 * W23 * X23**2, LARGE_EPS: 3 * W23 * np.cos(3 * X23)}[eps]
+        if got is not None and np.shape(got) == derivative.shape and np.allclose(got, derivative, rtol=1e-6, atol=1e-8):
+            return f"\nYour result is the exact derivative, not the central difference with step eps={eps}. Is the eps argument used?"
+    return ""
+
+
+for problem in GRADIENT_PROBLEMS:
+    gradient_case(problem)
+
+
+# b.3 In-place modification detection ----------------------------------------
+
+SHAPE = (3, 4)
+A = float32(float64(101, SHAPE, 0.5, 2.0))
+W = float32(float64(102, SHAPE, -2.0, 2.0))
+B = float32(float64(103, (4,), 0.5, 2.0))
+C = float32(float64(104, SHAPE, -1.0, 1.0))
+END_GRAD = float32(rng(105).normal(size=SHAPE))
+
+
+def graph_function(a: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.log(a) * w * b
+
+
+class Bench:
+    """The student's functions, and tensors named for the messages."""
+
+    def __init__(self, student: Any, forward: bool = True):
+        self.bonus = student.bonus
+        self.Tensor = student.core.Tensor
+        self.names: dict[int, str] = {}
+        if forward:
+            # The bonus functions first: an unwritten one makes the exercise
+            # "not started" rather than blamed on an earlier part.
+            self.log = self.bonus.checked_forward_fn(np.log)
+            self.multiply = self.bonus.checked_forward_fn(np.multiply)
+            student.functional  # registers the backward functions in BACK_FUNCS
+
+    def tensor(self, name: str, values: np.ndarray, requires_grad: bool) -> Any:
+        made = self.Tensor(values.copy(), requires_grad=requires_grad)
+        self.names[id(made)] = name
+        return made
+
+    def name_of(self, tensor: Any) -> str:
+        return self.names.get(id(tensor), "a tensor that is none of those named in this test")
+
+    def grads(self, **tensors: Any) -> dict[str, Any]:
+        return {name: None if t.grad is None else returned(getattr(t.grad, "array", t.grad)) for name, t in tensors.items()}
+
+
+def run_backprop(bench: Bench, end: Any) -> dict[str, Any]:
+    """checked_backprop(end, END_GRAD): what it raised, and about which tensor."""
+    try:
+        bench.bonus.checked_backprop(end, bench.Tensor(END_GRAD.copy()))
+    except _NotImplementedError:
+        raise
+    except _Exception as exc:
+        return {
+            "raised": exception_info(exc),
+            "tensor": bench.name_of(getattr(exc, "tensor", None)),
+            "versions": [_plain_int(getattr(exc, "saved_version", None)), _plain_int(getattr(exc, "current_version", None))],
+        }
+    return {}
+
+
+def _plain_int(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else None
+
+
+@probe("b.3", "versioned_add_ changes x in place and counts the change")
+def versioned_add_in_place(student: Any) -> dict[str, Any]:
+    bench = Bench(student, forward=False)
+    x = bench.Tensor(A.copy(), requires_grad=True)
+    array = x.array
+    steps = []
+    for other in (bench.Tensor(W.copy()), 2.5, B.copy()):
+        result = bench.bonus.versioned_add_(x, other, alpha=0.5)
+        steps.append({
+            "same_tensor": result is x,
+            "same_array": x.array is array,
+            "values": returned(x.array),
+            "version": _plain_int(bench.bonus.version_of(x)),
+        })
+    result = bench.bonus.versioned_sub_(x, 1.0)
+    steps.append({"same_tensor": result is x, "same_array": x.array is array, "values": returned(x.array),
+                  "version": _plain_int(bench.bonus.version_of(x))})
+    return {"steps": steps}
+
+
+@versioned_add_in_place.judge
+def _(observation: dict[str, Any]) -> None:
+    expected = A.astype(np.float64)
+    labels = ["a Tensor", "the number 2.5", "a (4,) array (broadcast)", "versioned_sub_(x, 1.0)"]
+    additions = [0.5 * W.astype(np.float64), 0.5 * 2.5, 0.5 * B.astype(np.float64), -1.0]
+    for step, (label, addition) in enumerate(zip(labels, additions), start=1):
+        seen = observation["steps"][step - 1]
+        expected = expected + addition
+        what = f"versioned_add_(x, other, alpha=0.5) with other {label}" if step < 4 else label
+        if not seen["same_tensor"]:
+            raise CaseFailure(f"{what} should return x itself.")
+        if not seen["same_array"]:
+            raise CaseFailure(f"{what} replaced x.array by a new array; change the entries of the existing array (x.array += ...).")
+        expect_array(seen["values"], expected, what=f"x.array after {what}")
+        if seen["version"] != step:
+            raise CaseFailure(f"after {step} in-place change{'s' if step > 1 else ''}, version_of(x) is {seen['version']}, but it should be {step}. Set x.version = version_of(x) + 1.")
+
+
+@probe("b.3", "without in-place changes, checked_backprop gives backprop's gradients")
+def no_change_same_gradients(student: Any) -> dict[str, Any]:
+    bench = Bench(student)
+    a = bench.tensor("a", A, True)
+    w = bench.tensor("w", W, False)
+    b = bench.tensor("b", B, True)
+    bystander = bench.tensor("other", C, True)
+    end = bench.multiply(bench.multiply(bench.log(a), w), b)
+    bench.bonus.versioned_add_(bystander, 1.0)  # not in the graph: nothing to see
+    outcome = run_backprop(bench, end)
+    return {**outcome, "grads": bench.grads(a=a, b=b)}
+
+
+@no_change_same_gradients.judge
+def _(observation: dict[str, Any]) -> None:
+    check_gradients(observation, A, "log(a) * w * b, with a tensor outside the graph changed in place")
+
+
+@probe("b.3", "a change made before the forward is no reason to stop")
+def change_before_forward(student: Any) -> dict[str, Any]:
+    bench = Bench(student)
+    a = bench.tensor("a", A, True)
+    w = bench.tensor("w", W, False)
+    b = bench.tensor("b", B, True)
+    bench.bonus.versioned_add_(a, 0.25)
+    bench.bonus.versioned_add_(w, 1.0)
+    end = bench.multiply(bench.multiply(bench.log(a), w), b)
+    outcome = run_backprop(bench, end)
+    return {**outcome, "grads": bench.grads(a=a, b=b)}
+
+
+@change_before_forward.judge
+def _(observation: dict[str, Any]) -> None:
+    check_gradients(
+        observation, A + np.float32(0.25), "log(a) * w * b, where a and w were changed in place before the forward",
+        w=W + np.float32(1.0),
+        hint=" Compare each tensor's version now with its version when the forward ran, not with 0.",
+    )
+
+
+def check_gradients(observation: dict[str, Any], a_values: np.ndarray, label: str, w: np.ndarray = W, hint: str = "") -> None:
+    if "raised" in observation:
+        raise CaseFailure(f"checked_backprop on {label} raised {raised_text(observation['raised'])}, but nothing it reads was changed after the forward.{hint}")
+    args = [a_values.astype(np.float32), w, B]
+    for position, name in ((0, "a"), (2, "b")):
+        grad = observation["grads"][name]
+        if grad is None:
+            raise CaseFailure(f"after checked_backprop on {label}, {name}.grad is None. Did you call backprop?")
+        expected = numerical_vjp(graph_function, args, position, END_GRAD)
+        expect_array(grad, expected, what=f"{name}.grad after checked_backprop on {label}")
+
+
+def modification_case(name: str, changed: str, saved_version: int, current_version: int,
+                      build: Callable[[Bench], tuple[Any, dict[str, Any]]], explanation: str) -> None:
+    @probe("b.3", name)
+    def case(student: Any) -> dict[str, Any]:
+        bench = Bench(student)
+        end, leaves = build(bench)
+        outcome = run_backprop(bench, end)
+        return {**outcome, "grads": bench.grads(**leaves)}
+
+    @case.judge
+    def _(observation: dict[str, Any]) -> None:
+        if "raised" not in observation:
+            raise CaseFailure(f"checked_backprop did not raise, but {explanation}")
+        error = observation["raised"]
+        if "InPlaceModificationError" not in error.get("bases", []):
+            raise CaseFailure(f"checked_backprop raised {raised_text(error)}; it should raise InPlaceModificationError(tensor, operation, saved_version, current_version), because {explanation}")
+        if observation["tensor"] != changed:
+            raise CaseFailure(f"checked_backprop raised InPlaceModificationError about {observation['tensor']}, but the tensor changed in place is {changed}: pass that tensor as the error's first argument.")
+        if observation["versions"] != [saved_version, current_version]:
+            saved, current = observation["versions"]
+            raise CaseFailure(f"InPlaceModificationError about {changed} has saved_version={saved} and current_version={current}; they should be {saved_version} (when the forward ran) and {current_version} (now).")
+        written = [leaf for leaf, grad in observation["grads"].items() if grad is not None]
+        if written:
+            raise CaseFailure(f"checked_backprop raised the right error, but only after setting {', '.join(f'{leaf}.grad' for leaf in written)}. Check the whole graph first: when it raises, no .grad may have changed.")
+
+
+def _constant_changed(bench: Bench) -> tuple[Any, dict[str, Any]]:
+    a = bench.tensor("a", A, True)
+    w = bench.tensor("w", W, False)
+    b = bench.tensor("b", B, True)
+    end = bench.multiply(bench.multiply(bench.log(a), w), b)
+    bench.bonus.versioned_add_(w, 1.0)
+    return end, {"a": a, "b": b}
+
+
+def _leaf_changed(bench: Bench) -> tuple[Any, dict[str, Any]]:
+    a = bench.tensor("a", A, True)
+    c = bench.tensor("c", C, True)
+    deep = bench.log(bench.log(bench.multiply(a, a)))
+    end = bench.multiply(deep, c)
+    bench.bonus.versioned_sub_(a, 0.1)
+    bench.bonus.versioned_sub_(a, 0.1)
+    return end, {"a": a, "c": c}
+
+
+def _result_changed(bench: Bench) -> tuple[Any, dict[str, Any]]:
+    a = bench.tensor("a", A, True)
+    w = bench.tensor("w", W, False)
+    log_a = bench.log(a)
+    bench.names[id(log_a)] = "log_a (the result of log)"
+    bench.bonus.versioned_add_(log_a, 1.0)
+    end = bench.multiply(log_a, w)
+    return end, {"a": a}
+
+
+modification_case(
+    "raises when a constant factor is changed after the forward", "w", 0, 1, _constant_changed,
+    "w (the constant factor in log(a) * w * b, which does not require grad) was changed with "
+    "versioned_add_ after the forward. multiply's backward reads w to compute a's gradient: save "
+    "every Tensor argument in checked_forward_fn, not only the parents.",
+)
+modification_case(
+    "raises, before writing any gradient, when a leaf is changed twice after the forward", "a", 0, 2, _leaf_changed,
+    "a was changed twice with versioned_sub_ after log(log(a * a)) * c was computed from it.",
+)
+modification_case(
+    "raises when a result is changed after the operation that made it", "log_a (the result of log)", 0, 1, _result_changed,
+    "log_a = log(a) was changed in place after log made it (and before multiply used it). "
+    "Every backward function is handed its result `out`: save the result too, at version 0.",
+)
+
+
+# b.4 batched matmul backward ----------------------------------------------------
+
+MATMUL_SHAPES = [
+    ((3, 4), (4, 5)),
+    ((2, 3, 4), (2, 4, 5)),
+    ((2, 1, 3, 4), (5, 4, 2)),
+    ((3, 4), (2, 4, 5)),
+    ((2, 3, 4), (4, 5)),
+    ((1, 3, 4), (2, 4, 5)),
+    ((4,), (4, 3)),
+    ((3, 4), (4,)),
+    ((4,), (2, 4, 5)),
+    ((2, 3, 4), (4,)),
+    ((4,), (4,)),
+]
+
+
+def matmul_case(index: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...], position: int) -> None:
+    generator = rng(120 + index)
+    x = float32(generator.normal(size=x_shape))
+    y = float32(generator.normal(size=y_shape))
+    out = np.matmul(x, y)
+    grad_out = float32(generator.normal(size=out.shape))
+    function = f"matmul_back{position}"
+    operand = (x, y)[position]
+    # np.matmul's view of the operands: 1-D ones get a matrix dim of size 1.
+    x_matrix_shape = (1,) + x_shape if len(x_shape) == 1 else x_shape
+    y_matrix_shape = y_shape + (1,) if len(y_shape) == 1 else y_shape
+    matrix_shape = (x_matrix_shape, y_matrix_shape)[position][-2:]
+    batch = np.broadcast_shapes(x_matrix_shape[:-2], y_matrix_shape[:-2])
+    # The gradient's shape before the batch dims are summed away.
+    unsummed_shape = tuple(batch) + tuple(matrix_shape)
+
+    @probe("b.4", f"{function} with x of shape {x_shape} and y of shape {y_shape}")
+    def case(student: Any) -> dict[str, Any]:
+        inputs = [grad_out.copy(), out.copy(), x.copy(), y.copy()]
+        outcome = call_student(getattr(student.bonus, function), *inputs)
+        observation = {"mutated": changed_inputs([grad_out, out, x, y], inputs, ["grad_out", "out", "x", "y"])}
+        if "raised" in outcome:
+            observation["raised"] = outcome["raised"]
+        else:
+            observation["result"] = returned(outcome["value"])
+        return observation
+
+    @case.judge
+    def _(observation: dict[str, Any]) -> None:
+        what = f"{function}(grad_out, out, x, y) with x of shape {x_shape}, y of shape {y_shape} (out of shape {out.shape})"
+        if "raised" in observation:
+            advice = ""
+            if max(x.ndim, y.ndim) > 2:
+                advice = " For arrays with batch dims, .T reverses every dim: use .swapaxes(-1, -2) to transpose only the last two."
+            if min(x.ndim, y.ndim) == 1:
+                advice += " A 1-D operand needs its missing matrix dim put back (on it and on grad_out) first."
+            raise CaseFailure(f"{what} raised {raised_text(observation['raised'])}.{advice}")
+        expect_untouched(observation, function)
+        expected = numerical_vjp(np.matmul, [x, y], position, grad_out)
+        got_shape = tuple(observation["result"].get("shape") or ())
+        if "values" in observation["result"] and got_shape != expected.shape:
+            if got_shape == unsummed_shape and batch:
+                raise CaseFailure(shape_message(got_shape, expected.shape, what=what) + " It still has the batch dims: sum them away with unbroadcast.")
+            if got_shape == matrix_shape:
+                raise CaseFailure(shape_message(got_shape, expected.shape, what=what) + " The operand is 1-D: reshape the result back to its shape.")
+        expect_array(observation["result"], expected, what=what)
+
+
+for index, (x_shape, y_shape) in enumerate(MATMUL_SHAPES):
+    for position in (0, 1):
+        matmul_case(index, x_shape, y_shape, position)
