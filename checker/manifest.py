@@ -225,58 +225,75 @@ EXERCISES: tuple[Exercise, ...] = (
     # Part 4: neural networks
     Exercise(
         "4.1", "Parameter", "4", ("Parameter",), 1,
-        hints=("A Parameter is a Tensor that requires grad and shares its array with the tensor it was made from.",),
-    ),
-    Exercise(
-        "4.2", "Module", "4", ("Module",), 4,
         hints=(
-            "Intercept attribute assignment: Parameters and Modules go into their own dicts.",
-            "parameters(recurse=True) lists the module's own parameters first, then each child's.",
-            "__call__ just calls forward.",
+            "A Parameter is a Tensor: which __init__ does it call, and with which array?",
+            "Shares the array means the very same ndarray object: no np.array(...), no .copy(), no .astype(...).",
+            "requires_grad is True unless the caller says otherwise.",
         ),
     ),
     Exercise(
-        "4.3", "Linear", "4", ("Linear",), 3, requires=("3.9", "4.1", "4.2") + AUTOGRAD,
+        "4.2", "Module", "4", ("Module",), 4, requires=("4.1",),
         hints=(
-            "weight has shape (out_features, in_features). What bound for the uniform initialisation?",
-            "forward computes x @ weight.T + bias.",
+            "Where does each instance keep its Parameters and its child Modules? (Not on the class: every module needs dicts of its own.)",
+            "__setattr__ sees every `self.name = value`: register Parameters and Modules there, and still store the attribute.",
+            "__init__ creates the dicts, but assigning them goes through your own __setattr__: object.__setattr__(self, ...) sidesteps it.",
+            "parameters(): own parameters first, then `yield from child.parameters()` for each direct child. modules() gives only direct children.",
+        ),
+    ),
+    Exercise(
+        "4.3", "Linear", "4", ("Linear",), 3, requires=("1.2", "3.3", "3.7", "3.9", "4.1", "4.2") + AUTOGRAD,
+        hints=(
+            "weight has shape (out_features, in_features), bias (out_features,). Both are Parameters.",
+            "Both start uniform in [-b, b]. Is b 1/sqrt(in_features) or something else?",
+            "forward is x @ self.weight.T + self.bias, with Tensor operations so that backprop reaches the weights.",
+            "With bias=False, set self.bias = None and skip the addition.",
         ),
     ),
     Exercise(
         "4.4", "ReLU and MLP", "4", ("ReLU", "MLP"), 2, requires=("3.8", "4.3") + AUTOGRAD,
-        hints=("An MLP is Linear, ReLU, Linear, ReLU, ..., Linear: no ReLU after the last layer.",),
+        hints=(
+            "ReLU.forward is one Tensor operation.",
+            "An MLP is Linear, ReLU, Linear, ReLU, ..., Linear: how many Linear layers for hidden_features=[7, 6]? Is there a ReLU after the last one?",
+            "Layers kept only in a Python list are invisible to parameters(): assign each one as an attribute (setattr(self, name, layer)).",
+        ),
     ),
     Exercise(
-        "4.5", "cross_entropy", "4", ("cross_entropy",), 4, requires=("3.1", "3.5", "3.6") + AUTOGRAD,
+        "4.5", "cross_entropy", "4", ("cross_entropy",), 4, requires=("1.1", "1.2", "3.1", "3.5", "3.6", "3.7") + AUTOGRAD,
         hints=(
-            "The loss of one example is -log(softmax(logits)[true label]).",
-            "Subtracting each row's max from the logits changes nothing mathematically. Why does it help?",
-            "Pick the true-label entries with integer-array indexing.",
+            "For one example, loss = log(sum_j exp(z_j)) - z_y. Which Tensor operations compute that for a whole batch at once?",
+            "One loss per example: the result has shape (batch,). Averaging is the training loop's job.",
+            "exp(1e4) overflows. Subtracting each row's max first changes nothing mathematically: why? The max can be a constant Tensor.",
+            "Pick the true-label entries with integer-array indexing: shifted[np.arange(batch), labels]. Never change the logits in place.",
         ),
     ),
     Exercise(
         "4.6", "NoGrad", "4", ("NoGrad",), 3, requires=("2.3",),
         hints=(
-            "On entry, remember the current value of core.grad_tracking_enabled and turn it off.",
-            "On exit, put back what you remembered (not simply True), also when an exception is leaving the block.",
+            "The switch is core.grad_tracking_enabled, in core.py. Assign it there (core.grad_tracking_enabled = ...), not to a global of part4_nn.py.",
+            "On entry, remember its current value, then turn it off. On exit, put back what you remembered: it may have been False already.",
+            "__exit__ runs even when an exception leaves the block. Return None so that the exception carries on.",
         ),
     ),
     Exercise(
         "4.7", "SGD", "4", ("SGD",), 5, requires=("4.1",),
         hints=(
-            "params may be a generator: make a list of it once.",
-            "PyTorch's step: g = grad + weight_decay * param; with momentum, b = momentum * b + g (b = g the first time); param -= lr * b.",
-            "zero_grad may set each grad to None or to zeros.",
+            "params may be a generator, which can be read only once: make a list of it in __init__.",
+            "Follow the rule in order: weight decay into g first, then the momentum buffer, then p -= lr * g.",
+            "Each parameter needs its own momentum buffer, made at its first step (a copy of g, not g itself).",
+            "Update p.array; never change p.grad in step. zero_grad sets every grad to None (or zeros).",
         ),
     ),
     # Part 5: the capstone
     Exercise(
-        "5.1", "training on digits", "5", ("train_digits",), 8,
-        requires=("4.3", "4.4", "4.5", "4.6", "4.7") + AUTOGRAD, timeout=60.0,
+        "5.1", "training on digits", "5", ("train_digits", "evaluate"), 8,
+        requires=("1.1", "1.2", "1.3", "3.1", "3.3", "3.5", "3.6", "3.7", "3.8", "3.9", "3.10",
+                  "4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "4.7") + AUTOGRAD,
+        timeout=60.0,
         hints=(
-            "Build an MLP, an SGD optimiser, and loop over shuffled mini-batches for a few epochs.",
-            "Each step: zero_grad, loss = cross_entropy(...).mean-like sum over the batch, backward, step.",
-            "Too slow to learn? Try a larger learning rate or more epochs; check the loss goes down.",
+            "Start with MLP(64, [64], 10) and SGD(model.parameters(), lr=0.1, momentum=0.9).",
+            "Each step: zero_grad, loss = cross_entropy(logits, labels).sum() / batch_size, loss.backward(), step. Append loss.item() to your losses.",
+            "Shuffle the examples every epoch (one permutation for features and labels together), mini-batches of 32, 10 to 20 epochs.",
+            "Loss flat or NaN? Look at your loss curve: lower the learning rate if it explodes, raise it or train longer if it creeps down.",
         ),
     ),
     # Bonus: scored apart from the main total

@@ -1,0 +1,1009 @@
+"""Hidden suite for Part 4: neural networks.
+
+Mistakes these cases are built to catch:
+- Parameter: copying the array (np.array, .copy(), .astype), ignoring
+  requires_grad=False, not being a Tensor.
+- Module: registries on the class (shared by every instance), own
+  parameters after the children's, children's parameters listed twice
+  (modules() giving every descendant), plain Tensors or lists registered,
+  attributes that no longer read back, __call__ dropping keyword arguments.
+- Linear: weight stored transposed, init bound 1/in_features or
+  1/sqrt(out_features) or not symmetric, bias ignored or kept at zero,
+  bias=False ignored, gradients that miss the weights.
+- ReLU and MLP: a ReLU after the last layer, a missing ReLU, layers hidden
+  in a plain list (no parameters), wrong widths.
+- cross_entropy: a mean instead of one loss per example, an unstable
+  softmax (exp overflows at 1e4), a shift by the global max (underflows),
+  logits[:, labels], a flipped sign, changing the logits in place, a loss
+  built from NumPy results that backprop cannot reach.
+- NoGrad: setting a global of part4_nn.py instead of core's, restoring True
+  instead of the previous value, not restoring after an exception,
+  swallowing the exception.
+- SGD: a generator read twice, one momentum buffer shared by all
+  parameters, weight decay after momentum, dampened momentum, a buffer that
+  aliases the gradient, zero_grad that resets nothing, updating p.grad,
+  a crash on a parameter without a gradient.
+
+Every probe starts by switching gradient tracking on: a broken NoGrad must
+not spoil the cases that run after it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..cases import CaseFailure, probe
+from ..numeric import expect_array, numerical_vjp, rng
+from ..observe import returned
+from .common import float32
+
+MODULE = "part4_nn"
+
+
+def normal(seed: int, shape: tuple[int, ...], scale: float = 1.0) -> np.ndarray:
+    return float32(rng(seed).normal(scale=scale, size=shape))
+
+
+def fresh(student: Any) -> Any:
+    """The student's part4_nn module, with gradient tracking switched on."""
+    student.core.grad_tracking_enabled = True
+    return getattr(student, MODULE)
+
+
+def tensor(student: Any, values: np.ndarray, requires_grad: bool = False) -> Any:
+    return student.core.Tensor(values.copy(), requires_grad=requires_grad)
+
+
+def grad_of(value: Any) -> dict[str, Any]:
+    """A tensor's .grad as plain data (NoneType when there is none)."""
+    return returned(getattr(value, "grad", None))
+
+
+def expect_grad(observation: dict[str, Any], expected: np.ndarray, *, what: str, **tolerances: float) -> None:
+    if observation.get("type") == "NoneType":
+        raise CaseFailure(
+            f"{what} is None after backward: no gradient reached it. Is it used through Tensor operations "
+            "(not through a NumPy result wrapped in a new Tensor)?"
+        )
+    if observation.get("kind") == "tensor":
+        observation = dict(observation, kind="array")  # a grad is a Tensor; compare its values
+    expect_array(observation, expected, what=what, **tolerances)
+
+
+def expect_true(condition: Any, message: str) -> None:
+    if condition is not True:
+        raise CaseFailure(message)
+
+
+# 4.1 Parameter -----------------------------------------------------------------
+
+PARAMETER_DATA = normal(401, (3, 4))
+
+
+@probe("4.1", "Parameter(tensor) shares the tensor's array and requires grad")
+def parameter_shares(student: Any) -> dict[str, Any]:
+    nn = fresh(student)
+    source = tensor(student, PARAMETER_DATA)
+    parameter = nn.Parameter(source)
+    return {
+        "is_tensor": isinstance(parameter, student.core.Tensor),
+        "same_array": getattr(parameter, "array", None) is source.array,
+        "values": returned(getattr(parameter, "array", None)),
+        "requires_grad": getattr(parameter, "requires_grad", None) is True,
+        "grad_none": getattr(parameter, "grad", 0) is None,
+        "recipe_none": getattr(parameter, "recipe", 0) is None,
+    }
+
+
+@parameter_shares.judge
+def _(observation: dict[str, Any]) -> None:
+    expect_true(observation["is_tensor"], "Parameter(t) is not a Tensor: Parameter must subclass Tensor and call Tensor.__init__.")
+    if not observation["same_array"]:
+        expect_array(observation["values"], PARAMETER_DATA, what="Parameter(t).array")
+        raise CaseFailure(
+            "Parameter(t).array holds the right numbers but is not the same ndarray object as t.array: "
+            "it must share t's array (no np.array(...), .copy() or .astype(...)), so that a change to one is seen by the other."
+        )
+    expect_true(observation["requires_grad"], "Parameter(t).requires_grad should be True by default, even when t does not require grad.")
+    expect_true(observation["grad_none"], "a new Parameter's .grad should be None.")
+    expect_true(observation["recipe_none"], "a new Parameter's .recipe should be None: it is a leaf made by hand.")
+
+
+@probe("4.1", "Parameter(tensor, requires_grad=False) does not require grad")
+def parameter_no_grad(student: Any) -> dict[str, Any]:
+    nn = fresh(student)
+    source = tensor(student, PARAMETER_DATA, requires_grad=True)
+    parameter = nn.Parameter(source, requires_grad=False)
+    return {"requires_grad": getattr(parameter, "requires_grad", None), "same_array": getattr(parameter, "array", None) is source.array}
+
+
+@parameter_no_grad.judge
+def _(observation: dict[str, Any]) -> None:
+    expect_true(observation["requires_grad"] is False, f"Parameter(t, requires_grad=False).requires_grad is {observation['requires_grad']!r}; it should be False.")
+    expect_true(observation["same_array"], "Parameter(t, requires_grad=False).array is not t.array: it must share t's array.")
+
+
+# 4.2 Module --------------------------------------------------------------------
+
+# Parameters of the test models are told apart by identity; these are their names.
+TREE_PARAMETERS = ["root.alpha", "root.beta", "branch.gain", "first.w", "first.b", "second.w", "second.b", "leaf.w", "leaf.b"]
+
+
+def build_tree(student: Any) -> tuple[Any, dict[int, str], dict[str, Any]]:
+    """A three-level model; returns it, a map from id to name, and its parts by name."""
+    nn = fresh(student)
+    Tensor = student.core.Tensor
+
+    def make_parameter(seed: int) -> Any:
+        return nn.Parameter(Tensor(normal(seed, (2,))))
+
+    class Leaf(nn.Module):
+        def __init__(self, seed: int):
+            super().__init__()
+            self.w = make_parameter(seed)
+            self.scale = 3.0
+            self.plain = Tensor(normal(seed + 50, (2,)), requires_grad=True)  # not a Parameter
+            self.b = make_parameter(seed + 1)
+
+        def forward(self, x: Any) -> Any:
+            return x
+
+    class Branch(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.first = Leaf(10)
+            self.gain = make_parameter(20)  # assigned after a child, listed before it
+            self.second = Leaf(30)
+            self.extras = [Leaf(40)]  # a plain list is not looked into
+
+        def forward(self, x: Any) -> Any:
+            return x
+
+    class Root(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.alpha = make_parameter(1)
+            self.branch = Branch()
+            self.leaf = Leaf(60)
+            self.beta = make_parameter(2)
+
+        def forward(self, x: Any) -> Any:
+            return x
+
+    root = Root()
+    parts = {
+        "root": root, "branch": root.branch, "first": root.branch.first, "second": root.branch.second,
+        "leaf": root.leaf, "extra": root.branch.extras[0],
+    }
+    names = {}
+    for owner in ("root", "branch", "first", "second", "leaf", "extra"):
+        for attribute in ("alpha", "beta", "gain", "w", "b", "plain"):
+            value = parts[owner].__dict__.get(attribute)
+            if value is None:
+                try:
+                    value = getattr(parts[owner], attribute)
+                except AttributeError:
+                    continue
+            names[id(value)] = f"{owner}.{attribute}"
+    for owner, module in parts.items():
+        names[id(module)] = owner
+    return root, names, parts
+
+
+def named(items: Any, names: dict[int, str]) -> list[str]:
+    return [names.get(id(item), f"an unknown {type(item).__name__}") for item in items]
+
+
+@probe("4.2", "parameters() of a three-level model: own first, then each child's, each once")
+def module_parameters(student: Any) -> dict[str, Any]:
+    root, names, parts = build_tree(student)
+    return {
+        "all": named(list(root.parameters()), names),
+        "own": named(list(root.parameters(recurse=False)), names),
+        "branch": named(list(parts["branch"].parameters()), names),
+        "leaf": named(list(parts["leaf"].parameters()), names),
+    }
+
+
+@module_parameters.judge
+def _(observation: dict[str, Any]) -> None:
+    describe = "a model `root` with Parameters alpha, beta and children branch (Parameter gain, children first and second) and leaf"
+    got = observation["all"]
+    duplicates = sorted({name for name in got if got.count(name) > 1})
+    if duplicates:
+        raise CaseFailure(
+            f"root.parameters() lists {', '.join(duplicates)} more than once ({describe}). "
+            "Does modules() give every descendant instead of only the direct children, or are parameters found twice?"
+        )
+    if "first.plain" in " ".join(got) or any(name.endswith(".plain") for name in got):
+        raise CaseFailure("parameters() lists a plain Tensor attribute: only Parameters are parameters, even a Tensor that requires grad.")
+    if any(name.startswith("extra.") for name in got):
+        raise CaseFailure("parameters() lists the parameters of a Module kept in a plain list attribute: only attributes that are Modules are children.")
+    if sorted(got) != sorted(TREE_PARAMETERS):
+        missing = [name for name in TREE_PARAMETERS if name not in got]
+        raise CaseFailure(
+            f"root.parameters() gives {got}, but should give {TREE_PARAMETERS} ({describe}). Missing: {missing}."
+        )
+    if got != TREE_PARAMETERS:
+        raise CaseFailure(
+            f"root.parameters() gives the right parameters in the wrong order: {got}. "
+            f"Expected {TREE_PARAMETERS}: a module's own parameters first (in order of assignment), "
+            "then each child's, in order of assignment, depth first."
+        )
+    if observation["own"] != ["root.alpha", "root.beta"]:
+        raise CaseFailure(f"root.parameters(recurse=False) gives {observation['own']}; it should give only root's own: ['root.alpha', 'root.beta'].")
+    if observation["branch"] != ["branch.gain", "first.w", "first.b", "second.w", "second.b"]:
+        raise CaseFailure(f"branch.parameters() gives {observation['branch']}; expected ['branch.gain', 'first.w', 'first.b', 'second.w', 'second.b'].")
+
+
+@probe("4.2", "modules() gives the direct children only, and attributes read back")
+def module_children(student: Any) -> dict[str, Any]:
+    root, names, parts = build_tree(student)
+    leaf = parts["leaf"]
+    return {
+        "root": named(list(root.modules()), names),
+        "branch": named(list(parts["branch"].modules()), names),
+        "leaf": named(list(leaf.modules()), names),
+        "reads": {
+            "root.alpha": names.get(id(root.alpha)),
+            "root.branch": names.get(id(root.branch)),
+            "leaf.scale": leaf.scale,
+            "leaf.plain is a Tensor": isinstance(leaf.plain, student.core.Tensor),
+        },
+    }
+
+
+@module_children.judge
+def _(observation: dict[str, Any]) -> None:
+    reads = observation["reads"]
+    if reads["root.alpha"] != "root.alpha" or reads["root.branch"] != "branch":
+        raise CaseFailure("after `self.alpha = Parameter(...)`, reading self.alpha does not give that Parameter back: __setattr__ must still store the attribute.")
+    if reads["leaf.scale"] != 3.0 or not reads["leaf.plain is a Tensor"]:
+        raise CaseFailure("ordinary attributes (a number, a plain Tensor) no longer read back after assignment: __setattr__ must store every attribute.")
+    for owner, expected in (("root", ["branch", "leaf"]), ("branch", ["first", "second"]), ("leaf", [])):
+        got = observation[owner]
+        if got != expected:
+            extra = ""
+            if set(expected) < set(got):
+                extra = " modules() gives only the direct children, not grandchildren (and not modules inside a list)."
+            raise CaseFailure(f"{owner}.modules() gives {got}; expected {expected}.{extra}")
+
+
+@probe("4.2", "two modules of one class keep separate registries")
+def module_instances(student: Any) -> dict[str, Any]:
+    nn = fresh(student)
+    Tensor = student.core.Tensor
+
+    class Pair(nn.Module):
+        def __init__(self, seed: int):
+            super().__init__()
+            self.weight = nn.Parameter(Tensor(normal(seed, (3,))))
+
+        def forward(self, x: Any) -> Any:
+            return x
+
+    class Other(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gamma = nn.Parameter(Tensor(normal(7, (1,))))
+
+        def forward(self, x: Any) -> Any:
+            return x
+
+    first, second, other = Pair(1), Pair(2), Other()
+    return {
+        "first": [p is first.weight for p in first.parameters()],
+        "second": [p is second.weight for p in second.parameters()],
+        "other": [p is other.gamma for p in other.parameters()],
+        "other_children": len(list(other.modules())),
+    }
+
+
+@module_instances.judge
+def _(observation: dict[str, Any]) -> None:
+    for name in ("first", "second", "other"):
+        if observation[name] != [True]:
+            raise CaseFailure(
+                f"with several modules alive, one module's parameters() gives {len(observation[name])} parameter(s), "
+                f"not just its own one. Are the registries dicts on the class (shared by every instance)? Create them in __init__."
+            )
+    if observation["other_children"] != 0:
+        raise CaseFailure("a module with no child modules lists children that belong to other modules: are the registries shared between instances?")
+
+
+@probe("4.2", "reassigning an attribute replaces its parameter")
+def module_reassign(student: Any) -> dict[str, Any]:
+    nn = fresh(student)
+    Tensor = student.core.Tensor
+
+    class Box(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(Tensor(normal(3, (2,))))
+            self.bias = nn.Parameter(Tensor(normal(4, (2,))))
+
+        def forward(self, x: Any) -> Any:
+            return x
+
+    box = Box()
+    old = box.weight
+    new = nn.Parameter(Tensor(normal(5, (2,))))
+    box.weight = new
+    listed = list(box.parameters())
+    return {
+        "count": len(listed),
+        "new": sum(p is new for p in listed),
+        "old": sum(p is old for p in listed),
+        "reads": box.weight is new,
+    }
+
+
+@module_reassign.judge
+def _(observation: dict[str, Any]) -> None:
+    if observation["old"] or observation["new"] != 1 or observation["count"] != 2:
+        raise CaseFailure(
+            "after `box.weight = new_parameter` (replacing the old one), box.parameters() should list the new "
+            f"Parameter once and the old one not at all, 2 in all; it lists {observation['count']}, "
+            f"the new one {observation['new']} time(s), the old one {observation['old']} time(s). Key the registry by attribute name."
+        )
+    expect_true(observation["reads"], "after `box.weight = new_parameter`, box.weight does not give the new Parameter back.")
+
+
+@probe("4.2", "calling a module runs forward with every argument")
+def module_call(student: Any) -> dict[str, Any]:
+    nn = fresh(student)
+
+    class Recorder(nn.Module):
+        def forward(self, x: Any, y: Any = 0, *, factor: Any = 1) -> Any:
+            return ("forward", x, y, factor)
+
+    recorder = Recorder()
+    return {"positional": recorder(2, 3), "keyword": recorder(5, factor=7)}
+
+
+@module_call.judge
+def _(observation: dict[str, Any]) -> None:
+    if observation["positional"] != ["forward", 2, 3, 1] and observation["positional"] != ("forward", 2, 3, 1):
+        raise CaseFailure(f"module(2, 3) should return what forward(2, 3) returns; got {observation['positional']!r}. Does __call__ pass every argument on and return forward's result?")
+    if list(observation["keyword"]) != ["forward", 5, 0, 7]:
+        raise CaseFailure(f"module(5, factor=7) should call forward(5, factor=7); got {observation['keyword']!r}. Does __call__ pass keyword arguments on?")
+
+
+# 4.3 Linear --------------------------------------------------------------------
+
+INIT_IN, INIT_OUT = 9, 300
+
+
+@probe("4.3", "Linear(9, 300): Parameters of the right shapes, uniform in +-1/sqrt(in_features)")
+def linear_init(student: Any) -> dict[str, Any]:
+    nn = fresh(student)
+    layer = nn.Linear(INIT_IN, INIT_OUT)
+    listed = list(layer.parameters())
+    return {
+        "weight": returned(layer.weight),
+        "bias": returned(layer.bias),
+        "weight_is_parameter": isinstance(layer.weight, nn.Parameter),
+        "bias_is_parameter": isinstance(layer.bias, nn.Parameter),
+        "listed": len(listed),
+        "listed_weight": sum(p is layer.weight for p in listed),
+        "listed_bias": sum(p is layer.bias for p in listed),
+    }
+
+
+def check_uniform(observation: dict[str, Any], shape: tuple[int, ...], name: str) -> None:
+    bound = 1 / np.sqrt(INIT_IN)
+    if observation.get("type") == "NoneType":
+        raise CaseFailure(f"Linear({INIT_IN}, {INIT_OUT}).{name} is None; it should be a Parameter of shape {shape}.")
+    got_shape = tuple(observation.get("shape", ()))
+    if got_shape != shape:
+        hint = " It looks transposed: weight is (out_features, in_features)." if got_shape == shape[::-1] else ""
+        raise CaseFailure(f"Linear({INIT_IN}, {INIT_OUT}).{name} has shape {got_shape}; it should be {shape}.{hint}")
+    values = np.asarray(observation["values"])
+    largest, smallest = float(values.max()), float(values.min())
+    where = f"Linear({INIT_IN}, {INIT_OUT}).{name}"
+    if largest > bound * (1 + 1e-5) or smallest < -bound * (1 + 1e-5):
+        raise CaseFailure(
+            f"{where} has entries from {smallest:.4g} to {largest:.4g}, outside +-1/sqrt(in_features) = +-{bound:.4g}. "
+            "Draw it uniform in [-1/sqrt(in_features), 1/sqrt(in_features)]."
+        )
+    if not np.any(values):
+        raise CaseFailure(f"{where} is all zeros; it should start uniform in +-1/sqrt(in_features) = +-{bound:.4g}, like PyTorch's.")
+    if largest < 0.8 * bound or smallest > -0.8 * bound:
+        raise CaseFailure(
+            f"{where} has entries only from {smallest:.4g} to {largest:.4g}, but it should fill [-{bound:.4g}, {bound:.4g}], "
+            f"that is +-1/sqrt(in_features) with in_features={INIT_IN}. Is the bound 1/in_features, or 1/sqrt(out_features), or one-sided?"
+        )
+
+
+@linear_init.judge
+def _(observation: dict[str, Any]) -> None:
+    check_uniform(observation["weight"], (INIT_OUT, INIT_IN), "weight")
+    check_uniform(observation["bias"], (INIT_OUT,), "bias")
+    expect_true(observation["weight_is_parameter"] and observation["bias_is_parameter"], "Linear's weight and bias should be Parameters.")
+    if observation["listed"] != 2 or observation["listed_weight"] != 1 or observation["listed_bias"] != 1:
+        raise CaseFailure(f"Linear(9, 300).parameters() should list weight and bias once each; it lists {observation['listed']} item(s).")
+
+
+LINEAR_WEIGHT = normal(410, (3, 4))
+LINEAR_BIAS = normal(411, (3,))
+LINEAR_X = normal(412, (5, 4))
+LINEAR_GRAD = normal(413, (5, 3))
+
+
+def linear_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    out = x @ weight.T
+    return out if bias is None else out + bias
+
+
+def run_linear(student: Any, bias: bool) -> dict[str, Any]:
+    nn = fresh(student)
+    layer = nn.Linear(4, 3, bias=bias) if not bias else nn.Linear(4, 3)
+    shapes = {"weight": list(np.shape(layer.weight.array))}
+    if bias:
+        shapes["bias"] = list(np.shape(layer.bias.array))
+    if shapes["weight"] != [3, 4] or (bias and shapes["bias"] != [3]):
+        return {"shapes": shapes}
+    layer.weight.array[...] = LINEAR_WEIGHT
+    if bias:
+        layer.bias.array[...] = LINEAR_BIAS
+    x = tensor(student, LINEAR_X, requires_grad=True)
+    out = layer(x)
+    out.backward(LINEAR_GRAD.copy())
+    return {
+        "shapes": shapes,
+        "out": returned(out),
+        "weight_grad": grad_of(layer.weight),
+        "bias_grad": grad_of(layer.bias) if bias else None,
+        "x_grad": grad_of(x),
+        "listed": len(list(layer.parameters())),
+        "bias_attribute": None if bias else returned(getattr(layer, "bias", None)),
+    }
+
+
+def judge_linear(observation: dict[str, Any], bias: bool) -> None:
+    made = "Linear(4, 3)" if bias else "Linear(4, 3, bias=False)"
+    shapes = observation["shapes"]
+    if shapes["weight"] != [3, 4]:
+        hint = " It looks transposed: weight is (out_features, in_features)." if shapes["weight"] == [4, 3] else ""
+        raise CaseFailure(f"{made}.weight has shape {tuple(shapes['weight'])}; it should be (3, 4).{hint}")
+    if bias and shapes["bias"] != [3]:
+        raise CaseFailure(f"{made}.bias has shape {tuple(shapes['bias'])}; it should be (3,).")
+    if not bias and observation["listed"] != 1:
+        raise CaseFailure(f"{made}.parameters() lists {observation['listed']} parameters; with bias=False there is only the weight (set self.bias = None).")
+    arguments = [LINEAR_X, LINEAR_WEIGHT] + ([LINEAR_BIAS] if bias else [])
+    what = f"{made}(x) with x of shape (5, 4)"
+    out = observation["out"]
+    if out.get("kind") == "array":
+        raise CaseFailure(f"{what} returned a NumPy array; it should return a Tensor, computed with Tensor operations so that backprop can reach the weights.")
+    expected = linear_forward(*arguments)
+    if out.get("kind") == "tensor":
+        out = dict(out, kind="array")
+    if bias and "values" in out and np.shape(out["values"]) == expected.shape and np.allclose(out["values"], linear_forward(LINEAR_X, LINEAR_WEIGHT), atol=1e-4):
+        raise CaseFailure(f"{what} ignores the bias: forward is x @ weight.T + bias.")
+    expect_array(out, expected, what=what)
+    for position, name in enumerate(["x", "weight", "bias"][: len(arguments)]):
+        expected_grad = numerical_vjp(linear_forward, arguments, position, LINEAR_GRAD)
+        expect_grad(observation[f"{name}_grad"], expected_grad, what=f"{name}.grad after {made}(x).backward(grad)")
+
+
+@probe("4.3", "Linear(4, 3) forward and its gradients for x, weight and bias")
+def linear_values(student: Any) -> dict[str, Any]:
+    return run_linear(student, bias=True)
+
+
+@linear_values.judge
+def _(observation: dict[str, Any]) -> None:
+    judge_linear(observation, bias=True)
+
+
+@probe("4.3", "Linear(4, 3, bias=False) has only a weight")
+def linear_no_bias(student: Any) -> dict[str, Any]:
+    return run_linear(student, bias=False)
+
+
+@linear_no_bias.judge
+def _(observation: dict[str, Any]) -> None:
+    judge_linear(observation, bias=False)
+
+
+# 4.4 ReLU and MLP ----------------------------------------------------------------
+
+# Away from 0, where relu has no derivative.
+RELU_X = normal(420, (3, 5))
+RELU_X = float32(np.where(np.abs(RELU_X) < 0.1, RELU_X + 0.3, RELU_X))
+RELU_GRAD = normal(421, (3, 5))
+
+
+def make_relu(student: Any) -> Any:
+    nn = fresh(student)
+    try:
+        return nn.ReLU()
+    except NotImplementedError:
+        # Module is not written yet. If ReLU.forward is not written either,
+        # let its own stub speak (4.4 is simply not started); otherwise say
+        # that Module is missing.
+        try:
+            nn.ReLU.forward(object.__new__(nn.ReLU), tensor(student, RELU_X))
+        except NotImplementedError:
+            raise
+        except Exception:
+            pass
+        raise
+
+
+@probe("4.4", "ReLU on a (3, 5) Tensor: values and gradient")
+def relu_values(student: Any) -> dict[str, Any]:
+    layer = make_relu(student)
+    x = tensor(student, RELU_X, requires_grad=True)
+    out = layer(x)
+    out.backward(RELU_GRAD.copy())
+    return {"out": returned(out), "x_grad": grad_of(x), "parameters": len(list(layer.parameters()))}
+
+
+@relu_values.judge
+def _(observation: dict[str, Any]) -> None:
+    out = observation["out"]
+    if out.get("kind") == "tensor":
+        out = dict(out, kind="array")
+    elif out.get("kind") == "array":
+        raise CaseFailure("ReLU()(x) returned a NumPy array; it should return a Tensor (use the relu Tensor operation).")
+    expect_array(out, np.maximum(RELU_X, 0), what="ReLU()(x) with x of shape (3, 5)")
+    expect_grad(observation["x_grad"], numerical_vjp(lambda x: np.maximum(x, 0), [RELU_X], 0, RELU_GRAD), what="x.grad after ReLU()(x).backward(grad)")
+    if observation["parameters"] != 0:
+        raise CaseFailure(f"ReLU().parameters() lists {observation['parameters']} parameters; ReLU has none.")
+
+
+def mlp_forward(x: np.ndarray, *layers: np.ndarray, final_relu: bool = False, relus: bool = True) -> np.ndarray:
+    """layers = (w1, b1, w2, b2, ...) in float64."""
+    pairs = list(zip(layers[0::2], layers[1::2]))
+    for index, (weight, bias) in enumerate(pairs):
+        x = x @ weight.T + bias
+        last = index == len(pairs) - 1
+        if (relus and not last) or (last and final_relu):
+            x = np.maximum(x, 0)
+    return x
+
+
+def mlp_case(seed: int, in_features: int, hidden: list[int], out_features: int, batch: int) -> None:
+    x = normal(seed, (batch, in_features))
+    grad = normal(seed + 1, (batch, out_features))
+    widths = [in_features, *hidden, out_features]
+    expected_shapes = []
+    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+        expected_shapes += [(fan_out, fan_in), (fan_out,)]
+    made = f"MLP({in_features}, {hidden}, {out_features})"
+
+    @probe("4.4", f"{made}: parameters, forward and gradients")
+    def case(student: Any) -> dict[str, Any]:
+        nn = fresh(student)
+        np.random.seed(seed)
+        model = nn.MLP(in_features, list(hidden), out_features)
+        parameters = list(model.parameters())
+        observation: dict[str, Any] = {"shapes": [list(np.shape(p.array)) for p in parameters]}
+        if sorted(map(tuple, observation["shapes"])) != sorted(expected_shapes):
+            return observation
+        x_tensor = tensor(student, x, requires_grad=True)
+        out = model(x_tensor)
+        out.backward(grad.copy())
+        observation.update({
+            "values": [returned(p.array) for p in parameters],
+            "grads": [grad_of(p) for p in parameters],
+            "out": returned(out),
+            "x_grad": grad_of(x_tensor),
+        })
+        return observation
+
+    @case.judge
+    def _(observation: dict[str, Any]) -> None:
+        shapes = [tuple(shape) for shape in observation["shapes"]]
+        if sorted(shapes) != sorted(expected_shapes):
+            if not shapes:
+                raise CaseFailure(
+                    f"{made}.parameters() is empty. Are the layers only in a plain Python list? "
+                    "Assign each layer as an attribute (setattr(self, f'layer{i}', layer)) so that Module registers it."
+                )
+            raise CaseFailure(
+                f"{made}.parameters() gives parameters of shapes {shapes}; expected (in any order) {expected_shapes}: "
+                f"{len(widths) - 1} Linear layer(s) of widths {widths}, each registered once."
+            )
+        by_shape = {shape: index for index, shape in enumerate(shapes)}
+        order = [by_shape[shape] for shape in expected_shapes]
+        layers = [np.asarray(observation["values"][index]["values"]) for index in order]
+        out = observation["out"]
+        if out.get("kind") == "tensor":
+            out = dict(out, kind="array")
+        expected = mlp_forward(x, *layers)
+        what = f"{made}(x) with x of shape {x.shape}"
+        got = np.asarray(out.get("values", np.nan))
+        if got.shape == expected.shape and not np.allclose(got, expected, rtol=1e-4, atol=1e-4):
+            if np.allclose(got, mlp_forward(x, *layers, final_relu=True), rtol=1e-4, atol=1e-4):
+                raise CaseFailure(f"{what} applies a ReLU after the last layer. The last Linear's outputs are logits: they must be allowed to be negative.")
+            if len(widths) > 2 and np.allclose(got, mlp_forward(x, *layers, relus=False), rtol=1e-4, atol=1e-4):
+                raise CaseFailure(f"{what} has no ReLU between its Linear layers: put one after every Linear but the last.")
+        expect_array(out, expected, what=what)
+        arguments = [x, *layers]
+        expect_grad(observation["x_grad"], numerical_vjp(mlp_forward, arguments, 0, grad), what=f"x.grad after {what}.backward(grad)")
+        for position, index in enumerate(order):
+            expected_grad = numerical_vjp(mlp_forward, arguments, position + 1, grad)
+            expect_grad(observation["grads"][index], expected_grad, what=f"the grad of {made}'s parameter of shape {expected_shapes[position]}")
+
+
+mlp_case(430, 5, [7, 6], 3, batch=4)
+mlp_case(440, 6, [8], 4, batch=3)
+mlp_case(450, 3, [], 2, batch=5)
+
+
+# 4.5 cross_entropy -----------------------------------------------------------------
+
+
+def cross_entropy_reference(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per-example losses in float64, stably: logsumexp(z) - z_y."""
+    z = np.asarray(logits, dtype=np.float64)
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_sum_exp = np.log(np.exp(shifted).sum(axis=1))
+    return log_sum_exp - shifted[np.arange(len(labels)), labels]
+
+
+def cross_entropy_gradient(logits: np.ndarray, labels: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """d/d(logits) of sum(losses * grad): (softmax - one_hot) * grad per row."""
+    z = np.asarray(logits, dtype=np.float64)
+    shifted = z - z.max(axis=1, keepdims=True)
+    softmax = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    one_hot = np.zeros_like(softmax)
+    one_hot[np.arange(len(labels)), labels] = 1.0
+    return (softmax - one_hot) * np.asarray(grad, dtype=np.float64)[:, None]
+
+
+def huge_logits() -> np.ndarray:
+    generator = rng(460)
+    rows = [
+        1e4 + generator.normal(scale=3.0, size=5),  # all huge: exp overflows without a shift
+        [1e4, -1e4, 0.0, 5.0, 1e4 - 2.0],  # the true class far below the max: loss 2e4
+        [0.0, 1.0, 2.0, -1.0, 0.5],  # small, beside huge rows: a global shift underflows here
+        -1e4 + generator.normal(scale=3.0, size=5),  # all hugely negative
+    ]
+    return float32(rows)
+
+
+CROSS_ENTROPY_CASES = [
+    # (label, logits, labels, numerical check of the gradient)
+    ("logits of shape (6, 4)", normal(470, (6, 4), scale=2.0), np.array([0, 3, 3, 1, 2, 0]), True),
+    ("one example of 3 classes", normal(471, (1, 3)), np.array([2]), True),
+    ("huge logits (around +-1e4) of shape (4, 5)", huge_logits(), np.array([1, 1, 4, 2]), False),
+]
+
+
+def cross_entropy_case(label: str, logits: np.ndarray, labels: np.ndarray, numerical: bool) -> None:
+    grad = normal(480 + len(labels), (len(labels),))
+    huge = not numerical
+
+    @probe("4.5", f"cross_entropy on {label}")
+    def case(student: Any) -> dict[str, Any]:
+        nn = fresh(student)
+        logits_tensor = tensor(student, logits, requires_grad=True)
+        loss = nn.cross_entropy(logits_tensor, student.core.Tensor(labels.copy()))
+        observation = {"loss": returned(loss), "changed": not np.array_equal(logits_tensor.array, logits)}
+        if hasattr(loss, "backward") and np.shape(getattr(loss, "array", None)) == labels.shape:
+            loss.backward(grad.copy())
+            observation["grad"] = grad_of(logits_tensor)
+        return observation
+
+    @case.judge
+    def _(observation: dict[str, Any]) -> None:
+        what = f"cross_entropy(logits, true_labels) with logits of shape {logits.shape}"
+        if observation["changed"]:
+            raise CaseFailure(f"{what} changed the logits in place. Compute a new Tensor (logits - row_max), never modify the caller's data.")
+        loss = observation["loss"]
+        if loss.get("kind") == "array":
+            raise CaseFailure(f"{what} returned a NumPy array; it should return a Tensor built with Tensor operations, so that backprop reaches the logits.")
+        got_shape = tuple(loss.get("shape", ()))
+        batch = len(labels)
+        if loss.get("kind") == "tensor" and got_shape != (batch,):
+            if got_shape == ():
+                message = f"{what} returned a single number; it should return one loss per example, shape ({batch},). Do not average or sum: the training loop does that."
+            elif got_shape == (batch, batch):
+                message = f"{what} has shape {got_shape}, not ({batch},): logits[:, labels] picks every label for every row. Index with (np.arange(batch), labels)."
+            else:
+                message = f"{what} has shape {got_shape}; it should have shape ({batch},), one loss per example."
+            raise CaseFailure(message)
+        if loss.get("kind") == "tensor":
+            loss = dict(loss, kind="array")
+        expected = cross_entropy_reference(logits, labels)
+        got = np.asarray(loss.get("values", np.nan), dtype=np.float64)
+        if huge and got.shape == expected.shape and not np.all(np.isfinite(got)):
+            rows = [int(row) for row in np.flatnonzero(~np.isfinite(got))]
+            raise CaseFailure(
+                f"{what}: the losses of rows {rows} are {got[~np.isfinite(got)].tolist()} instead of finite numbers "
+                f"(expected {expected[~np.isfinite(got)].round(4).tolist()}). exp overflows (or underflows to log(0)) without a shift: "
+                "subtract each row's own max from that row before exp (not one max for the whole batch)."
+            )
+        # Near 1e4 float32 keeps about 3 decimals: allow for that, no more.
+        tolerances = {"atol": 4e-3 / max(1.0, float(np.abs(expected).max()))} if huge else {}
+        expect_array(loss, expected, what=what, **tolerances)
+        if "grad" in observation:
+            expect_grad(observation["grad"], cross_entropy_gradient(logits, labels, grad), what=f"logits.grad after {what}.backward(grad)")
+            if numerical:
+                # The analytic gradient is the oracle's shortcut; confirm it numerically too.
+                numeric = numerical_vjp(lambda z: cross_entropy_reference(z, labels), [logits], 0, grad)
+                assert np.allclose(numeric, cross_entropy_gradient(logits, labels, grad), atol=1e-6)
+
+
+for label, logits, labels, numerical in CROSS_ENTROPY_CASES:
+    cross_entropy_case(label, logits, labels, numerical)
+
+
+# 4.6 NoGrad --------------------------------------------------------------------
+
+
+NOGRAD_X = normal(490, (2, 3))
+
+
+@probe("4.6", "operations inside NoGrad record nothing; after it, they do again")
+def nograd_ops(student: Any) -> dict[str, Any]:
+    nn = fresh(student)
+    core = student.core
+    x = tensor(student, NOGRAD_X, requires_grad=True)
+    with nn.NoGrad():
+        inside_flag = core.grad_tracking_enabled
+        inside = x * 2.0
+    after_flag = core.grad_tracking_enabled
+    after = x * 2.0
+    core.grad_tracking_enabled = True
+    return {
+        "inside_flag": inside_flag,
+        "inside_requires_grad": inside.requires_grad,
+        "inside_recipe": inside.recipe is not None,
+        "after_flag": after_flag,
+        "after_requires_grad": after.requires_grad,
+    }
+
+
+@nograd_ops.judge
+def _(observation: dict[str, Any]) -> None:
+    if observation["inside_flag"] is not False:
+        raise CaseFailure(
+            f"inside `with NoGrad():`, core.grad_tracking_enabled is {observation['inside_flag']!r}; it should be False. "
+            "Assign it on the core module (core.grad_tracking_enabled = False): `global grad_tracking_enabled` in part4_nn.py makes a different variable."
+        )
+    if observation["inside_requires_grad"] or observation["inside_recipe"]:
+        raise CaseFailure("inside `with NoGrad():`, x * 2.0 still requires grad or has a recipe. Does wrap_forward_fn read core.grad_tracking_enabled each time it is called?")
+    if observation["after_flag"] is not True:
+        raise CaseFailure(f"after `with NoGrad():` ends, core.grad_tracking_enabled is {observation['after_flag']!r}; it should be True again, as it was before.")
+    expect_true(observation["after_requires_grad"], "after `with NoGrad():` ends, x * 2.0 no longer requires grad: tracking was not switched back on.")
+
+
+@probe("4.6", "nested NoGrad blocks")
+def nograd_nested(student: Any) -> dict[str, Any]:
+    nn = fresh(student)
+    core = student.core
+    with nn.NoGrad():
+        with nn.NoGrad():
+            innermost = core.grad_tracking_enabled
+        between = core.grad_tracking_enabled
+    after = core.grad_tracking_enabled
+    core.grad_tracking_enabled = True
+    return {"innermost": innermost, "between": between, "after": after}
+
+
+@nograd_nested.judge
+def _(observation: dict[str, Any]) -> None:
+    if observation["innermost"] is not False:
+        raise CaseFailure(f"inside two nested NoGrad blocks, core.grad_tracking_enabled is {observation['innermost']!r}; it should be False.")
+    if observation["between"] is not False:
+        raise CaseFailure(
+            "after an inner `with NoGrad():` ends inside an outer one, core.grad_tracking_enabled is "
+            f"{observation['between']!r}: it should still be False. On exit, restore the value it had on entry, not True."
+        )
+    if observation["after"] is not True:
+        raise CaseFailure(f"after the outer NoGrad block ends, core.grad_tracking_enabled is {observation['after']!r}; it should be True again.")
+
+
+@probe("4.6", "NoGrad entered while tracking is already off leaves it off")
+def nograd_already_off(student: Any) -> dict[str, Any]:
+    nn = fresh(student)
+    core = student.core
+    core.grad_tracking_enabled = False
+    try:
+        with nn.NoGrad():
+            inside = core.grad_tracking_enabled
+        after = core.grad_tracking_enabled
+    finally:
+        core.grad_tracking_enabled = True
+    return {"inside": inside, "after": after}
+
+
+@nograd_already_off.judge
+def _(observation: dict[str, Any]) -> None:
+    expect_true(observation["inside"] is False, "inside NoGrad, core.grad_tracking_enabled should be False.")
+    if observation["after"] is not False:
+        raise CaseFailure(
+            "with core.grad_tracking_enabled already False, a NoGrad block turned it on when it ended. "
+            "On exit, put back the value it had on entry (remember it in __enter__), not True."
+        )
+
+
+class _Planted(Exception):
+    """The checker's own exception, raised inside a NoGrad block."""
+
+
+@probe("4.6", "an exception inside NoGrad: tracking restored, the exception not swallowed")
+def nograd_exception(student: Any) -> dict[str, Any]:
+    nn = fresh(student)
+    core = student.core
+    propagated = False
+    try:
+        with nn.NoGrad():
+            raise _Planted("raised inside the block")
+    except _Planted:
+        propagated = True
+    after = core.grad_tracking_enabled
+    core.grad_tracking_enabled = True
+    return {"propagated": propagated, "after": after}
+
+
+@nograd_exception.judge
+def _(observation: dict[str, Any]) -> None:
+    if observation["after"] is not True:
+        raise CaseFailure(
+            "when an exception leaves a `with NoGrad():` block, core.grad_tracking_enabled stays "
+            f"{observation['after']!r}: restore it in __exit__, which runs even then (or use try/finally)."
+        )
+    expect_true(observation["propagated"], "an exception raised inside `with NoGrad():` was swallowed: __exit__ must return None (or False) so that it carries on.")
+
+
+# 4.7 SGD -----------------------------------------------------------------------
+
+SGD_SHAPES = [(3, 4), (5,), (3, 4)]  # two of one shape: a shared momentum buffer does not crash, it is just wrong
+
+
+def sgd_run(
+    initial: list[np.ndarray],
+    grads: list[list[np.ndarray | None]],
+    lr: float,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    *,
+    decay_after_momentum: bool = False,
+    shared_buffer: bool = False,
+    dampening: bool = False,
+    wrong_sign: bool = False,
+) -> list[list[np.ndarray]]:
+    """PyTorch's SGD in float64 (and, by flags, classic wrong versions); the parameters after each step."""
+    params = [np.asarray(p, dtype=np.float64).copy() for p in initial]
+    buffers: list[Any] = [None] * len(params)
+    history = []
+    for step_grads in grads:
+        shared = None
+        for index, grad in enumerate(step_grads):
+            if grad is None:
+                continue
+            g = np.asarray(grad, dtype=np.float64)
+            if weight_decay and not decay_after_momentum:
+                g = g + weight_decay * params[index]
+            if momentum:
+                slot = 0 if shared_buffer else index
+                previous = (shared if shared_buffer else buffers[slot])
+                if previous is None or np.shape(previous) != g.shape:
+                    buffer = g.copy()
+                else:
+                    buffer = momentum * previous + ((1 - momentum) * g if dampening else g)
+                if shared_buffer:
+                    shared = buffer
+                else:
+                    buffers[slot] = buffer
+                g = buffer
+            if weight_decay and decay_after_momentum:
+                g = g + weight_decay * params[index]
+            params[index] = params[index] + lr * g if wrong_sign else params[index] - lr * g
+        history.append([p.copy() for p in params])
+    return history
+
+
+WRONG_SGDS = {
+    "weight decay added after the momentum buffer (it goes into g first)": {"decay_after_momentum": True},
+    "one momentum buffer shared by all the parameters (each needs its own)": {"shared_buffer": True},
+    "a dampened buffer b = momentum * b + (1 - momentum) * g (PyTorch adds g itself)": {"dampening": True},
+    "p + lr * g: the step goes uphill": {"wrong_sign": True},
+}
+
+
+def sgd_case(
+    name: str,
+    seed: int,
+    steps: int,
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    generator: bool = False,
+    missing_grad: int | None = None,
+) -> None:
+    initial = [normal(seed + index, shape) for index, shape in enumerate(SGD_SHAPES)]
+    grads = [
+        [None if index == missing_grad else normal(seed + 100 * (step + 1) + index, shape) for index, shape in enumerate(SGD_SHAPES)]
+        for step in range(steps)
+    ]
+    settings = f"lr={lr}" + (f", momentum={momentum}" if momentum else "") + (f", weight_decay={weight_decay}" if weight_decay else "")
+
+    @probe("4.7", name)
+    def case(student: Any) -> dict[str, Any]:
+        nn = fresh(student)
+        nn.SGD([], lr=lr)  # an unwritten SGD says so before anything else
+        params = [nn.Parameter(student.core.Tensor(values.copy())) for values in initial]
+        source = (param for param in params) if generator else params
+        optimiser = nn.SGD(source, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        history, grads_after, zeroed = [], [], []
+        for step_grads in grads:
+            optimiser.zero_grad()
+            zeroed.append([returned(param.grad) for param in params])
+            for param, grad in zip(params, step_grads):
+                if grad is None:
+                    continue
+                # As backprop does: set the grad, or add to the one there.
+                if param.grad is None:
+                    param.grad = student.core.Tensor(grad.copy())
+                else:
+                    param.grad.array = param.grad.array + grad
+            optimiser.step()
+            history.append([returned(param.array) for param in params])
+            grads_after.append([returned(param.grad) for param in params])
+        return {
+            "history": history,
+            "grads_after": grads_after,
+            "zeroed": zeroed,
+            "leaves": [param.recipe is None and param.requires_grad is True for param in params],
+        }
+
+    @case.judge
+    def _(observation: dict[str, Any]) -> None:
+        made = f"SGD({'a generator of ' if generator else ''}3 parameters, {settings})"
+        for step, zeroed in enumerate(observation["zeroed"][1:], start=1):
+            for index, grad in enumerate(zeroed):
+                if grad.get("type") == "NoneType":
+                    continue
+                values = np.asarray(grad.get("values", np.nan), dtype=np.float64)
+                if values.size and not np.all(values == 0):
+                    raise CaseFailure(
+                        f"{made}: after zero_grad() (before step {step + 1}), parameter {index}'s grad still holds "
+                        "the old gradient. zero_grad must set every p.grad to None (or to zeros)."
+                    )
+        expected = sgd_run(initial, grads, lr, momentum, weight_decay)
+        for step, (got_params, want_params) in enumerate(zip(observation["history"], expected), start=1):
+            for index, (got, want) in enumerate(zip(got_params, want_params)):
+                what = f"parameter {index} (shape {SGD_SHAPES[index]}) after step {step} of {made}"
+                got_values = np.asarray(got.get("values", np.nan), dtype=np.float64)
+                if step == 1 and got_values.shape == want.shape and np.array_equal(got_values, initial[index]) and index != missing_grad:
+                    raise CaseFailure(
+                        f"{what} has not changed." + (" Was the generator of parameters read twice (keep a list of it in __init__)?" if generator else "")
+                    )
+                if got_values.shape == want.shape and not np.allclose(got_values, want, rtol=1e-4, atol=1e-5):
+                    for mistake, flags in WRONG_SGDS.items():
+                        wrong = sgd_run(initial, grads, lr, momentum, weight_decay, **flags)
+                        if np.allclose(got_values, wrong[step - 1][index], rtol=1e-4, atol=1e-5):
+                            raise CaseFailure(f"{what} is wrong: it matches {mistake}. PyTorch's step: g = grad + weight_decay * p; b = momentum * b + g (b = g at first); p -= lr * b.")
+                    if index == missing_grad:
+                        raise CaseFailure(f"{what} changed, but it never had a gradient (its grad is None): skip such parameters.")
+                expect_array(got, want, what=what)
+        for step, grads_after in enumerate(observation["grads_after"], start=1):
+            for index, grad in enumerate(grads_after):
+                want = grads[step - 1][index]
+                if want is None:
+                    continue
+                got = np.asarray(grad.get("values", np.nan), dtype=np.float64)
+                if got.shape != want.shape or not np.allclose(got, want, rtol=1e-6, atol=1e-7):
+                    raise CaseFailure(
+                        f"{made}: step {step} changed parameter {index}'s grad. step must leave p.grad as it was; "
+                        "if your momentum buffer is p.grad's own array, copy it first."
+                    )
+        if not all(observation["leaves"]):
+            raise CaseFailure(f"{made}: after the steps, a parameter has a recipe or no longer requires grad. Update p.array in place (or assign a new array), without Tensor operations.")
+
+
+sgd_case("SGD(lr=0.1), 3 steps", 500, 3, lr=0.1)
+sgd_case("SGD with momentum 0.9, 4 steps", 510, 4, lr=0.05, momentum=0.9)
+sgd_case("SGD with weight decay 0.1, 3 steps", 520, 3, lr=0.1, weight_decay=0.1)
+sgd_case("SGD with momentum 0.9 and weight decay 0.1, 5 steps", 530, 5, lr=0.05, momentum=0.9, weight_decay=0.1)
+sgd_case("SGD given a generator of parameters, momentum 0.5, 3 steps", 540, 3, lr=0.1, momentum=0.5, generator=True)
+sgd_case("SGD skips a parameter whose grad is None", 550, 3, lr=0.1, momentum=0.9, weight_decay=0.01, missing_grad=1)
