@@ -81,7 +81,7 @@ def check(selector: str | list[str], *functions: Any, impl: str | Path | None = 
         for name, source in definitions:
             place_definition(folder, name, source, default_module=exercises[0].module)
         result = api.run_check(folder, exercises)
-    result.impl = f"{base.name}/ with {', '.join(name for name, _ in definitions)} from the notebook" if definitions else str(base)
+    result.impl = f"notebook ({', '.join(name for name, _ in definitions)})" if definitions else str(base)
     if show:
         report.make_console().print(report.render(result))
     return Checked(result)

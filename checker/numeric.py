@@ -198,6 +198,14 @@ def _explain_shape(got: tuple[int, ...], expected: tuple[int, ...], broadcast_sh
                     f"You dropped the leading dims {front} but did not sum the stretched dims {stretched}: "
                     "forgot to unbroadcast them (sum with keepdims=True)."
                 )
+    if broadcast_shape is not None and len(got) == len(expected) < len(broadcast_shape):
+        front = tuple(broadcast_shape)[: len(got)]
+        if all(size in (1, full) for size, full in zip(got, front)):
+            return (
+                f"Its dims look like the first {len(got)} of the broadcast shape {tuple(broadcast_shape)}: "
+                "broadcasting lines dims up from the right, so the dims it added are the leading ones. "
+                "Sum those away, not the last ones."
+            )
     squeezed_expected = tuple(size for size in expected if size != 1)
     if got != expected and got == squeezed_expected and len(got) < len(expected):
         ones = [dim for dim, size in enumerate(expected) if size == 1]
@@ -348,6 +356,9 @@ def _factor_note(ratio: float) -> str:
         return " Exactly half: was one of two contributions overwritten (assigned instead of accumulated)?"
     if abs(ratio - 2) < 1e-3:
         return " Exactly double: was a gradient counted twice?"
+    inverse = 1 / ratio
+    if inverse > 1.5 and abs(inverse - round(inverse)) < 1e-3:
+        return f" Exactly 1/{round(inverse)}: did you take a mean where a sum was needed?"
     return ""
 
 

@@ -60,10 +60,12 @@ def backward_case(
 
     args: float32 arrays or plain Python numbers. grad_out defaults to a
     random normal array shaped like the output (never all ones).
-    alternatives: known wrong answers for the message (see
-    numeric.expect_array), on top of the ones every backward function can
-    get wrong (forgetting grad_out, using out for x, the other operand's
-    gradient).
+    alternatives: known wrong formulas, {description: function}, each called
+    like the backward function (grad_out, out, *args, **kwargs) on float64
+    copies, only when a result is wrong. The description completes "it
+    matches what you get ..." (see numeric.expect_array). Every backward
+    function also gets the mistakes any of them can make: forgetting
+    grad_out, using out for x, the other operand's formula.
     """
     kwargs = dict(kwargs or {})
     out = np.asarray(forward(*args, **kwargs))
@@ -91,7 +93,8 @@ def backward_case(
         expected = numerical_vjp(forward, args, wrt, grad_out, kwargs)
         broadcast_shape = out.shape if out.shape != np.shape(args[wrt]) else None
         known = common_mistakes(forward, args, wrt, grad_out, out, kwargs, arg_names)
-        known.update(alternatives or {})
+        for description, formula in (alternatives or {}).items():
+            known[description] = lambda formula=formula: formula(*_float64_copies([grad_out, out, *args]), **kwargs)
         expect_array(observation["result"], expected, what=what, broadcast_shape=broadcast_shape, alternatives=known)
 
     return register(Case(exercise, name, probe, judge))
@@ -146,3 +149,7 @@ def _swapped_gradient(
     full = full.sum(axis=tuple(range(full.ndim - len(target))))
     stretched_dims = tuple(dim for dim, size in enumerate(target) if size == 1 and full.shape[dim] != 1)
     return full.sum(axis=stretched_dims, keepdims=True)
+
+
+def _float64_copies(values: Sequence[Any]) -> list[Any]:
+    return [np.array(value, dtype=np.float64) if isinstance(value, np.ndarray) else value for value in values]

@@ -40,6 +40,9 @@ for seed, shape in [(11, (3, 4)), (12, (5,)), (13, ()), (14, (2, 1, 3))]:
         "1.1", f"log_back on x of shape {shape}",
         module=MODULE, function="log_back", forward=np.log,
         args=[positive(seed, shape)], wrt=0, seed=seed,
+        alternatives={
+            "with grad_out * x: the derivative of log(x) is 1/x, not x": lambda grad_out, out, x: grad_out * x,
+        },
     )
 
 
@@ -149,9 +152,20 @@ def forward_and_back_case(seed: int, shape: tuple[int, ...]) -> None:
         gradients = observation["gradients"]
         if not isinstance(gradients, list):
             raise CaseFailure(f"forward_and_back returned a {gradients.get('type')}; it should return a tuple of three arrays (dg/da, dg/db, dg/dc).")
+        right = [numerical_vjp(g_of, [a, b, c], position, np.ones(shape)) for position in range(3)]
         for position, name in enumerate("abc"):
-            expected = numerical_vjp(g_of, [a, b, c], position, np.ones(shape))
-            expect_array(gradients[position], expected, what=f"dg/d{name} from forward_and_back on shape {shape}")
+            # Known wrong answers: another input's gradient (out of order),
+            # and for c, log's local derivative alone (a missing chain-rule factor).
+            alternatives = {
+                f"for {other} instead of {name}: the gradients are out of order (return dg/da, dg/db, dg/dc)": right[index]
+                for index, other in enumerate("abc") if index != position
+            }
+            alternatives["for f = a * b * log(c): the chain rule through the last log (g = log f) is missing"] = (
+                lambda position=position: numerical_vjp(lambda a, b, c: a * b * np.log(c), [a, b, c], position, np.ones(shape))
+            )
+            if name == "c":
+                alternatives["from 1/c alone: a missing chain-rule factor (multiply by the gradient that reaches e)"] = 1 / c.astype(np.float64)
+            expect_array(gradients[position], right[position], what=f"dg/d{name} from forward_and_back on shape {shape}", alternatives=alternatives)
 
 
 forward_and_back_case(51, (3,))
