@@ -225,9 +225,9 @@ def extract_zip(archive: Path, destination: Path) -> None:
             for entry in entries:
                 if entry.is_dir() or not entry.filename.endswith(".py"):
                     continue
-                mode = entry.external_attr >> 16
-                if mode and not stat.S_ISREG(mode):
-                    continue  # a symlink or a device
+                kind = stat.S_IFMT(entry.external_attr >> 16)
+                if kind and kind != stat.S_IFREG:
+                    continue  # a symlink or a device (zips from some tools leave the kind unset: a file)
                 parts = entry.filename.replace("\\", "/").split("/")
                 if entry.filename.startswith(("/", "\\")) or ".." in parts or any(":" in part for part in parts):
                     continue
