@@ -8,6 +8,9 @@ terminal, or NO_COLOR set) the same renderables come out as plain text.
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
@@ -41,10 +44,60 @@ def make_console(**options: object) -> Console:
 
 def render(result: CheckResult) -> RenderableType:
     parts: list[RenderableType] = [exercise_table(result), progress(result)]
+    parts += [curve for curve in map(loss_curve, result.exercises) if curve is not None]
     focus = first_to_fix(result)
     if focus is not None:
         parts.append(focus_panel(focus))
     return Group(*parts)
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Any, width: int = 40) -> str:
+    """A list of numbers as one line of block characters, averaged down to `width` columns."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return ""
+    columns = [chunk.mean() for chunk in np.array_split(values, min(width, values.size))]
+    low, high = min(columns), max(columns)
+    span = (high - low) or 1.0
+    return "".join(SPARKS[int(round((value - low) / span * (len(SPARKS) - 1)))] for value in columns)
+
+
+def loss_curve(exercise_result: ExerciseResult, width: int = 60, height: int = 8) -> RenderableType | None:
+    """The capstone's training loss as a small chart, from the observation of its passing training case."""
+    observation = next((seen for seen in exercise_result.observations.values() if isinstance(seen, dict) and "losses" in seen), None)
+    if observation is None:
+        return None
+    losses = np.asarray(observation["losses"].get("values", []), dtype=np.float64).ravel()
+    losses = losses[np.isfinite(losses)]
+    if losses.size < 2:
+        return None
+    columns = np.array([chunk.mean() for chunk in np.array_split(losses, min(width, losses.size))])
+    low, high = float(columns.min()), float(columns.max())
+    # A log scale when it can be: a loss falls fast, then slowly, and the slow part matters too.
+    scale = np.log if low > 0 else (lambda values: values)
+    span = float(scale(high) - scale(low)) or 1.0
+    levels = (scale(columns) - scale(low)) / span * (height * 8 - 1)  # eighths of a row
+    chart = Text()
+    for row in range(height - 1, -1, -1):
+        label = f"{high:8.3f} ┤" if row == height - 1 else f"{low:8.3f} ┤" if row == 0 else "         │"
+        chart.append(label, style="dim")
+        for level in levels:
+            eighths = int(level) - row * 8 + 1  # how much of this cell the column fills
+            chart.append(" " if eighths <= 0 else SPARKS[min(eighths, 8) - 1], style="cyan")
+        chart.append("\n")
+    chart.append(" " * 10 + "first step".ljust(max(len(columns) - 9, 11)) + "last step", style="dim")
+    summary = f"{losses.size} loss values{' (log scale)' if low > 0 else ''}, from {losses[0]:.4g} to {losses[-1]:.4g}"
+    if "accuracy" in observation:
+        summary += f"; test accuracy {observation['accuracy']:.1%}"
+    if isinstance(observation.get("seconds"), (int, float)):
+        summary += f"; trained in {observation['seconds']:.2f} s"
+    chart.append("\n" + summary)
+    title = f"{exercise_result.exercise.id} {exercise_result.exercise.title}: training loss"
+    return Panel(chart, title=title, title_align="left", expand=False)
 
 
 def exercise_table(result: CheckResult) -> Table:

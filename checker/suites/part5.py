@@ -1,0 +1,204 @@
+"""Hidden suite for Part 5: the capstone, training on digits.
+
+The checker keeps its own copy of the split: it hands the training images to
+the student's `train_digits`, then computes the test accuracy itself from
+the logits of the returned model on test images the student never saw
+(the probe only computes logits; the parent compares them with the labels).
+`evaluate` is checked on its own, with a model whose answers are known.
+
+Mistakes these cases are built to catch: no training at all, features and
+labels shuffled apart, a learning rate that diverges (NaN), too few steps,
+losses not returned (or returned as Tensors), a model that is not a
+callable Module, evaluate returning a percentage or counting wrongly.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..cases import CaseFailure, probe
+from ..numeric import rng
+from ..observe import returned
+
+KIT_ROOT = Path(__file__).resolve().parents[2]
+DATA_PATH = KIT_ROOT / "data" / "digits.csv.gz"
+NUM_PIXELS, NUM_CLASSES = 64, 10
+TRAIN_SEED = 0
+SPLIT_SEED = 0
+TEST_FRACTION = 0.2
+REQUIRED_ACCURACY = 0.95
+
+
+@functools.lru_cache(maxsize=1)
+def digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(train_features, train_labels, test_features, test_labels), the same split as the given split_train_test(seed=0).
+
+    Loaded on first use, in each process: suites are imported by both.
+    """
+    with gzip.open(DATA_PATH, "rt") as stream:
+        table = np.loadtxt(stream, delimiter=",")
+    features = (table[:, :NUM_PIXELS] / 16.0).astype(np.float32)
+    labels = table[:, NUM_PIXELS].astype(np.int64)
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(labels))
+    test_size = int(round(len(labels) * TEST_FRACTION))
+    test, train = order[:test_size], order[test_size:]
+    return features[train], labels[train], features[test], labels[test]
+
+
+@probe("5.1", "train_digits reaches 95% test accuracy")
+def training(student: Any) -> dict[str, Any]:
+    student.core.grad_tracking_enabled = True
+    train_features, train_labels, test_features, _ = digits_split()
+    np.random.seed(TRAIN_SEED)
+    started = time.perf_counter()
+    result = student.part5_training.train_digits(train_features.copy(), train_labels.copy(), seed=TRAIN_SEED)
+    seconds = time.perf_counter() - started
+    observation: dict[str, Any] = {"seconds": seconds}
+    if not isinstance(result, tuple) or len(result) != 2:
+        observation["result"] = returned(result)
+        return observation
+    model, losses = result
+    observation["losses"] = returned(list(losses) if not isinstance(losses, np.ndarray) else losses)
+    # The checker's own evaluation: logits of the test images, without a graph.
+    student.core.grad_tracking_enabled = False
+    try:
+        logits = model(student.core.Tensor(test_features.copy()))
+    finally:
+        student.core.grad_tracking_enabled = True
+    observation["logits"] = returned(logits)
+    return observation
+
+
+def sparkline(values: np.ndarray, width: int = 40) -> str:
+    """The loss history in one line of block characters (the report draws a larger chart)."""
+    from ..report import sparkline as draw
+
+    return draw(values, width)
+
+
+@training.judge
+def _(observation: dict[str, Any]) -> None:
+    _, _, _, test_labels = digits_split()
+    if "result" in observation:
+        got = observation["result"]
+        raise CaseFailure(
+            f"train_digits returned a {got.get('type')}; it should return a pair (model, losses): "
+            "the trained Module and the list of training losses."
+        )
+    losses = observation["losses"]
+    if "values" not in losses:
+        raise CaseFailure(
+            f"train_digits returned losses as {losses.get('repr', losses.get('type'))}; they should be a list of Python floats "
+            "(append loss.item() after each step)."
+        )
+    loss_values = np.asarray(losses["values"], dtype=np.float64).ravel()
+    logits = observation["logits"]
+    if logits.get("kind") != "tensor":
+        raise CaseFailure(
+            f"the model returned by train_digits, called on a Tensor of test images, returned a {logits.get('type')}; "
+            "it should return a Tensor of logits, shape (batch, 10)."
+        )
+    shape = tuple(logits.get("shape", ()))
+    if shape != (len(test_labels), NUM_CLASSES):
+        raise CaseFailure(
+            f"the model returned by train_digits maps {len(test_labels)} test images, shape ({len(test_labels)}, 64), "
+            f"to logits of shape {shape}; expected ({len(test_labels)}, {NUM_CLASSES})."
+        )
+    predictions = np.argmax(np.asarray(logits["values"]), axis=1)
+    accuracy = float(np.mean(predictions == test_labels))
+    curve = ""
+    if loss_values.size:
+        curve = (
+            f"\nYour loss, step by step: {sparkline(loss_values)}"
+            f"\n(first {loss_values[0]:.4g}, last {loss_values[-1]:.4g}, {loss_values.size} values)"
+        )
+    if accuracy < REQUIRED_ACCURACY:
+        diagnosis = ""
+        if loss_values.size and not np.all(np.isfinite(loss_values)):
+            diagnosis = " The loss became NaN or infinite: the learning rate is too large (or the loss is unstable)."
+        elif loss_values.size > 1 and loss_values[-1] >= 0.9 * loss_values[0]:
+            diagnosis = (
+                " The loss hardly went down: is every step zero_grad, backward, step? Are features and labels shuffled "
+                "with the same permutation? A larger learning rate or more epochs may help."
+            )
+        raise CaseFailure(
+            f"test accuracy {accuracy:.1%} on {len(test_labels)} held-out images, below the {REQUIRED_ACCURACY:.0%} required "
+            f"(training took {observation['seconds']:.1f} s).{diagnosis}{curve}"
+        )
+    if loss_values.size == 0:
+        raise CaseFailure("the model learns, but train_digits returned no losses: append each step's loss.item() to the list it returns.")
+    if not np.all(np.isfinite(loss_values)):
+        raise CaseFailure(f"the model learns, but some of the losses returned are NaN or infinite.{curve}")
+    observation["accuracy"] = accuracy
+
+
+# evaluate: a stand-in model whose predictions are known ----------------------------
+
+EVALUATE_FEATURES = rng(560).uniform(0, 1, size=(50, NUM_PIXELS)).astype(np.float32)
+EVALUATE_WEIGHTS = rng(561).normal(size=(NUM_PIXELS, NUM_CLASSES))
+
+
+def evaluate_labels() -> tuple[np.ndarray, float]:
+    """Labels that the stand-in model gets right for exactly 31 of the 50 images."""
+    predictions = np.argmax(EVALUATE_FEATURES.astype(np.float64) @ EVALUATE_WEIGHTS, axis=1)
+    labels = predictions.copy()
+    wrong = rng(562).permutation(len(labels))[:19]
+    labels[wrong] = (labels[wrong] + 1 + rng(563).integers(0, NUM_CLASSES - 1, size=wrong.size)) % NUM_CLASSES
+    return labels, float(np.mean(predictions == labels))
+
+
+EVALUATE_LABELS, EVALUATE_ACCURACY = evaluate_labels()
+
+
+@probe("5.1", "evaluate gives the fraction of right predictions")
+def evaluating(student: Any) -> dict[str, Any]:
+    student.core.grad_tracking_enabled = True
+    Tensor = student.core.Tensor
+    weights = EVALUATE_WEIGHTS.copy()
+    calls = []
+
+    class StandIn:
+        """Answers like a Module: logits = features @ weights, batch by batch."""
+
+        def forward(self, x: Any) -> Any:
+            features = np.asarray(x.array if isinstance(x, Tensor) else x, dtype=np.float64)
+            calls.append(features.shape[0])
+            return Tensor((features @ weights).astype(np.float32))
+
+        __call__ = forward
+
+        def parameters(self, recurse: bool = True) -> Any:
+            return iter(())
+
+        def modules(self) -> Any:
+            return iter(())
+
+    result = student.part5_training.evaluate(StandIn(), EVALUATE_FEATURES.copy(), EVALUATE_LABELS.copy())
+    return {"result": returned(result), "rows": int(sum(calls))}
+
+
+@evaluating.judge
+def _(observation: dict[str, Any]) -> None:
+    result = observation["result"]
+    what = f"evaluate(model, features, labels) on 50 images of which the model gets {round(EVALUATE_ACCURACY * 50)} right"
+    if result.get("kind") not in ("number", "array", "tensor") or "values" not in result or np.size(result["values"]) != 1:
+        raise CaseFailure(f"{what} returned a {result.get('type')}; it should return one number, the fraction right ({EVALUATE_ACCURACY:g}).")
+    value = float(np.asarray(result["values"]).ravel()[0])
+    if abs(value - EVALUATE_ACCURACY) <= 1e-6:
+        return
+    if abs(value - 100 * EVALUATE_ACCURACY) <= 1e-4:
+        raise CaseFailure(f"{what} returned {value:g}, a percentage; return the fraction in [0, 1]: {EVALUATE_ACCURACY:g}.")
+    if abs(value - round(EVALUATE_ACCURACY * 50)) <= 1e-6:
+        raise CaseFailure(f"{what} returned {value:g}, the count; return the fraction in [0, 1]: {EVALUATE_ACCURACY:g}.")
+    rows = observation["rows"]
+    note = f" (the model was asked about {rows} images, not 50)" if rows != 50 else ""
+    raise CaseFailure(
+        f"{what} returned {value:g}; expected {EVALUATE_ACCURACY:g}{note}. A prediction is the index of the "
+        "largest logit in each row (argmax over dim 1), compared with the labels."
+    )
