@@ -297,7 +297,7 @@ def render(run: GraphRun) -> Any:
             text.append(f"{node['op'] or '?'}", style="bold cyan")
             if name:
                 text.append(f"  {name}", style="bold")
-        text.append(f"  shape {tuple(node['shape'])}  value {_numbers(node['value'])}", style="dim")
+        text.append(f"  {tuple(node['shape'])} = {_numbers(node['value'])}", style="dim")
         grad = node.get("grad")
         right = expected[index]
         if grad is None:
@@ -310,9 +310,9 @@ def render(run: GraphRun) -> Any:
             text.append(f"  grad {_numbers(grad)}")
             if right is not None:
                 if grad.shape == right.shape and np.allclose(grad, right, rtol=1e-3, atol=1e-4):
-                    text.append("  ✓ right", style="green")
+                    text.append("  ✓", style="green")
                 else:
-                    text.append(f"  ✗ expected {_numbers(right)}", style="red")
+                    text.append(f"  ✗\nshould be {_numbers(right)}", style="red")
                     wrong += 1
         return text
 
@@ -338,7 +338,8 @@ def render(run: GraphRun) -> Any:
         footer.append(f"\n{wrong} gradient(s) differ from the right ones: follow the ✗ marks from the output down to find where they go wrong.", style="red")
     else:
         footer.append("\nEvery gradient is right.", style="green")
-    footer.append("\nGradients flow from the output (top) to the leaves; each node's grad is dL/d(node) with L = sum(output).", style="dim")
+    footer.append("\nEach line: operation, shape = value, and grad = dL/d(that node) with L = sum(output).", style="dim")
+    footer.append("\nGradients flow from the output (top) down to the leaves.", style="dim")
     parts.append(footer)
     if run.printed:
         parts.append(Text("\nYour code printed:\n" + run.printed[-1500:], style="dim"))
