@@ -115,6 +115,13 @@ def with_back_edge(graph: list[list[int]], source: int, target: int) -> list[lis
     return graph
 
 
+_setrecursionlimit = sys.setrecursionlimit  # taken before student code runs
+
+
+def _keep_recursion_limit(limit: int) -> None:
+    """Stands in for sys.setrecursionlimit while the student's sort runs."""
+
+
 def _stack_depth() -> int:
     frame, depth = sys._getframe(), 0
     while frame is not None:
@@ -130,11 +137,14 @@ def run_sort(student: Any, graph: list[list[int]]) -> dict[str, Any]:
         node.children = [nodes[child] for child in children]
     topological_sort = student.part2_autograd.topological_sort
     old_limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(_stack_depth() + STACK_ALLOWANCE)
+    _setrecursionlimit(_stack_depth() + STACK_ALLOWANCE)
+    # While the sort runs, raising the limit again does nothing.
+    sys.setrecursionlimit = _keep_recursion_limit
     try:
         outcome = call_student(topological_sort, nodes[0], lambda node: node.children)
     finally:
-        sys.setrecursionlimit(old_limit)
+        sys.setrecursionlimit = _setrecursionlimit
+        _setrecursionlimit(old_limit)
     if "raised" in outcome:
         return outcome
     order = outcome["value"]
@@ -144,9 +154,9 @@ def run_sort(student: Any, graph: list[list[int]]) -> dict[str, Any]:
     return {"order": [label_of.get(id(item), -1) for item in order]}
 
 
-def recursion_message(name: str) -> str:
+def recursion_message() -> str:
     return (
-        f"topological_sort on {name} hit Python's recursion limit. A recursive depth-first "
+        f"topological_sort hit Python's recursion limit. A recursive depth-first "
         f"search needs one stack frame per node on the current path, and this graph has paths "
         f"{DEEP:,} nodes long (raising the limit with sys.setrecursionlimit is not the fix: the "
         f"checker runs it with a small stack). Use a loop with an explicit stack: a list of "
@@ -156,7 +166,7 @@ def recursion_message(name: str) -> str:
 
 def check_order(labels: list[int], graph: list[list[int]], name: str) -> None:
     """A valid topological order of everything reachable from 0, with 0 last."""
-    what = f"topological_sort on {name}"
+    what = "topological_sort"
     count = len(graph)
     if any(label < 0 for label in labels):
         raise CaseFailure(f"{what} returned something that is not one of the graph's nodes. Return the nodes themselves.")
@@ -192,14 +202,14 @@ def deep_sort_case(name: str, graph: list[list[int]]) -> None:
         if "raised" in observation:
             error = observation["raised"]
             if error.get("type") == "RecursionError":
-                raise CaseFailure(recursion_message(name))
+                raise CaseFailure(recursion_message())
             if error.get("type") == "ValueError":
                 raise CaseFailure(
-                    f"topological_sort raised ValueError on {name}, which has no cycle: "
+                    f"topological_sort raised ValueError, but this graph has no cycle: "
                     f"{raised_text(error)}. A node reached a second time along another path is "
                     f"not a cycle; only a node that is still on the current path closes one."
                 )
-            raise CaseFailure(f"topological_sort on {name} raised {raised_text(error)}.")
+            raise CaseFailure(f"topological_sort raised {raised_text(error)}.")
         if "not_a_list" in observation:
             raise CaseFailure(f"topological_sort returned a {observation['not_a_list']}; it should return a list of nodes.")
         check_order(observation["order"], graph, name)
@@ -215,12 +225,12 @@ def deep_cycle_case(name: str, graph: list[list[int]], source: int, target: int)
         if "raised" in observation:
             error = observation["raised"]
             if error.get("type") == "RecursionError":
-                raise CaseFailure(recursion_message(name))
+                raise CaseFailure(recursion_message())
             if "ValueError" not in error.get("bases", []):
-                raise CaseFailure(f"topological_sort on {name} should raise ValueError, but raised {raised_text(error)}.")
+                raise CaseFailure(f"topological_sort should raise ValueError on this graph, but raised {raised_text(error)}.")
             return
         raise CaseFailure(
-            f"topological_sort returned without an error on {name}: node {source} points back to "
+            f"topological_sort returned without an error: node {source} points back to "
             f"node {target}, which is still on the path being explored. It should raise ValueError."
         )
 
@@ -326,7 +336,7 @@ def gradient_case(problem: GradientProblem) -> None:
     @case.judge
     def _(observation: dict[str, Any]) -> None:
         eps_text = "" if problem.eps is None else f", eps={problem.eps}"
-        what = f"numerical_gradient(f, x{eps_text}) with {problem.name}"
+        what = f"numerical_gradient(f, x{eps_text})"
         if "raised" in observation:
             raise CaseFailure(f"{what} raised {raised_text(observation['raised'])}.")
         if observation["changed"]:
@@ -348,8 +358,10 @@ def gradient_diagnosis(problem: GradientProblem, observation: dict[str, Any], dt
     size = problem.x.size
     if observation["calls"] == size + 1:
         return "\nf was called once per entry plus once: that looks like a one-sided difference (f(x + eps) - f(x)) / eps. Use central differences."
+    got = observation["result"].get("values")
+    if got is not None and np.shape(got) == problem.expected.shape and np.allclose(got, 2 * problem.expected, rtol=1e-5, atol=1e-9):
+        return "\nThe central difference divides by the distance between its two points: 2 * eps, not eps."
     if problem.eps is not None:
-        got = observation["result"].get("values")
         eps = problem.eps
         derivative = {SMALL_EPS: 3 * W23 * X23**2, LARGE_EPS: 3 * W23 * np.cos(3 * X23)}[eps]
         if got is not None and np.shape(got) == derivative.shape and np.allclose(got, derivative, rtol=1e-6, atol=1e-8):
