@@ -9,17 +9,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import judge, runner
+from . import judge, manifest, runner
 from .cases import cases_for
 from .manifest import Exercise
 from .results import CheckResult, ExerciseResult
 
 
 def run_check(impl_dir: Path, exercises: list[Exercise], limits: runner.Limits = runner.Limits()) -> CheckResult:
+    """Check `exercises` (and, silently, the exercises they build on, so that
+    a failure can be blamed on an earlier one that fails too)."""
     impl_dir = Path(impl_dir)
-    cases = cases_for([exercise.id for exercise in exercises])
+    needed = with_prerequisites(exercises)
+    cases = cases_for([exercise.id for exercise in needed])
     log = runner.run(impl_dir, cases, limits)
-    return judge.judge_run(str(impl_dir), exercises, cases, log.records)
+    result = judge.judge_run(str(impl_dir), needed, cases, log.records)
+    selected = {exercise.id for exercise in exercises}
+    result.exercises = [exercise_result for exercise_result in result.exercises if exercise_result.exercise.id in selected]
+    return result
+
+
+def with_prerequisites(exercises: list[Exercise]) -> list[Exercise]:
+    """The exercises and everything they require, transitively, in course order."""
+    wanted = {exercise.id for exercise in exercises}
+    frontier = list(wanted)
+    while frontier:
+        for required in manifest.get(frontier.pop()).requires:
+            if required not in wanted:
+                wanted.add(required)
+                frontier.append(required)
+    return [exercise for exercise in manifest.EXERCISES if exercise.id in wanted]
 
 
 def failed_to_run(impl_dir: Path, exercises: list[Exercise], reason: str) -> CheckResult:
