@@ -8,7 +8,7 @@ EX      ?=
 IMPL    ?= exercises
 EXAMPLE ?= forward_and_back
 
-.PHONY: setup check list test bench hint watch graph
+.PHONY: setup check list test bench hint watch graph grade gradescope
 
 setup: $(STAMP)
 
@@ -41,3 +41,15 @@ test: setup
 
 bench: setup
 	$(PY) -m bench
+
+# Instructors: grade a folder of submissions, build a Gradescope autograder.
+SUBMISSIONS ?= submissions
+OUT         ?= grades
+JOBS        ?=
+BUNDLE      ?= autograder.zip
+
+grade: setup
+	@$(PY) -m checker grade $(SUBMISSIONS) $(EX) --out $(OUT) $(if $(JOBS),--jobs $(JOBS))
+
+gradescope: setup
+	@$(PY) -m checker gradescope $(EX) --out $(BUNDLE)
