@@ -18,6 +18,11 @@ from .results import CheckResult, ExerciseResult
 def run_check(impl_dir: Path, exercises: list[Exercise], limits: runner.Limits = runner.Limits()) -> CheckResult:
     """Check `exercises` (and, silently, the exercises they build on, so that
     a failure can be blamed on an earlier one that fails too)."""
+    return run_check_logged(impl_dir, exercises, limits)[0]
+
+
+def run_check_logged(impl_dir: Path, exercises: list[Exercise], limits: runner.Limits = runner.Limits()) -> tuple[CheckResult, runner.RunLog]:
+    """run_check, and the runner's log (batch grading reads its records)."""
     impl_dir = Path(impl_dir)
     needed = with_prerequisites(exercises)
     cases = cases_for([exercise.id for exercise in needed])
@@ -25,7 +30,7 @@ def run_check(impl_dir: Path, exercises: list[Exercise], limits: runner.Limits =
     result = judge.judge_run(str(impl_dir), needed, cases, log.records)
     selected = {exercise.id for exercise in exercises}
     result.exercises = [exercise_result for exercise_result in result.exercises if exercise_result.exercise.id in selected]
-    return result
+    return result, log
 
 
 def with_prerequisites(exercises: list[Exercise]) -> list[Exercise]:

@@ -20,17 +20,14 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     refuse_inspection()
-    from . import api, judge, manifest, runner
-    from .cases import cases_for
+    from . import api, manifest
 
     folder, words = Path(argv[0]), argv[1:]
     exercises = manifest.select(words)
     crashed = False
-    try:  # api.run_check, keeping the runner's records in view
-        cases = cases_for([exercise.id for exercise in exercises])
-        log = runner.run(folder, cases)
+    try:
+        result, log = api.run_check_logged(folder, exercises)
         crashed = any(record.get("outcome") == "crashed" for record in log.records.values())
-        result = judge.judge_run(str(folder), exercises, cases, log.records)
     except Exception as error:  # a checker bug still leaves a grade behind
         result = api.failed_to_run(folder, exercises, f"{type(error).__name__}: {error}")
     sys.stdout.write(json.dumps({"result": result.to_json(), "crashed": crashed}))
