@@ -55,6 +55,7 @@ def backward_case(
     arg_names: Sequence[str] = ("x", "y"),
     seed: int = 0,
     alternatives: dict[str, Any] | None = None,
+    broadcasting: bool = True,
 ) -> Case:
     """A case calling `function(grad_out, out, *args, **kwargs)`; the gradient is for args[wrt].
 
@@ -66,6 +67,9 @@ def backward_case(
     matches what you get ..." (see numeric.expect_array). Every backward
     function also gets the mistakes any of them can make: forgetting
     grad_out, using out for x, the other operand's formula.
+    broadcasting: False for operations that do not broadcast (reshape,
+    transpose, sum, indexing), so that a result shaped like out is not
+    called "the broadcast shape".
     """
     kwargs = dict(kwargs or {})
     out = np.asarray(forward(*args, **kwargs))
@@ -91,7 +95,7 @@ def backward_case(
     def judge(observation: dict[str, Any]) -> None:
         expect_untouched(observation, function)
         expected = numerical_vjp(forward, args, wrt, grad_out, kwargs)
-        broadcast_shape = out.shape if out.shape != np.shape(args[wrt]) else None
+        broadcast_shape = out.shape if broadcasting and out.shape != np.shape(args[wrt]) else None
         known = common_mistakes(forward, args, wrt, grad_out, out, kwargs, arg_names)
         for description, formula in (alternatives or {}).items():
             known[description] = lambda formula=formula: formula(*_float64_copies([grad_out, out, *args]), **kwargs)

@@ -72,6 +72,13 @@ def sum_to_shape(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return values.sum(axis=stretched, keepdims=True).reshape(shape)
 
 
+def mistake(message: str) -> CaseFailure:
+    """A failure whose message names the mistake (the report shows such messages first)."""
+    failure = CaseFailure(message)
+    failure.diagnosed = True
+    return failure
+
+
 def tensor_data(observation: dict[str, Any]) -> dict[str, Any]:
     """A returned Tensor's observation, read as its array (expect_array wants arrays)."""
     return dict(observation, kind="array") if observation.get("kind") == "tensor" else observation
@@ -91,13 +98,15 @@ def grad_case(
     wrt: int,
     kwargs: dict[str, Any] | None = None,
     arg_names: Sequence[str] = ("x", "y"),
-    mistakes: Sequence[tuple[str, Callable[..., Any]]] = (),
+    mistakes: dict[str, Callable[..., Any]] | None = None,
+    broadcasting: bool = True,
 ) -> None:
-    """common.backward_case, plus plain-words recognition of known mistakes.
+    """common.backward_case with a fresh seeded grad_out.
 
-    mistakes: (explanation, wrong_backward) pairs; wrong_backward takes the
-    same arguments as the backward function. When the student's result fails
-    and equals one of them, the explanation is added to the message.
+    mistakes: known wrong formulas, {description: wrong_backward}, where
+    wrong_backward takes the backward function's arguments and the
+    description completes "It matches what you get ...".
+    broadcasting: False for operations that do not broadcast.
     """
     kwargs = dict(kwargs or {})
     out = np.asarray(forward(*args, **kwargs))
@@ -105,37 +114,37 @@ def grad_case(
     case = backward_case(
         exercise, name, module=MODULE, function=function, forward=forward,
         args=args, wrt=wrt, grad_out=grad_out, kwargs=kwargs, arg_names=arg_names,
+        alternatives=mistakes, broadcasting=broadcasting,
     )
-    if not mistakes:
-        return
-    plain_judge = case.run_judge
-
-    def judge(observation: dict[str, Any]) -> None:
-        try:
-            plain_judge(observation)
-        except CaseFailure as failure:
-            explanation = recognise(observation.get("result"), mistakes, (grad_out, out, *args), kwargs)
-            if explanation:
-                raise CaseFailure(f"{failure}\n{explanation}") from None
-            raise
-
-    case.run_judge = judge
+    if not broadcasting:
+        case.run_judge = shaped_like_out_first(case.run_judge, function, out.shape, np.shape(args[wrt]))
 
 
-def recognise(result: Any, mistakes: Sequence[tuple[str, Callable[..., Any]]], inputs: Sequence[Any], kwargs: dict[str, Any]) -> str:
-    """The explanation of the first known mistake whose answer the result equals, or ''."""
-    if not isinstance(result, dict) or "values" not in result:
-        return ""
-    got = np.asarray(result["values"], dtype=np.float64)
-    plain = [np.asarray(item, dtype=np.float64) if isinstance(item, np.ndarray) else item for item in inputs]
-    for explanation, wrong in mistakes:
-        try:
-            value = np.asarray(wrong(*plain, **kwargs), dtype=np.float64)
-        except Exception:
-            continue
-        if value.shape == got.shape and np.allclose(got, value, rtol=RTOL * 10, atol=ATOL * 10):
-            return explanation
-    return ""
+def shaped_like_out_first(judge: Callable[[Any], None], function: str, out_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> Callable[[Any], None]:
+    """A judge that first recognises a gradient left in out's shape.
+
+    For an operation that moves or gathers entries (reshape, transpose, sum,
+    indexing), a result shaped like grad_out means the backward step was
+    skipped; the shape heuristics of numeric would guess other causes.
+    """
+
+    def judged(observation: dict[str, Any]) -> None:
+        result = observation.get("result") if isinstance(observation, dict) else None
+        shape = tuple(result.get("shape") or ()) if isinstance(result, dict) and "values" in result else None
+        if shape is not None and shape == tuple(out_shape) != tuple(x_shape):
+            failure = mistake(
+                f"{name_of(function)} returned an array of shape {shape}, the shape of grad_out, "
+                f"but the gradient is for x, of shape {tuple(x_shape)}. Did you return grad_out without undoing the forward step?"
+            )
+            failure.size = int(np.prod(x_shape, dtype=np.int64))
+            raise failure
+        judge(observation)
+
+    return judged
+
+
+def name_of(function: str) -> str:
+    return f"{function}(grad_out, out, ...)"
 
 
 # 3.1 negative_back and exp_back ----------------------------------------------
@@ -144,37 +153,41 @@ for shape in [(3, 4), (5,), (), (2, 1, 3)]:
     grad_case(
         "3.1", f"negative_back on x of shape {shape}",
         function="negative_back", forward=np.negative, args=[normal(shape)], wrt=0,
-        mistakes=[("It looks like -x or -out: the upstream gradient grad_out is missing.", lambda g, out, x: -x)],
+        mistakes={"from -x: the upstream gradient grad_out is missing": lambda g, out, x: -x},
     )
 for shape in [(3, 4), (5,), (), (2, 1, 3)]:
     grad_case(
         "3.1", f"exp_back on x of shape {shape}",
         function="exp_back", forward=np.exp, args=[normal(shape)], wrt=0,
-        mistakes=[
-            ("It looks like grad_out * x: the derivative of exp(x) is exp(x), which is `out`.", lambda g, out, x: g * x),
-            ("It looks like exp(out): `out` already is exp(x), so it must not be exponentiated again.", lambda g, out, x: g * np.exp(out)),
-            ("It looks like exp(x) without grad_out: multiply by the upstream gradient.", lambda g, out, x: out),
-        ],
+        mistakes={
+            "from grad_out * x: the derivative of exp(x) is exp(x), which is `out`": lambda g, out, x: g * x,
+        },
     )
 
 
 # 3.2 reshape_back ------------------------------------------------------------
 
-# (x's shape, new_shape). Shapes that are not each other's reverse come
-# first, so that returning grad_out unchanged is not mistaken for a transpose.
+# (x's shape, new_shape). No new_shape is x's shape reversed: a student who
+# returns grad_out unchanged must not be told it looks transposed.
 for shape, new_shape in [
     ((3, 4), (2, 6)),
     ((2, 3, 4), (6, -1)),
     ((2, 3, 4), (24,)),
     ((5,), (1, 5, 1)),
     ((), (1,)),
-    ((3, 4), (4, 3)),
+    ((2, 6), (3, 4)),
 ]:
     grad_case(
         "3.2", f"reshape_back from {shape} to {new_shape}",
         function="reshape_back", forward=np.reshape, args=[normal(shape), new_shape], wrt=0,
         arg_names=("x", "new_shape"),
-        mistakes=[("It looks like grad_out was transposed: reshape keeps the entries in order; reshape grad_out to x's shape.", lambda g, out, x, s: g.T)],
+        mistakes={
+            "by transposing grad_out: reshape keeps the entries in C order, so only reshape grad_out to x.shape":
+                lambda g, out, x, s: np.reshape(g.T, x.shape),
+            "by reshaping in Fortran order: use NumPy's default C order, as the forward reshape did":
+                lambda g, out, x, s: np.reshape(g, x.shape, order="F"),
+        },
+        broadcasting=False,
     )
 
 
@@ -207,10 +220,10 @@ def invert_case(axes: tuple[int, ...]) -> None:
             shown = tuple(int(v) if float(v).is_integer() else v for v in got)
             message = f"{what} returned {shown}, but the inverse is {tuple(expected)}: the inverse q satisfies q[axes[i]] = i."
             if got == [float(v) for v in axes]:
-                message += " You returned axes itself, which is right only when the permutation undoes itself (like a swap of two dims); a 3-cycle does not."
-            elif got == [float(v) for v in reversed(axes)]:
-                message += " You returned axes reversed."
-            raise CaseFailure(message)
+                raise mistake(message + " You returned axes itself, which is right only when the permutation undoes itself (like a swap of two dims); a 3-cycle does not.")
+            if len(axes) > 2 and got == [float(v) for v in reversed(axes)]:
+                raise mistake(message + " You returned axes reversed.")
+            raise mistake(message)
 
 
 for axes in [(0,), (1, 0), (0, 1, 2), (1, 2, 0), (2, 0, 1), (0, 2, 1), (3, 0, 2, 1), (1, 3, 0, 2), (4, 2, 0, 1, 3)]:
@@ -236,7 +249,11 @@ for shape, axes in [
         "3.3", f"permute_back with axes={axes} on x of shape {shape}",
         function="permute_back", forward=transpose_forward, args=[normal(shape)], wrt=0,
         kwargs={"axes": axes},
-        mistakes=[("It looks like grad_out was transposed by axes itself: it must be transposed by the inverse permutation.", lambda g, out, x, axes: np.transpose(g, axes))],
+        mistakes={
+            "by transposing grad_out by axes itself: it must be transposed by the inverse permutation":
+                lambda g, out, x, axes: np.transpose(g, axes),
+        },
+        broadcasting=False,
     )
 
 
@@ -284,7 +301,7 @@ def expand_forward_case(shape: tuple[int, ...], new_shape: tuple[int, ...]) -> N
         result = observation["result"]
         got_shape = tuple(result.get("shape") or ())
         if result.get("values") is not None and got_shape != expected.shape and -1 in new_shape:
-            raise CaseFailure(
+            raise mistake(
                 f"{what} has shape {got_shape}, but it should have shape {expected.shape}. "
                 "Each -1 keeps the size of the dim of x it lines up with, counting from the right: "
                 "new dims are added in front."
@@ -317,7 +334,7 @@ def scaled_sum_back(g: np.ndarray, out: np.ndarray, x: np.ndarray, dim: Any = No
     return np.broadcast_to(kept, x.shape) / np.prod([x.shape[d] for d in dims])
 
 
-SUM_MISTAKES = [("It looks like a mean: each x entry was added with weight 1, so it gets grad_out unscaled.", scaled_sum_back)]
+SUM_MISTAKES = {"for a mean: each x entry was added once with weight 1, so it gets grad_out unscaled": scaled_sum_back}
 
 for shape, dim in [
     ((3, 4, 5), None),
@@ -336,7 +353,7 @@ for shape, dim in [
         grad_case(
             "3.5", f"sum_back with dim={dim}, keepdim={keepdim} on x of shape {shape}",
             function="sum_back", forward=sum_forward, args=[normal(shape)], wrt=0,
-            kwargs={"dim": dim, "keepdim": keepdim}, mistakes=SUM_MISTAKES,
+            kwargs={"dim": dim, "keepdim": keepdim}, mistakes=SUM_MISTAKES, broadcasting=False,
         )
 
 
@@ -469,7 +486,7 @@ def coerce_case(spec: Any) -> None:
             raise CaseFailure(f"coerce_index({show_index(spec)}) returned None. Did you forget a `return`?")
         problem = index_mismatch(observation, spec)
         if problem:
-            raise CaseFailure(f"coerce_index({show_index(spec)}): {problem}.")
+            raise mistake(f"coerce_index({show_index(spec)}): {problem}.")
 
 
 for spec in [
@@ -510,18 +527,12 @@ def getitem_case(shape: tuple[int, ...], spec: Any) -> None:
     def _(observation: dict[str, Any]) -> None:
         expect_untouched(observation, "getitem_back")
         expected = numerical_vjp(lambda values: values[index], [x], 0, grad_out)
-        try:
-            expect_array(observation["result"], expected, what=what, broadcast_shape=out.shape)
-        except CaseFailure as failure:
-            explanation = recognise(
-                observation["result"],
-                [("This is what assignment (grad[index] = grad_out) gives: where the index picks an entry more than once, "
-                  "only one pick keeps its gradient. Accumulate them with np.add.at.", assigned_getitem_back)],
-                (grad_out, out, x, index), {},
-            )
-            if explanation:
-                raise CaseFailure(f"{failure}\n{explanation}") from None
-            raise
+        assigned = {
+            "by assignment (grad[index] = grad_out): where the index picks an entry more than once, only one pick "
+            "keeps its gradient, so it must be assigned instead of accumulated. Use np.add.at":
+                lambda: assigned_getitem_back(grad_out.astype(np.float64), out, x.astype(np.float64), index),
+        }
+        expect_array(observation["result"], expected, what=what, alternatives=assigned)
 
 
 for shape, spec in [
@@ -601,10 +612,6 @@ for label, x_shape, y_shape in MAXIMUM_PATTERNS:
         grad_case(
             "3.8", f"maximum_back{position} without ties, {label}: x {x_shape}, y {y_shape}",
             function=f"maximum_back{position}", forward=np.maximum, args=[x, y], wrt=position,
-            mistakes=[(
-                "It looks like the gradient went to the smaller operand: it belongs where this operand is the larger one.",
-                lambda g, out, a, b, p=position: sum_to_shape(g * ((a < b) if p == 0 else (b < a)), np.shape((a, b)[p])),
-            )],
         )
 grad_case(
     "3.8", "maximum_back0 without ties, y a Python float",
@@ -666,7 +673,7 @@ def tie_case(label: str, x: np.ndarray | float, y: np.ndarray | float) -> None:
         bad = tie & ((got < low - slack) | (got > high + slack) | np.isnan(got))
         if np.any(bad):
             where = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise CaseFailure(
+            raise mistake(
                 f"{what}: at the tie x == y at index {list(where)}, grad_out is {g[where]:.6g} and you gave {got[where]:.6g}. "
                 "At a tie each side may take any fraction between 0 and 1 of grad_out (this kit splits it in half), but no more and no less."
             )
@@ -677,10 +684,20 @@ def tie_case(label: str, x: np.ndarray | float, y: np.ndarray | float) -> None:
             other_shape = np.shape(operands[other])
             expected = sum_to_shape(g * wins[other] + (g - share) * tie, other_shape)
             other_what = f"maximum_back{other}(grad_out, out, x, y) with {shapes}"
+            tie_mistakes = {
+                "by giving ties to neither side": lambda: sum_to_shape(g * wins[other], other_shape),
+                "by giving ties wholly to both sides": lambda: sum_to_shape(g * wins[other] + g * tie, other_shape),
+            }
             try:
                 expect_array(observation[f"back{other}"], expected, what=other_what, broadcast_shape=out.shape)
             except CaseFailure as failure:
-                raise CaseFailure(
+                got_other = observation[f"back{other}"].get("values")
+                if got_other is None or not any(
+                    np.shape(got_other) == other_shape and np.allclose(got_other, wrong(), rtol=RTOL * 10, atol=ATOL * 10)
+                    for wrong in tie_mistakes.values()
+                ):
+                    raise
+                raise mistake(
                     f"{failure}\nAt ties (x == y) the two shares must add up to grad_out: {name} took "
                     f"{tie_fraction(share, g, tie)} of it there, so maximum_back{other} must take the rest. "
                     "Giving the whole gradient to both sides, or to neither, counts it twice or loses it."
@@ -736,16 +753,16 @@ def relu_case(label: str, x: np.ndarray, requires_grad: bool = True) -> None:
         what = f"relu(x) with x of shape {x.shape}"
         result = observation["result"]
         if result.get("kind") != "tensor":
-            raise CaseFailure(f"{what} returned a {result.get('type')}; it should return a new Tensor.")
+            raise mistake(f"{what} returned a {result.get('type')}; it should return a new Tensor.")
         if observation["is_input"] or not np.array_equal(observation["input_after"].get("values"), x.astype(np.float64)):
-            raise CaseFailure(f"{what} changed x in place; relu must leave x as it is and return a new Tensor.")
+            raise mistake(f"{what} changed x in place; relu must leave x as it is and return a new Tensor.")
         expect_array(tensor_data(result), np.maximum(x, 0.0), what=f"{what}, the forward values")
         if not requires_grad:
             if observation["requires_grad"]:
-                raise CaseFailure(f"{what}: x does not require grad, but the result does.")
+                raise mistake(f"{what}: x does not require grad, but the result does.")
             return
         if not observation["requires_grad"]:
-            raise CaseFailure(
+            raise mistake(
                 f"{what}: x requires grad, but the result does not, so backprop cannot reach x. "
                 "Build relu from Tensor operations (maximum with 0.0) instead of making a Tensor from an array."
             )
@@ -758,7 +775,7 @@ def relu_case(label: str, x: np.ndarray, requires_grad: bool = True) -> None:
         bad = at_zero & ((got < np.minimum(0.0, g) - ATOL) | (got > np.maximum(0.0, g) + ATOL) | np.isnan(got))
         if np.any(bad):
             where = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise CaseFailure(
+            raise mistake(
                 f"{grad_what}: at x == 0 (index {list(where)}) grad_out is {g[where]:.6g} and x.grad is {got[where]:.6g}. "
                 "relu has no derivative at 0: any fraction between 0 and 1 of grad_out is a valid choice, nothing outside."
             )
@@ -825,12 +842,12 @@ def argmax_case(shape: tuple[int, ...], dim: int | None, keepdim: bool) -> None:
         what = f"argmax(x, dim={dim}, keepdim={keepdim}) with x of shape {shape}"
         result = observation["result"]
         if result.get("kind") == "array":
-            raise CaseFailure(f"{what} returned a NumPy {result.get('type')}; it should return a Tensor holding the indices.")
+            raise mistake(f"{what} returned a NumPy {result.get('type')}; it should return a Tensor holding the indices.")
         if result.get("kind") != "tensor":
             raise CaseFailure(f"{what} returned a {result.get('type')}; it should return a Tensor holding the indices.")
         expect_array(tensor_data(result), np.argmax(x, axis=dim, keepdims=keepdim), what=what)
         if observation["requires_grad"]:
-            raise CaseFailure(f"{what}: the result requires grad. argmax is not differentiable (its values are indices), so its result never requires grad.")
+            raise mistake(f"{what}: the result requires grad. argmax is not differentiable (its values are indices), so its result never requires grad.")
 
 
 for shape, dim, keepdim in [
@@ -876,14 +893,14 @@ def in_place_case(function: str, shape: tuple[int, ...], other: np.ndarray | flo
         if not observation["same_array"]:
             after = observation["original_after"].get("values")
             changed = after is not None and not np.array_equal(after, x.astype(np.float64))
-            raise CaseFailure(
+            raise mistake(
                 f"{what}: afterwards x.array is a different array object"
                 + (" (and the original array was changed too)" if changed else "")
                 + ". An in-place update must write into the existing array "
                 f"(x.array {'+=' if sign > 0 else '-='} ...): optimisers rely on Parameters sharing their arrays."
             )
         if observation["dtype"] != "float32":
-            raise CaseFailure(f"{what}: x.array changed dtype to {observation['dtype']}; it must stay float32.")
+            raise mistake(f"{what}: x.array changed dtype to {observation['dtype']}; it must stay float32.")
         try:
             expect_array(observation["original_after"], expected, what=f"x.array after {what}")
         except CaseFailure as failure:
@@ -895,14 +912,14 @@ def in_place_case(function: str, shape: tuple[int, ...], other: np.ndarray | flo
             ]
             for wrong, hint in hints:
                 if got.shape == wrong.shape and np.allclose(got, wrong, rtol=RTOL * 10, atol=ATOL * 10):
-                    raise CaseFailure(f"{failure}\nIt looks like {hint}.") from None
+                    raise mistake(f"{failure}\nIt looks like {hint}.") from None
             raise
         if isinstance(other, np.ndarray):
             after = observation["other_after"].get("values")
             if after is None or not np.array_equal(after, other.astype(np.float64)):
-                raise CaseFailure(f"{what} changed `other`; only x may change.")
+                raise mistake(f"{what} changed `other`; only x may change.")
         if observation["requires_grad"] != requires_grad or observation["has_recipe"]:
-            raise CaseFailure(
+            raise mistake(
                 f"{what} changed x's requires_grad or gave it a recipe. An in-place update is not part of the graph: "
                 "x must stay the leaf it was."
             )
