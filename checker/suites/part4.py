@@ -173,10 +173,13 @@ def build_tree(student: Any) -> tuple[Any, dict[int, str], dict[str, Any]]:
             return x
 
     root = Root()
-    parts = {
-        "root": root, "branch": root.branch, "first": root.branch.first, "second": root.branch.second,
-        "leaf": root.leaf, "extra": root.branch.extras[0],
-    }
+    try:
+        parts = {
+            "root": root, "branch": root.branch, "first": root.branch.first, "second": root.branch.second,
+            "leaf": root.leaf, "extra": root.branch.extras[0],
+        }
+    except AttributeError as error:
+        raise Unreadable(str(error)) from None
     names = {}
     for owner in ("root", "branch", "first", "second", "leaf", "extra"):
         for attribute in ("alpha", "beta", "gain", "w", "b", "plain"):
@@ -192,23 +195,49 @@ def build_tree(student: Any) -> tuple[Any, dict[int, str], dict[str, Any]]:
     return root, names, parts
 
 
+class Unreadable(Exception):
+    """An attribute assigned in __init__ could not be read back."""
+
+
+UNREADABLE = (
+    "after `self.branch = Branch()` (or another assignment) in __init__, reading the attribute back raised "
+    "AttributeError ({}). __setattr__ must still store every attribute: object.__setattr__(self, name, value)."
+)
+
+
 def named(items: Any, names: dict[int, str]) -> list[str]:
     return [names.get(id(item), f"an unknown {type(item).__name__}") for item in items]
 
 
 @probe("4.2", "parameters() of a three-level model: own first, then each child's, each once")
 def module_parameters(student: Any) -> dict[str, Any]:
-    root, names, parts = build_tree(student)
-    return {
-        "all": named(list(root.parameters()), names),
-        "own": named(list(root.parameters(recurse=False)), names),
-        "branch": named(list(parts["branch"].parameters()), names),
-        "leaf": named(list(parts["leaf"].parameters()), names),
-    }
+    try:
+        root, names, parts = build_tree(student)
+    except Unreadable as error:
+        return {"unreadable": str(error)}
+    try:
+        return {
+            "all": named(list(root.parameters()), names),
+            "own": named(list(root.parameters(recurse=False)), names),
+            "branch": named(list(parts["branch"].parameters()), names),
+            "leaf": named(list(parts["leaf"].parameters()), names),
+        }
+    except RecursionError:
+        return {"recursion": True}
+
+
+SHARED_REGISTRIES = (
+    "recursed without end, as if a module were its own descendant. Are the registries dicts on the class "
+    "(shared by every instance, so each module sees every other's children)? Create them in __init__."
+)
 
 
 @module_parameters.judge
 def _(observation: dict[str, Any]) -> None:
+    if "unreadable" in observation:
+        raise CaseFailure(UNREADABLE.format(observation["unreadable"]))
+    if observation.get("recursion"):
+        raise CaseFailure(f"root.parameters() {SHARED_REGISTRIES}")
     describe = "a model `root` with Parameters alpha, beta and children branch (Parameter gain, children first and second) and leaf"
     got = observation["all"]
     duplicates = sorted({name for name in got if got.count(name) > 1})
@@ -240,12 +269,19 @@ def _(observation: dict[str, Any]) -> None:
 
 @probe("4.2", "modules() gives the direct children only, and attributes read back")
 def module_children(student: Any) -> dict[str, Any]:
-    root, names, parts = build_tree(student)
+    try:
+        root, names, parts = build_tree(student)
+    except Unreadable as error:
+        return {"unreadable": str(error)}
     leaf = parts["leaf"]
+    try:
+        children = [list(module.modules()) for module in (root, parts["branch"], leaf)]
+    except RecursionError:
+        return {"recursion": True}
     return {
-        "root": named(list(root.modules()), names),
-        "branch": named(list(parts["branch"].modules()), names),
-        "leaf": named(list(leaf.modules()), names),
+        "root": named(children[0], names),
+        "branch": named(children[1], names),
+        "leaf": named(children[2], names),
         "reads": {
             "root.alpha": names.get(id(root.alpha)),
             "root.branch": names.get(id(root.branch)),
@@ -257,6 +293,10 @@ def module_children(student: Any) -> dict[str, Any]:
 
 @module_children.judge
 def _(observation: dict[str, Any]) -> None:
+    if "unreadable" in observation:
+        raise CaseFailure(UNREADABLE.format(observation["unreadable"]))
+    if observation.get("recursion"):
+        raise CaseFailure(f"modules() {SHARED_REGISTRIES}")
     reads = observation["reads"]
     if reads["root.alpha"] != "root.alpha" or reads["root.branch"] != "branch":
         raise CaseFailure("after `self.alpha = Parameter(...)`, reading self.alpha does not give that Parameter back: __setattr__ must still store the attribute.")
@@ -869,13 +909,14 @@ def sgd_run(
     shared_buffer: bool = False,
     dampening: bool = False,
     wrong_sign: bool = False,
+    buffer_restarts: bool = False,
 ) -> list[list[np.ndarray]]:
     """PyTorch's SGD in float64 (and, by flags, classic wrong versions); the parameters after each step."""
     params = [np.asarray(p, dtype=np.float64).copy() for p in initial]
     buffers: list[Any] = [None] * len(params)
     history = []
+    shared = None
     for step_grads in grads:
-        shared = None
         for index, grad in enumerate(step_grads):
             if grad is None:
                 continue
@@ -885,7 +926,7 @@ def sgd_run(
             if momentum:
                 slot = 0 if shared_buffer else index
                 previous = (shared if shared_buffer else buffers[slot])
-                if previous is None or np.shape(previous) != g.shape:
+                if previous is None or np.shape(previous) != g.shape or buffer_restarts:
                     buffer = g.copy()
                 else:
                     buffer = momentum * previous + ((1 - momentum) * g if dampening else g)
@@ -906,6 +947,8 @@ WRONG_SGDS = {
     "one momentum buffer shared by all the parameters (each needs its own)": {"shared_buffer": True},
     "a dampened buffer b = momentum * b + (1 - momentum) * g (PyTorch adds g itself)": {"dampening": True},
     "p + lr * g: the step goes uphill": {"wrong_sign": True},
+    "momentum that never builds up (b = g at every step). Is the buffer p.grad's own array, which zero_grad "
+    "or backprop then resets? Make it a copy at the first step": {"buffer_restarts": True},
 }
 
 
@@ -959,6 +1002,10 @@ def sgd_case(
     @case.judge
     def _(observation: dict[str, Any]) -> None:
         made = f"SGD({'a generator of ' if generator else ''}3 parameters, {settings})"
+        first_step = [np.asarray(got.get("values", np.nan), dtype=np.float64) for got in observation["history"][0]]
+        if all(got.shape == start.shape and np.array_equal(got, start) for got, start in zip(first_step, initial)):
+            reason = " Was the generator of parameters read twice? Keep a list of it, made once in __init__." if generator else ""
+            raise CaseFailure(f"{made}: step() changed no parameter.{reason}")
         for step, zeroed in enumerate(observation["zeroed"][1:], start=1):
             for index, grad in enumerate(zeroed):
                 if grad.get("type") == "NoneType":
@@ -975,9 +1022,7 @@ def sgd_case(
                 what = f"parameter {index} (shape {SGD_SHAPES[index]}) after step {step} of {made}"
                 got_values = np.asarray(got.get("values", np.nan), dtype=np.float64)
                 if step == 1 and got_values.shape == want.shape and np.array_equal(got_values, initial[index]) and index != missing_grad:
-                    raise CaseFailure(
-                        f"{what} has not changed." + (" Was the generator of parameters read twice (keep a list of it in __init__)?" if generator else "")
-                    )
+                    raise CaseFailure(f"{what} has not changed, though it has a gradient.")
                 if got_values.shape == want.shape and not np.allclose(got_values, want, rtol=1e-4, atol=1e-5):
                     for mistake, flags in WRONG_SGDS.items():
                         wrong = sgd_run(initial, grads, lr, momentum, weight_decay, **flags)

@@ -94,7 +94,7 @@ def _(observation: dict[str, Any]) -> None:
     losses = observation["losses"]
     if "values" not in losses:
         raise CaseFailure(
-            f"train_digits returned losses as {losses.get('repr', losses.get('type'))}; they should be a list of Python floats "
+            f"train_digits returned losses as {str(losses.get('repr', losses.get('type')))[:100]}...; they should be a list of Python floats "
             "(append loss.item() after each step)."
         )
     loss_values = np.asarray(losses["values"], dtype=np.float64).ravel()
@@ -122,6 +122,8 @@ def _(observation: dict[str, Any]) -> None:
         diagnosis = ""
         if loss_values.size and not np.all(np.isfinite(loss_values)):
             diagnosis = " The loss became NaN or infinite: the learning rate is too large (or the loss is unstable)."
+        elif loss_values.size > 1 and loss_values[-1] > 1.1 * loss_values[0]:
+            diagnosis = " The loss went up, not down: the learning rate is too large."
         elif loss_values.size > 1 and loss_values[-1] >= 0.9 * loss_values[0]:
             diagnosis = (
                 " The loss hardly went down: is every step zero_grad, backward, step? Are features and labels shuffled "
