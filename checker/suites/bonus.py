@@ -18,6 +18,7 @@ Mistakes these cases are built to catch:
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any, Callable
 
@@ -87,16 +88,16 @@ def diamond_ladder(length: int) -> list[list[int]]:
 def shared_spine(seed: int, length: int) -> list[list[int]]:
     """A spine 0 -> 1 -> ... plus random shortcuts forward, children in random order."""
     generator = rng(seed)
+    shortcuts = np.arange(length)[:, None] + generator.integers(2, 40, size=(length, 2))
     graph = []
     for i in range(length):
-        children = {i + 1} if i + 1 < length else set()
-        for _ in range(2):
-            j = i + int(generator.integers(2, 40))
-            if j < length:
-                children.add(j)
-        ordered = sorted(children)
-        generator.shuffle(ordered)
-        graph.append(ordered)
+        children = {int(j) for j in shortcuts[i] if j < length}
+        if i + 1 < length:
+            children.add(i + 1)
+        graph.append(sorted(children))
+    for children, flip in zip(graph, generator.random(length) < 0.5):
+        if flip:
+            children.reverse()
     return graph
 
 
@@ -192,10 +193,13 @@ def check_order(labels: list[int], graph: list[list[int]], name: str) -> None:
                 )
 
 
-def deep_sort_case(name: str, graph: list[list[int]]) -> None:
+def deep_sort_case(name: str, build: Callable[[], list[list[int]]]) -> None:
+    # Built on first use, not at import: importing the suite stays cheap.
+    graph = functools.cache(build)
+
     @probe("b.1", f"sorts {name}")
     def case(student: Any) -> dict[str, Any]:
-        return run_sort(student, graph)
+        return run_sort(student, graph())
 
     @case.judge
     def _(observation: dict[str, Any]) -> None:
@@ -212,13 +216,13 @@ def deep_sort_case(name: str, graph: list[list[int]]) -> None:
             raise CaseFailure(f"topological_sort raised {raised_text(error)}.")
         if "not_a_list" in observation:
             raise CaseFailure(f"topological_sort returned a {observation['not_a_list']}; it should return a list of nodes.")
-        check_order(observation["order"], graph, name)
+        check_order(observation["order"], graph(), name)
 
 
-def deep_cycle_case(name: str, graph: list[list[int]], source: int, target: int) -> None:
+def deep_cycle_case(name: str, build: Callable[[], list[list[int]]], source: int, target: int) -> None:
     @probe("b.1", f"raises ValueError on {name}")
     def case(student: Any) -> dict[str, Any]:
-        return run_sort(student, graph)
+        return run_sort(student, with_back_edge(build(), source, target))
 
     @case.judge
     def _(observation: dict[str, Any]) -> None:
@@ -235,12 +239,12 @@ def deep_cycle_case(name: str, graph: list[list[int]], source: int, target: int)
         )
 
 
-deep_sort_case(f"a chain {DEEP:,} nodes deep", chain(DEEP))
-deep_sort_case(f"a ladder of diamonds {DEEP:,} nodes deep (i -> i+1 and i -> i+2)", diamond_ladder(DEEP))
-deep_sort_case(f"a {DEEP:,}-node chain with random shortcuts (shared nodes)", shared_spine(71, DEEP))
-deep_sort_case(f"100 branches that merge into one {DEEP:,}-node chain", fan_into_chain(100, DEEP))
-deep_cycle_case(f"a {DEEP:,}-node chain whose last node points back to node 5,000", with_back_edge(chain(DEEP), DEEP - 1, 5000), DEEP - 1, 5000)
-deep_cycle_case(f"a ladder of diamonds {DEEP:,} nodes deep whose last node points back to the first", with_back_edge(diamond_ladder(DEEP), DEEP - 1, 0), DEEP - 1, 0)
+deep_sort_case(f"a chain {DEEP:,} nodes deep", lambda: chain(DEEP))
+deep_sort_case(f"a ladder of diamonds {DEEP:,} nodes deep (i -> i+1 and i -> i+2)", lambda: diamond_ladder(DEEP))
+deep_sort_case(f"a {DEEP:,}-node chain with random shortcuts (shared nodes)", lambda: shared_spine(71, DEEP))
+deep_sort_case(f"100 branches that merge into one {DEEP:,}-node chain", lambda: fan_into_chain(100, DEEP))
+deep_cycle_case(f"a {DEEP:,}-node chain whose last node points back to node 5,000", lambda: chain(DEEP), DEEP - 1, 5000)
+deep_cycle_case(f"a ladder of diamonds {DEEP:,} nodes deep whose last node points back to the first", lambda: diamond_ladder(DEEP), DEEP - 1, 0)
 
 
 # b.2 numerical_gradient --------------------------------------------------------
