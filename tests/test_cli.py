@@ -130,3 +130,22 @@ def test_runs_from_any_folder(renamed_solutions, tmp_path):
     # The kit is found through PYTHONPATH (or the venv), not through the current folder.
     finished = checker("check", "1.1", "--impl", str(renamed_solutions), cwd=tmp_path)
     assert finished.returncode == 0, finished.stderr
+
+
+# --- Python 3.10 compatibility of the kit's own code ------------------------------
+
+_NEWER_THAN_3_10 = ("import tomllib", "ExceptionGroup", "except*", "typing.Self", "from typing import Self", "datetime.UTC")
+
+
+@pytest.mark.parametrize("folder", ["checker", "exercises", "solutions"])
+def test_kit_code_is_python_3_10(folder):
+    import ast
+
+    for path in sorted((KIT_ROOT / folder).rglob("*.py")):
+        source = path.read_text()
+        ast.parse(source, filename=str(path), feature_version=(3, 10))
+        for construct in _NEWER_THAN_3_10:
+            assert construct not in source, f"{path.relative_to(KIT_ROOT)} uses {construct} (Python 3.11+)"
+        # co_qualname exists from 3.11 on: only through getattr with a fallback.
+        for line in source.splitlines():
+            assert ".co_qualname" not in line, f"{path.relative_to(KIT_ROOT)}: {line.strip()}"
