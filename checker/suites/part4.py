@@ -606,6 +606,17 @@ def mlp_forward(x: np.ndarray, *layers: np.ndarray, final_relu: bool = False, re
     return x
 
 
+def near_a_kink(x: np.ndarray, layers: list[np.ndarray], margin: float = 1e-4) -> bool:
+    """Whether a hidden pre-activation is so close to 0 that rounding decides the ReLU's side."""
+    pairs = list(zip(layers[0::2], layers[1::2]))
+    for weight, bias in pairs[:-1]:
+        x = x @ weight.T + bias
+        if np.any(np.abs(x) < margin):
+            return True
+        x = np.maximum(x, 0)
+    return False
+
+
 def mlp_case(seed: int, in_features: int, hidden: list[int], out_features: int, batch: int) -> None:
     x = normal(seed, (batch, in_features))
     grad = normal(seed + 1, (batch, out_features))
@@ -663,6 +674,8 @@ def mlp_case(seed: int, in_features: int, hidden: list[int], out_features: int, 
             if len(widths) > 2 and np.allclose(got, mlp_forward(x, *layers, relus=False), rtol=1e-4, atol=1e-4):
                 raise CaseFailure(f"{what} has no ReLU between its Linear layers: put one after every Linear but the last.")
         expect_array(out, expected, what=what)
+        if near_a_kink(x, layers):
+            return  # float32 and float64 may fall on two sides of a ReLU: the gradient is not comparable
         arguments = [x, *layers]
         expect_grad(observation["x_grad"], numerical_vjp(mlp_forward, arguments, 0, grad), what=f"x.grad after {what}.backward(grad)")
         for position, index in enumerate(order):
