@@ -1,0 +1,69 @@
+"""Feedback: how long a student and an instructor wait for the checker.
+
+- `check` of one exercise, against a bare `python -c "import numpy, pytest, rich"`
+  (the least any Python tool built on them can cost), both timed in turn;
+- `check` of everything on the solutions, in seconds;
+- batch grading of copies of the solutions, in submissions a minute.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import tempfile
+from pathlib import Path
+
+from .common import PYTHON, REPO, Result, run_command
+
+BARE_IMPORT = [PYTHON, "-c", "import numpy, pytest, rich"]
+ONE_EXERCISE = "1.1"
+GRADED_SUBMISSIONS = 8
+GRADING_JOBS = 2
+
+
+def check_command(*words: str) -> list[str]:
+    return [PYTHON, "-m", "checker", "check", *words, "--impl", "solutions"]
+
+
+def check_one_exercise(repeats: int = 7) -> Result:
+    run_command(BARE_IMPORT), run_command(check_command(ONE_EXERCISE))  # warm the file cache
+    bare, check = [], []
+    for _ in range(repeats):
+        bare.append(run_command(BARE_IMPORT))
+        check.append(run_command(check_command(ONE_EXERCISE)))
+    bare_seconds, check_seconds = statistics.median(bare), statistics.median(check)
+    ratio = check_seconds / bare_seconds
+    return Result(
+        f"check of one exercise ({ONE_EXERCISE})",
+        f"{check_seconds:.3f} s", f"{bare_seconds:.3f} s bare import",
+        f"{ratio:.2f}x", "<= 2x", ratio <= 2.0, f"median of {repeats}, in turn",
+    )
+
+
+def check_everything(repeats: int = 3) -> Result:
+    seconds = statistics.median(run_command(check_command()) for _ in range(repeats))
+    return Result(
+        "check of everything on solutions",
+        f"{seconds:.2f} s", "-", f"{seconds:.2f} s", "<= 10 s", seconds <= 10.0, f"median of {repeats}",
+    )
+
+
+def grading_throughput() -> Result:
+    with tempfile.TemporaryDirectory(prefix="backprop-bench-") as tmp:
+        submissions, out = Path(tmp) / "submissions", Path(tmp) / "grades"
+        for number in range(GRADED_SUBMISSIONS):
+            folder = submissions / f"student{number:02d}"
+            folder.mkdir(parents=True)
+            for source in (REPO / "solutions").glob("*.py"):
+                shutil.copyfile(source, folder / source.name)
+        seconds = run_command([PYTHON, "-m", "checker", "grade", str(submissions), "--out", str(out), "--jobs", str(GRADING_JOBS)])
+    per_minute = GRADED_SUBMISSIONS / seconds * 60.0
+    return Result(
+        f"batch grading, {GRADING_JOBS} jobs",
+        f"{per_minute:.1f} / min", f"{GRADED_SUBMISSIONS} in {seconds:.1f} s",
+        f"{per_minute:.1f} / min", ">= 30 / min", per_minute >= 30.0, "copies of the solutions, all exercises",
+    )
+
+
+def run() -> list[Result]:
+    return [check_one_exercise(), check_everything(), grading_throughput()]
