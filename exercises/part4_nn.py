@@ -73,7 +73,10 @@ class Module:
     """
 
     def __init__(self) -> None:
-        # object.__setattr__ because our own __setattr__ uses these two.
+        """Give this module its own two registries: Parameters by name, child Modules by name.
+
+        Careful: `self.x = ...` here already goes through your __setattr__.
+        """
         # TODO(4.2): write Module.__init__.
         raise NotImplementedError("exercise 4.2 Module.__init__")
 

@@ -72,7 +72,11 @@ class Module:
     """
 
     def __init__(self) -> None:
-        # object.__setattr__ because our own __setattr__ uses these two.
+        """Give this module its own two registries: Parameters by name, child Modules by name.
+
+        Careful: `self.x = ...` here already goes through your __setattr__.
+        """
+        # object.__setattr__, because our own __setattr__ reads these two.
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
 
