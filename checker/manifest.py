@@ -149,14 +149,15 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise(
         "3.1", "negative_back and exp_back", "3", ("negative_back", "exp_back"), 2,
         hints=(
-            "What are the derivatives of -x and of exp(x)?",
-            "exp's derivative is exp itself: which argument already holds exp(x)?",
+            "What are the derivatives of -x and of exp(x)? Multiply each by grad_out.",
+            "exp's derivative is exp itself: which argument already holds exp(x)? Do not exponentiate it again.",
         ),
     ),
     Exercise(
         "3.2", "reshape_back", "3", ("reshape_back",), 2,
         hints=(
-            "Reshape only moves entries around. What shape must the gradient get back to?",
+            "Reshape only relabels the entries; their order in memory stays. What shape must the gradient get back to?",
+            "Reshape grad_out to x.shape (not to new_shape, and without transposing).",
         ),
     ),
     Exercise(
@@ -165,27 +166,29 @@ EXERCISES: tuple[Exercise, ...] = (
             "If axes sends dim axes[i] of x to position i of out, where must the gradient's dim i go back to?",
             "Try axes = (1, 2, 0): is the inverse the same tuple? Why not?",
             "The inverse of a permutation p is the q with q[p[i]] = i.",
+            "Tensor.T calls permute with axes=(-1, -2): turn each axis into axis % x.ndim before inverting.",
         ),
     ),
     Exercise(
         "3.4", "expand", "3", ("_expand", "expand_back"), 3, requires=("1.2",),
         hints=(
-            "-1 in new_shape keeps that dim of x. New dims may also appear in front.",
+            "New dims may appear in front, so line new_shape up with x.shape from the right. Each -1 keeps the size of x's dim it lines up with.",
+            "Once -1 is replaced, np.broadcast_to does the rest.",
             "Expanding is broadcasting. What undoes broadcasting in a backward pass?",
         ),
     ),
     Exercise(
         "3.5", "sum_back", "3", ("sum_back",), 4,
         hints=(
-            "Each x entry contributes once to one output entry. What gradient does it get?",
-            "With keepdim=False the summed dims are gone from grad_out. Put them back as size 1 before broadcasting.",
-            "dim may be None, an int, a negative int, or a tuple. Normalise it first.",
+            "Each x entry contributes once, with weight 1, to one output entry. What gradient does it get?",
+            "dim may be None, an int, a negative int, or a tuple. Turn it into a tuple of non-negative dims first.",
+            "With keepdim=False the summed dims are gone from grad_out. Put them back as size 1 (np.expand_dims), then broadcast to x.shape.",
         ),
     ),
     Exercise(
         "3.6", "getitem", "3", ("coerce_index", "getitem_back"), 4,
         hints=(
-            "An index may contain Tensors: coerce_index swaps each for its array.",
+            "An index may be a Tensor or a tuple holding Tensors: coerce_index swaps each Tensor for its array, and keeps a tuple a tuple.",
             "The gradient is zeros shaped like x, with grad_out placed where the indexed entries came from.",
             "If an index picks the same entry twice, its gradient must be added twice. Does plain assignment do that? Look up np.add.at.",
         ),
@@ -195,7 +198,7 @@ EXERCISES: tuple[Exercise, ...] = (
         ("add_back0", "add_back1", "subtract_back0", "subtract_back1", "true_divide_back0", "true_divide_back1"),
         4, requires=("1.2",),
         hints=(
-            "Write down d(x+y)/dx, d(x-y)/dy and d(x/y)/dy.",
+            "Write down d(x+y)/dx, d(x-y)/dy and d(x/y)/dy. Which one has a minus sign, and which one needs x?",
             "Either operand may have been broadcast, or be a Python number. Where does unbroadcast come in?",
         ),
     ),
@@ -204,8 +207,9 @@ EXERCISES: tuple[Exercise, ...] = (
         requires=("1.2",) + AUTOGRAD,
         hints=(
             "Where x > y, the gradient goes to x; where y > x, to y. What about ties?",
-            "At a tie, split it: each side gets half.",
-            "relu(x) is maximum(x, 0.0) on Tensors.",
+            "At a tie the two shares must add up to grad_out: never give all of it to both, or none to either. This kit splits it in half.",
+            "x and y may have been broadcast, and one may be a Python number: unbroadcast each share.",
+            "relu(x) is maximum(x, 0.0) on Tensors: build it from Tensor operations so backprop can go through it.",
         ),
     ),
     Exercise(
@@ -218,8 +222,9 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise(
         "3.10", "argmax and in-place add_ and sub_", "3", ("argmax", "add_", "sub_"), 2, requires=AUTOGRAD,
         hints=(
-            "argmax is not differentiable: its result never requires grad.",
-            "add_ changes x.array itself; what must it not do to x's identity or its array object?",
+            "argmax is not differentiable: wrap np.argmax's result in a Tensor that does not require grad. Pass keepdim on as keepdims.",
+            "add_ changes the entries of x.array itself (x.array += ...): afterwards x.array must be the same array object.",
+            "other may be a Tensor or a number: take other.array for a Tensor. Do not forget alpha.",
         ),
     ),
     # Part 4: neural networks
