@@ -135,9 +135,27 @@ def student_frames(tb: types.TracebackType | None) -> list[dict[str, Any]]:
             frames.append({
                 "file": _short_path(code.co_filename),
                 "line": lineno,
-                "function": getattr(code, "co_qualname", code.co_name),
+                "function": _qualified_name(frame),
             })
     return frames
+
+
+def _qualified_name(frame: types.FrameType) -> str:
+    """'BackwardFuncLookup.add_back_func' for a method, so a stub is matched to its exercise.
+
+    Python 3.11 records this on the code object; on 3.10, find the class of
+    the frame's module whose attribute runs this very code.
+    """
+    code = frame.f_code
+    qualified = getattr(code, "co_qualname", None)
+    if qualified:
+        return qualified
+    for value in list(frame.f_globals.values()):
+        if _isinstance(value, type):
+            candidate = value.__dict__.get(code.co_name)
+            if getattr(candidate, "__code__", None) is code:
+                return f"{value.__name__}.{code.co_name}"
+    return code.co_name
 
 
 def _short_path(path: str) -> str:
