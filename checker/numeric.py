@@ -323,6 +323,13 @@ def diagnose(got: np.ndarray, expected: np.ndarray, alternatives: dict[str, Any]
         ratio = float(np.median(got[nonzero] / expected[nonzero]))
         if abs(ratio) > 1e-8 and abs(ratio - 1) > 1e-3 and close(got, ratio * expected):
             return f"It is the right answer times {ratio:.4g}: off by a constant factor.{_factor_note(ratio)}"
+    largest = float(np.max(np.abs(expected), initial=0.0))
+    relative = float(np.max(np.abs(got - expected), initial=0.0)) / largest if largest > 0 else np.inf
+    if relative < 1e-2:
+        return (
+            f"It is close to the right answer, but not close enough (off by up to {relative:.1e} of the largest entry): "
+            "a precision problem, such as float32 arithmetic where float64 was needed, or an approximation too rough for the job."
+        )
     wrong = ~np.isclose(got, expected, rtol=RTOL * 10, atol=ATOL * 10)
     if expected.size > 3 and 0 < np.sum(wrong) <= max(1, expected.size // 4):
         return f"Only {int(np.sum(wrong))} of {expected.size} entries are wrong: look at what is special about them."

@@ -141,6 +141,10 @@ def test_returned_a_tensor_instead_of_an_array():
         expect_array(returned(Tensor()), RIGHT, what="f(x)")
 
 
+def test_close_but_not_close_enough_is_a_precision_problem():
+    assert "precision" in message_for(RIGHT * (1 + 1e-3 * RNG.normal(size=RIGHT.shape)), RIGHT)
+
+
 def test_all_zeros():
     assert "all zeros" in message_for(np.zeros_like(RIGHT), RIGHT)
 
