@@ -282,6 +282,13 @@ def render(run: GraphRun) -> Any:
         return Panel(body, title=title, title_align="left", expand=False)
 
     nodes = description["nodes"]
+    if nodes and nodes[0]["leaf"]:
+        body = Text.assemble(
+            heading, "\n\n",
+            "The output has no recipe (or no parents): the forward pass returned a fresh tensor with no graph, "
+            "so backprop has nothing to walk. Does your wrap_forward_fn set out.recipe with the Tensor arguments as parents?",
+        )
+        return Panel(body, title=title, title_align="left", expand=False)
     values, expected = reference_gradients(run.example, nodes)
     wrong = 0
 
@@ -334,6 +341,8 @@ def render(run: GraphRun) -> Any:
     footer = Text()
     if "error" in description:
         footer.append(f"\nbackward() failed: {_error_text(description)}", style="red")
+    elif any(right is None for right in expected):
+        footer.append("\nSome nodes are not the ones this example should build, so their gradients could not be checked.", style="yellow")
     elif wrong:
         footer.append(f"\n{wrong} gradient(s) differ from the right ones: follow the ✗ marks from the output down to find where they go wrong.", style="red")
     else:

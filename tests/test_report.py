@@ -154,3 +154,9 @@ def test_graph_view_explains_an_unwritten_exercise():
     }
     text = render_text(graphview.render(graphview.GraphRun("forward_and_back", description, "")))
     assert "wrap_forward_fn is not written yet" in text
+
+
+def test_graph_view_says_when_the_forward_built_no_graph():
+    description = {"nodes": [{"name": "", "op": "", "leaf": True, "shape": [2], "value": np.ones(2), "parents": [], "grad": None}]}
+    text = render_text(graphview.render(graphview.GraphRun("forward_and_back", description, "")))
+    assert "fresh tensor with no graph" in " ".join(text.replace("│", " ").split())
