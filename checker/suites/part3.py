@@ -416,7 +416,11 @@ def index_parts(value: Any, tensor_type: type) -> Any:
     if isinstance(value, tuple):
         return {"kind": "tuple", "items": [index_parts(part, tensor_type) for part in value]}
     if isinstance(value, list):
-        return {"kind": "list", "repr": repr(value)[:200]}
+        try:
+            values = np.array(value)
+        except Exception:
+            return {"kind": "list", "repr": repr(value)[:200]}
+        return {"kind": "list", "values": values, "dtype": values.dtype.kind}
     if isinstance(value, tensor_type):
         return {"kind": "Tensor"}
     if isinstance(value, np.ndarray):
@@ -439,7 +443,8 @@ def index_mismatch(got: Any, spec: Any) -> str:
         expected = spec.values if is_tensor_spec(spec) else spec
         if kind == "Tensor":
             return f"the Tensor {show_index(spec)} is still a Tensor; it should become its array"
-        if kind != "array":
+        # A list of the same integers (or booleans) indexes just like the array.
+        if kind not in ("array", "list") or "values" not in got:
             return f"{show_index(spec)} became a {kind}, not an array"
         values = np.asarray(got["values"])
         if got.get("dtype") not in ("i", "u", "b") or values.shape != expected.shape or not np.array_equal(values, expected):
@@ -467,7 +472,9 @@ def index_mismatch(got: Any, spec: Any) -> str:
     if spec is Ellipsis:
         return "" if kind == "Ellipsis" else f"... became a {kind}"
     if isinstance(spec, int):
-        return "" if kind == "int" and got.get("value") == spec else f"the int {spec} was changed; leave it as it is"
+        # A 0-d integer array indexes exactly like the int.
+        same_array = kind == "array" and got.get("dtype") in ("i", "u") and np.shape(got.get("values")) == () and int(got["values"]) == spec
+        return "" if (kind == "int" and got.get("value") == spec) or same_array else f"the int {spec} was changed; leave it as it is"
     if isinstance(spec, list):
         return "" if kind in ("list", "array") else f"the list {spec} became a {kind}"
     return ""
