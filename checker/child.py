@@ -14,13 +14,33 @@ import sys
 
 
 def main(config_json: str) -> None:
-    config = json.loads(config_json)
+    try:
+        run(json.loads(config_json))
+    finally:
+        try:
+            sys.stdout.flush()
+        except BaseException:
+            pass
+        # Leave at once, whatever happened: threads the student started must
+        # not keep us alive, and our exit status means nothing anyway.
+        os._exit(0)
+
+
+def run(config: dict) -> None:
     # The plugin and the observation helpers take their references to NumPy
     # and the channel now, before any student code can run.
     from . import observe, plugin
 
+    # Student code may start processes: they must not inherit the channel.
+    os.set_inheritable(config["channel_fd"], False)
     student = observe.install_package(config["package_dir"])
-    plugin.configure(config["channel_fd"], student, [tuple(pair) for pair in config["cases"]])
+    plugin.configure(
+        config["channel_fd"],
+        student,
+        [tuple(pair) for pair in config["cases"]],
+        config.get("dependents"),
+        config.get("dependent_timeout", 1.0),
+    )
 
     from . import cases
 
@@ -45,6 +65,3 @@ def main(config_json: str) -> None:
         ],
         plugins=[plugin],
     )
-    sys.stdout.flush()
-    # Leave at once: threads the student started must not keep us alive.
-    os._exit(0)

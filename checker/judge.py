@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import manifest, wire
+from . import manifest, runner, wire
 from .cases import Case, CaseFailure
 from .manifest import Exercise
 from .results import CheckResult, ExerciseResult, TestResult
+
+_MEMORY_LIMIT = f"{runner.Limits().memory_bytes / 1024**3:g} GiB of memory"
 
 # Exception types whose name says the student's code tried to steer pytest.
 _PYTEST_OUTCOMES = ("Skipped", "XFailed", "Failed", "Exit", "OutcomeException")
@@ -107,8 +109,21 @@ def describe_exception(error: Any, exercise: Exercise) -> tuple[str, str]:
         return "error", f"{location} has a syntax error: {message.split(' (')[0]}{shown}"
     if kind in ("ImportError", "ModuleNotFoundError"):
         return "error", f"an import failed: {message}{where}."
-    if kind == "MemoryError":
-        return "error", f"ran out of memory{where}: the checker allows each run a limited amount."
+    if kind in ("MemoryError", "OutOfMemory"):
+        return "error", f"ran out of memory{where}: the checker allows your code {_MEMORY_LIMIT}. Is something growing without end, or is an array far bigger than you meant?"
+    if kind == "ChannelTampered":
+        return "error", (
+            "records were written on the checker's result channel by something other than the checker "
+            "(your code must not write to file descriptors it did not open); no result sent through it counts."
+        )
+    if kind == "UnreadableResult":
+        return "failed", f"your code returned something the checker cannot read ({message}). Return NumPy arrays or plain numbers."
+    if kind == "ResultTooLarge":
+        return "error", f"your code's result was too large for the checker to read ({message}). Does it return a huge array?"
+    if kind == "AttributeError" and "has no attribute" in message and message.startswith("module "):
+        missing = message.rsplit("has no attribute", 1)[1].strip(" '\"")
+        module = message.split("'")[1].rsplit(".", 1)[-1] if "'" in message else "your module"
+        return "failed", f"{module}.py has no function {missing}{where}: was it deleted or renamed?"
     if kind == "SystemExit":
         return "error", f"your code called sys.exit({message}){where}; the checker counts that as an error."
     if kind == "KeyboardInterrupt":

@@ -7,7 +7,9 @@ per selected case. This plugin's hooks, in the order pytest calls them:
 - pytest_generate_tests: one item per case id.
 - pytest_collection_modifyitems: give each item its case's time limit.
 - pytest_runtest_protocol: tell the parent which case is starting, so that a
-  crash or a hang is blamed on the right one.
+  crash or a hang is blamed on the right one; skip the other cases of an
+  exercise that hung, and give the exercises built on it a short limit (the
+  parent applies the same rule on its side, and enforces it).
 - pytest_pyfunc_call: run the probe and keep its outcome on the item.
 - pytest_runtest_makereport: collect the outcome and the captured output
   into one plain record, and send it.
@@ -31,6 +33,12 @@ from .observe import StudentPackage, exception_info
 _channel_fd: int | None = None
 _student: StudentPackage | None = None
 _selected: list[tuple[str, float]] = []
+_dependents: dict[str, list[str]] = {}  # exercise -> the exercises built on it, directly or not
+_dependent_timeout: float = 1.0
+
+# Exercises one of whose cases hung in this process, and those built on them.
+_hung: set[str] = set()
+_shortened: set[str] = set()
 
 _OUTCOME = pytest.StashKey[dict]()
 _OUTPUT_LIMIT = 4000  # characters of captured output kept per case
@@ -41,9 +49,16 @@ _write = os.write
 _dumps_line = wire.dumps_line
 
 
-def configure(channel_fd: int, student: StudentPackage, selected: list[tuple[str, float]]) -> None:
-    global _channel_fd, _student, _selected
+def configure(
+    channel_fd: int,
+    student: StudentPackage,
+    selected: list[tuple[str, float]],
+    dependents: dict[str, list[str]] | None = None,
+    dependent_timeout: float = 1.0,
+) -> None:
+    global _channel_fd, _student, _selected, _dependents, _dependent_timeout
     _channel_fd, _student, _selected = channel_fd, student, selected
+    _dependents, _dependent_timeout = dict(dependents or {}), dependent_timeout
 
 
 def send(record: dict[str, Any]) -> None:
@@ -70,14 +85,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    send({"kind": "start", "case": item.callspec.params["case_id"]})
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    case_id = item.callspec.params["case_id"]
+    exercise = REGISTRY[case_id].exercise
+    if exercise in _hung:
+        return True  # not run: the parent records it so
+    if exercise in _shortened:
+        limit = min(dict(_selected)[case_id], _dependent_timeout)
+        item.add_marker(pytest.mark.timeout(limit), append=False)
+    send({"kind": "start", "case": case_id})
+    return None
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool:
     case: Case = REGISTRY[pyfuncitem.callspec.params["case_id"]]
-    pyfuncitem.stash[_OUTCOME] = run_probe(case)
+    outcome = run_probe(case)
+    pyfuncitem.stash[_OUTCOME] = outcome
+    if outcome["outcome"] == "timeout":
+        _hung.add(case.exercise)
+        _shortened.update(_dependents.get(case.exercise, ()))
     return True
 
 
@@ -103,14 +130,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     record["output"] = _captured_output(report)
     try:
         send(record)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError, MemoryError) as exc:
         # The observation could not be encoded: say so instead of losing the case.
+        kind = "ResultTooLarge" if isinstance(exc, MemoryError) else "UnreadableResult"
+        # Let a huge observation go before encoding the short record.
+        record = None
+        del item.stash[_OUTCOME]
         send({
             "kind": "result",
-            "case": record["case"],
+            "case": item.callspec.params["case_id"],
             "outcome": "raised",
-            "error": {"type": "UnreadableResult", "bases": [], "message": str(exc), "frames": []},
-            "output": record["output"],
+            "error": {"type": kind, "bases": [], "message": "it does not fit in memory" if kind == "ResultTooLarge" else str(exc), "frames": []},
+            "output": "",
         })
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import select
 import shutil
 import signal
@@ -46,10 +47,13 @@ _ACTIVE_CHILDREN: set[int] = set()
 class Limits:
     memory_bytes: int = 2 * 1024**3  # address space of the child
     output_bytes: int = 64 * 1024**2  # largest file the child may write
+    record_bytes: int = 64 * 1024**2  # largest record the parent reads from the channel
     grace_seconds: float = 2.0  # beyond a case's own limit before the kill
     startup_seconds: float = 30.0  # for the child to import pytest and the suites
     dependent_timeout: float = 1.0  # per case, for exercises built on one that hung
     run_seconds: float = 300.0  # for the whole run
+    processes: int = 256  # processes and threads of the child's user, when it has its own
+    drop_privileges: bool = True  # as root: run student code as a user of its own
 
 
 @dataclass
@@ -59,14 +63,16 @@ class RunLog:
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     child_output: str = ""
     restarts: int = 0
+    tampered: bool = False  # something wrote forged records on the channel
 
 
-def stage(impl_dir: Path, workdir: Path) -> Path:
+def stage(impl_dir: Path, workdir: Path, owner: int | None = None) -> Path:
     """Copy the submission's Python files into a private package folder.
 
     The child imports the copy, so nothing it does can touch the original,
     and a file it lacks among the given ones (core.py, ...) is taken from the
-    kit. Returns the package folder.
+    kit. With `owner` (the child's own user id), the copy is readable by that
+    user and `tmp/` is the one folder it may write to. Returns the package folder.
     """
     package = workdir / "package"
     package.mkdir()
@@ -77,6 +83,15 @@ def stage(impl_dir: Path, workdir: Path) -> Path:
         if not (package / f"{module}.py").exists():
             shutil.copyfile(GIVEN_SOURCE / f"{module}.py", package / f"{module}.py")
     (workdir / "pytest.ini").write_text("[pytest]\n")
+    scratch = workdir / "tmp"
+    scratch.mkdir()
+    if owner is not None:
+        os.chmod(workdir, 0o755)
+        os.chmod(package, 0o755)
+        for path in [*package.iterdir(), workdir / "pytest.ini"]:
+            os.chmod(path, 0o644)
+        os.chown(scratch, owner, owner)
+        os.chmod(scratch, 0o700)
     return package
 
 
@@ -85,24 +100,24 @@ def run(impl_dir: Path, cases: list[Case], limits: Limits = Limits()) -> RunLog:
     log = RunLog()
     timeouts = {case.id: _timeout_of(case) for case in cases}
     exercise_of = {case.id: case.exercise for case in cases}
+    dependents = dependents_of(sorted(set(exercise_of.values())))
     pending = [case.id for case in cases]
     deadline = time.monotonic() + limits.run_seconds
     _become_subreaper()
     with tempfile.TemporaryDirectory(prefix="backprop-check-") as tmp:
         workdir = Path(tmp)
-        package = stage(impl_dir, workdir)
+        user = _sandbox_user() if limits.drop_privileges else None
+        package = stage(impl_dir, workdir, user)
+        session = _Session(log, timeouts, exercise_of, dependents, limits, deadline)
         while pending:
-            hung = _run_child(workdir, package, pending, timeouts, limits, deadline, log)
+            _run_child(workdir, package, pending, session, user)
             pending = [case_id for case_id in pending if case_id not in log.records]
-            if hung is not None:
-                _after_timeout(exercise_of[hung], pending, exercise_of, timeouts, limits, log)
-                pending = [case_id for case_id in pending if case_id not in log.records]
+            if pending and time.monotonic() >= deadline:
+                for case_id in pending:
+                    log.records[case_id] = {"outcome": "not_run", "reason": f"the whole run timed out (limit {limits.run_seconds:g} s)"}
+                break
             if pending:
                 log.restarts += 1
-            if time.monotonic() > deadline:
-                for case_id in pending:
-                    log.records[case_id] = {"outcome": "not_run", "reason": "the whole run took too long"}
-                break
     return log
 
 
@@ -110,114 +125,238 @@ def _timeout_of(case: Case) -> float:
     return case.timeout if case.timeout is not None else manifest.get(case.exercise).timeout
 
 
-def _after_timeout(
-    exercise_id: str,
-    pending: list[str],
-    exercise_of: dict[str, str],
-    timeouts: dict[str, float],
-    limits: Limits,
-    log: RunLog,
-) -> None:
-    """An exercise hung: skip its other cases and shorten its dependents' limits."""
-    for case_id in pending:
-        owner = exercise_of[case_id]
-        if owner == exercise_id:
-            log.records[case_id] = {"outcome": "not_run", "reason": "an earlier test of this exercise timed out"}
-        elif exercise_id in manifest.get(owner).requires:
-            timeouts[case_id] = min(timeouts[case_id], limits.dependent_timeout)
+def dependents_of(exercise_ids: list[str]) -> dict[str, list[str]]:
+    """For each exercise, the selected exercises built on it, directly or through others."""
+    requires = {exercise.id: set(exercise.requires) for exercise in manifest.EXERCISES}
+    closure: dict[str, set[str]] = {}
+
+    def below(exercise_id: str, seen: frozenset[str] = frozenset()) -> set[str]:
+        if exercise_id not in closure:
+            found = set(requires.get(exercise_id, ()))
+            for required in list(found):
+                if required not in seen:
+                    found |= below(required, seen | {exercise_id})
+            closure[exercise_id] = found
+        return closure[exercise_id]
+
+    return {
+        exercise_id: [other for other in exercise_ids if exercise_id in below(other)]
+        for exercise_id in exercise_ids
+    }
 
 
-def _run_child(
-    workdir: Path,
-    package: Path,
-    pending: list[str],
-    timeouts: dict[str, float],
-    limits: Limits,
-    deadline: float,
-    log: RunLog,
-) -> str | None:
-    """Run one child on the pending cases. Returns the id of a case that hung, if any."""
+class _Session:
+    """The parent's side of the channel protocol, over all the children of one run.
+
+    The child announces each case with a "start" record, then sends one
+    "result" record; at the end a "done". Student code runs in the child and
+    can write to the channel too, so the parent accepts only what the plugin
+    would send: starts in the order the cases were handed out, one result for
+    the case that started, nothing after "done". Anything else is tampering:
+    the results this child sent that would count ("returned") are voided.
+    """
+
+    def __init__(self, log, timeouts, exercise_of, dependents, limits, deadline):
+        self.log: RunLog = log
+        self.timeouts: dict[str, float] = timeouts
+        self.exercise_of: dict[str, str] = exercise_of
+        self.dependents: dict[str, list[str]] = dependents
+        self.limits: Limits = limits
+        self.deadline: float = deadline
+
+    # -- one child ------------------------------------------------------------
+
+    def begin(self, order: list[str]) -> None:
+        self.order = order
+        self.position = 0
+        self.current: str | None = None
+        self.accepted: list[str] = []
+        self.done = False
+        self.case_deadline = time.monotonic() + self.limits.startup_seconds
+
+    def receive(self, record: dict[str, Any] | None) -> None:
+        """Take one record from the channel (None: a line that is not a record)."""
+        if record is None or self.done:
+            self.tampering()
+            return
+        kind, case_id = record.get("kind"), record.get("case")
+        if kind == "ready" and self.position == 0 and self.current is None:
+            return
+        if kind == "start" and self.current is None and case_id == self._next_case():
+            self.current = case_id
+            self.position = self.order.index(case_id) + 1
+            limit = self.timeouts[case_id] + self.limits.grace_seconds
+            self.case_deadline = time.monotonic() + limit
+            return
+        if kind == "result" and case_id is not None and case_id == self.current:
+            self.current = None
+            self.case_deadline = time.monotonic() + self.limits.startup_seconds
+            self.accept(case_id, record)
+            if record.get("outcome") == "timeout":
+                self.hung(case_id)
+            return
+        if kind == "done" and self.current is None:
+            self.done = True
+            return
+        self.tampering()
+
+    def _next_case(self) -> str | None:
+        for case_id in self.order[self.position:]:
+            if case_id not in self.log.records:
+                return case_id
+        return None
+
+    def accept(self, case_id: str, record: dict[str, Any]) -> None:
+        if self.log.tampered and record.get("outcome") == "returned":
+            record = _tampered_record(record)
+        self.log.records[case_id] = record
+        self.accepted.append(case_id)
+
+    def tampering(self) -> None:
+        """Forged records on the channel: no result that came through it may count."""
+        self.log.tampered = True
+        for case_id in self.accepted:
+            if self.log.records[case_id].get("outcome") == "returned":
+                self.log.records[case_id] = _tampered_record(self.log.records[case_id])
+
+    def hung(self, case_id: str) -> None:
+        """A case hung: skip the other cases of its exercise, shorten its dependents' limits."""
+        exercise_id = self.exercise_of[case_id]
+        for other, owner in self.exercise_of.items():
+            if owner == exercise_id and other not in self.log.records:
+                self.log.records[other] = {"outcome": "not_run", "reason": "an earlier test of this exercise timed out"}
+        for dependent in self.dependents.get(exercise_id, ()):
+            for other, owner in self.exercise_of.items():
+                if owner == dependent:
+                    self.timeouts[other] = min(self.timeouts[other], self.limits.dependent_timeout)
+
+    # -- the end of a child -----------------------------------------------------
+
+    def silence(self) -> None:
+        """Nothing came in time: the current case hung (or the start-up did)."""
+        if time.monotonic() >= self.deadline:
+            reason = f"the whole run timed out (limit {self.limits.run_seconds:g} s)"
+            if self.current is not None:
+                self.log.records[self.current] = {"outcome": "not_run", "reason": reason}
+            return
+        if self.current is not None:
+            case_id, self.current = self.current, None
+            self.log.records[case_id] = {"outcome": "timeout", "killed": True, "limit": self.timeouts[case_id]}
+            self.hung(case_id)
+            return
+        self.stopped_early("the test process did not start in time")
+
+    def ended(self, exit_text: str, output_tail: str) -> None:
+        """The child is gone: blame the case it was running, if any."""
+        if self.current is not None and self.current not in self.log.records:
+            if _ran_out_of_memory(output_tail):
+                self.log.records[self.current] = {
+                    "outcome": "raised",
+                    "error": {"type": "OutOfMemory", "bases": [], "message": exit_text, "frames": []},
+                }
+            else:
+                self.log.records[self.current] = {"outcome": "crashed", "exit": exit_text}
+            # Its other cases would most likely crash too, each costing a
+            # fresh process: they are not run.
+            exercise_id = self.exercise_of[self.current]
+            for other, owner in self.exercise_of.items():
+                if owner == exercise_id and other not in self.log.records:
+                    self.log.records[other] = {"outcome": "not_run", "reason": "an earlier test of this exercise stopped the test process"}
+        elif not self.accepted and not self.done and self._next_case() is not None:
+            self.stopped_early(f"the test process stopped before any test ({exit_text})")
+
+    def too_large(self) -> None:
+        """A record beyond the size limit: the case it belongs to gets an error."""
+        if self.current is not None:
+            case_id, self.current = self.current, None
+            self.log.records[case_id] = {
+                "outcome": "raised",
+                "error": {"type": "ResultTooLarge", "bases": [], "message": f"more than {self.limits.record_bytes // 1024**2} MB", "frames": []},
+            }
+        else:
+            self.tampering()
+
+    def stopped_early(self, reason: str) -> None:
+        # Only the cases this child was given: a later child may still run them...
+        # but a child that cannot even start would fail again, so they all end here.
+        for case_id in self.order:
+            self.log.records.setdefault(case_id, {"outcome": "crashed", "reason": reason})
+
+
+def _tampered_record(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "outcome": "raised",
+        "error": {"type": "ChannelTampered", "bases": [], "message": "", "frames": []},
+        "output": record.get("output", ""),
+    }
+
+
+def _ran_out_of_memory(output: str) -> bool:
+    return any(sign in output for sign in ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "Out of memory"))
+
+
+def _run_child(workdir: Path, package: Path, pending: list[str], session: _Session, user: int | None) -> None:
+    """Run one child on the pending cases, until it finishes, crashes or hangs."""
     read_fd, write_fd = os.pipe()
+    limits = session.limits
     config = {
         "package_dir": str(package),
         "channel_fd": write_fd,
-        "cases": [[case_id, timeouts[case_id]] for case_id in pending],
+        "cases": [[case_id, session.timeouts[case_id]] for case_id in pending],
+        "dependents": session.dependents,
+        "dependent_timeout": limits.dependent_timeout,
     }
-    output_path = workdir / f"child-output-{log.restarts}.txt"
+    output_path = workdir / f"child-output-{session.log.restarts}.txt"
     with open(output_path, "wb") as output:
         child = subprocess.Popen(
             [sys.executable, "-I", "-B", "-c", _BOOTSTRAP, str(KIT_ROOT), json.dumps(config)],
             cwd=workdir,
-            env=_child_environment(),
+            env=_child_environment(workdir),
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
             pass_fds=(write_fd,),
+            close_fds=True,
             start_new_session=True,
-            preexec_fn=lambda: _apply_limits(limits),
+            preexec_fn=lambda: _apply_limits(limits, user),
         )
     os.close(write_fd)
     _ACTIVE_CHILDREN.add(child.pid)
-    hung = None
+    session.begin(list(pending))
+    ended = False
     try:
-        hung = _read_records(child, read_fd, timeouts, limits, deadline, log)
+        ended = _read_records(read_fd, session)
     finally:
         os.close(read_fd)
-        _kill_everything(child)
+        _kill_everything(child, user)
         _ACTIVE_CHILDREN.discard(child.pid)
-        log.child_output += _tail(output_path)
-    return hung
+        tail = _tail(output_path)
+        session.log.child_output += tail
+    if ended:
+        session.ended(_exit_description(child), tail)
 
 
-def _read_records(
-    child: subprocess.Popen,
-    read_fd: int,
-    timeouts: dict[str, float],
-    limits: Limits,
-    deadline: float,
-    log: RunLog,
-) -> str | None:
+def _read_records(read_fd: int, session: _Session) -> bool:
+    """Read the channel until "done", silence or the end. True when the child closed it."""
     buffer = b""
-    current: str | None = None
-    case_deadline = time.monotonic() + limits.startup_seconds
     while True:
-        now = time.monotonic()
-        wait = max(0.0, min(case_deadline, deadline) - now)
+        wait = max(0.0, min(session.case_deadline, session.deadline) - time.monotonic())
         ready, _, _ = select.select([read_fd], [], [], wait)
         if not ready:
-            # Nothing for too long: the current case hung (or start-up did).
-            if current is not None:
-                log.records[current] = {"outcome": "timeout", "killed": True, "limit": timeouts[current]}
-                return current
-            _mark_all(log, timeouts, "crashed", "the test process did not start in time")
-            return None
+            session.silence()
+            return False
         chunk = os.read(read_fd, 1 << 16)
         if not chunk:
-            # The child closed the channel: it exited, on purpose or not.
-            if current is not None and current not in log.records:
-                log.records[current] = {"outcome": "crashed", "exit": _exit_description(child)}
-            if not any(case_id in log.records for case_id in timeouts) and current is None:
-                _mark_all(log, timeouts, "crashed", f"the test process stopped before any test ({_exit_description(child)})")
-            return None
+            return True
         buffer += chunk
         *lines, buffer = buffer.split(b"\n")
         for line in lines:
-            record = _parse(line)
-            if record is None:
-                continue
-            kind = record.get("kind")
-            case_id = record.get("case")
-            if kind == "start" and case_id in timeouts:
-                current = case_id
-                case_deadline = time.monotonic() + timeouts[case_id] + limits.grace_seconds
-            elif kind == "result" and case_id in timeouts and case_id not in log.records:
-                log.records[case_id] = record
-                if record.get("outcome") == "timeout":
-                    return case_id
-                current = None
-                case_deadline = time.monotonic() + limits.startup_seconds
-            elif kind == "done":
-                return None
+            session.receive(_parse(line))
+        if session.done:
+            return False
+        if len(buffer) > session.limits.record_bytes:
+            session.too_large()
+            return False
 
 
 def _parse(line: bytes) -> dict[str, Any] | None:
@@ -225,11 +364,6 @@ def _parse(line: bytes) -> dict[str, Any] | None:
         return wire.loads_line(line)
     except (ValueError, UnicodeDecodeError):
         return None  # noise on the channel is ignored; a case without a record fails
-
-
-def _mark_all(log: RunLog, timeouts: dict[str, float], outcome: str, reason: str) -> None:
-    for case_id in timeouts:
-        log.records.setdefault(case_id, {"outcome": outcome, "reason": reason})
 
 
 def _exit_description(child: subprocess.Popen) -> str:
@@ -245,10 +379,14 @@ def _exit_description(child: subprocess.Popen) -> str:
     return f"exit status {code}"
 
 
-def _child_environment() -> dict[str, str]:
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+def _child_environment(workdir: Path) -> dict[str, str]:
+    keep = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")
     environment = {name: os.environ[name] for name in keep if name in os.environ}
     environment.update({
+        # Temporary files (pytest's captured output among them) go where
+        # the run's folder is cleaned up, and where the child may write.
+        "TMPDIR": str(workdir / "tmp"),
+        "HOME": str(workdir / "tmp"),
         # One BLAS thread: faster start-up, steady timing, and no thread
         # buffers eating into the memory cap.
         "OPENBLAS_NUM_THREADS": "1",
@@ -260,7 +398,7 @@ def _child_environment() -> dict[str, str]:
     return environment
 
 
-def _apply_limits(limits: Limits) -> None:
+def _apply_limits(limits: Limits, user: int | None) -> None:
     """In the child, before Python starts: caps that its code cannot lift."""
     import resource
 
@@ -270,6 +408,70 @@ def _apply_limits(limits: Limits) -> None:
     # Writing past the file size cap then fails with an error instead of
     # killing the process.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    if user is not None:
+        _become(user, limits.processes)
+
+
+def _become(user: int, processes: int | None = None) -> None:
+    """Drop root for a user and group of the child's own: no way back, no supplementary groups."""
+    import resource
+
+    if processes is not None:
+        # Counted per user, and this user is the child's alone: a fork bomb stops here.
+        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+    os.setgroups([])
+    os.setgid(user)
+    os.setuid(user)
+
+
+# Student code runs as root only when there is no other choice. As root, the
+# child runs under a user id of its own (not `nobody`, which other runs and
+# services share): it cannot write the kit, the submission, another run's
+# files or the report, cannot signal or trace the checker, and every process
+# it leaves behind can be found by its user id.
+_SANDBOX_USERS = range(3_100_000, 3_900_000)
+_sandbox_possible: bool | None = None
+
+
+def _sandbox_user() -> int | None:
+    """A fresh user id for the child, or None when running as root is not the case or not possible."""
+    global _sandbox_possible
+    if sys.platform != "linux" or os.geteuid() != 0:
+        return None
+    user = random.SystemRandom().choice(_SANDBOX_USERS)
+    if _sandbox_possible is None:
+        _sandbox_possible = _can_run_as(user)
+    return user if _sandbox_possible else None
+
+
+def _can_run_as(user: int) -> bool:
+    """Can a process of `user` run the checker's child? (The kit and Python must be world-readable.)"""
+    import numpy
+    import pytest
+    import pytest_timeout
+
+    needed = [
+        sys.executable,
+        os.path.realpath(sys.executable),
+        os.__file__,
+        json.__file__,
+        numpy.__file__,
+        pytest.__file__,
+        pytest_timeout.__file__,
+        str(KIT_ROOT / "checker" / "child.py"),
+        str(KIT_ROOT / "checker" / "suites" / "__init__.py"),
+    ]
+    test = "import os, sys; sys.exit(0 if all(os.access(p, os.R_OK) for p in sys.argv[1:]) else 1)"
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", test, *needed],
+            preexec_fn=lambda: _become(user),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return completed.returncode == 0
 
 
 def _become_subreaper() -> None:
@@ -285,7 +487,7 @@ def _become_subreaper() -> None:
         pass
 
 
-def _kill_everything(child: subprocess.Popen) -> None:
+def _kill_everything(child: subprocess.Popen, user: int | None) -> None:
     """Kill the child, its process group, and any process it left behind."""
     for pid in [child.pid, *_descendants(child.pid)]:
         try:
@@ -300,6 +502,19 @@ def _kill_everything(child: subprocess.Popen) -> None:
         child.wait(timeout=5)
     except subprocess.TimeoutExpired:
         pass
+    # Processes of the child's own user, wherever they went (a few rounds:
+    # some may be forking while we kill).
+    if user is not None:
+        for _ in range(20):
+            survivors = _processes_of(user)
+            if not survivors:
+                break
+            for pid in survivors:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            time.sleep(0.01)
     # Orphans that were re-parented to us (we are their subreaper).
     for pid in _descendants(os.getpid(), skip=_ACTIVE_CHILDREN - {child.pid}):
         try:
@@ -307,6 +522,21 @@ def _kill_everything(child: subprocess.Popen) -> None:
             os.waitpid(pid, 0)
         except (ProcessLookupError, ChildProcessError, PermissionError):
             pass
+
+
+def _processes_of(user: int) -> list[int]:
+    found = []
+    for entry in _proc_entries():
+        try:
+            with open(f"/proc/{entry}/status", "rb") as status:
+                for line in status:
+                    if line.startswith(b"Uid:"):
+                        if int(line.split()[1]) == user:
+                            found.append(int(entry))
+                        break
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
 
 
 def _descendants(root: int, skip: set[int] = frozenset()) -> list[int]:
