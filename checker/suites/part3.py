@@ -536,7 +536,7 @@ def getitem_case(shape: tuple[int, ...], spec: Any) -> None:
         expected = numerical_vjp(lambda values: values[index], [x], 0, grad_out)
         assigned = {
             "by assignment (grad[index] = grad_out): where the index picks an entry more than once, only one pick "
-            "keeps its gradient, so it must be assigned instead of accumulated. Use np.add.at":
+            "keeps its gradient (assigned instead of accumulated). Add them all up with np.add.at":
                 lambda: assigned_getitem_back(grad_out.astype(np.float64), out, x.astype(np.float64), index),
         }
         expect_array(observation["result"], expected, what=what, alternatives=assigned)
