@@ -24,6 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 Arr = np.ndarray
+_FLOAT64 = np.dtype(np.float64)
 
 grad_tracking_enabled = True
 
@@ -47,12 +48,20 @@ class Recipe:
     parents: dict[int, "Tensor"]
 
 
+_functional_module = None
+
+
 def _functional():
     # Imported on first use, not at the top: functional.py imports the
     # exercise files, and this file must stay importable without them.
-    from . import functional
+    # Kept once imported: every operator calls this, and an import
+    # statement costs far more than reading a global.
+    global _functional_module
+    if _functional_module is None:
+        from . import functional
 
-    return functional
+        _functional_module = functional
+    return _functional_module
 
 
 class Tensor:
@@ -68,7 +77,7 @@ class Tensor:
     def __init__(self, array: Any, requires_grad: bool = False):
         if not isinstance(array, np.ndarray):
             array = np.array(array)
-        if array.dtype == np.float64:
+        if array.dtype == _FLOAT64:
             array = array.astype(np.float32)
         self.array: Arr = array
         self.requires_grad: bool = requires_grad
@@ -79,9 +88,9 @@ class Tensor:
         return f"Tensor({self.array!r}, requires_grad={self.requires_grad})"
 
     # Tensors are compared with `==` elementwise (like arrays), so they are
-    # hashed by identity: each Tensor is its own dictionary key.
-    def __hash__(self) -> int:
-        return id(self)
+    # hashed by identity: each Tensor is its own dictionary key. (object's
+    # own hash is that identity hash, and costs less than a Python method.)
+    __hash__ = object.__hash__
 
     def __len__(self) -> int:
         if self.array.ndim == 0:

@@ -54,6 +54,9 @@ def unbroadcast(broadcasted: Arr, original: Arr) -> Arr:
 
     Returns an array with exactly `original.shape`.
     """
+    if broadcasted.shape == original.shape:
+        # Nothing was broadcast: the gradient is already the right shape.
+        return np.asarray(broadcasted)
     leading_dims = broadcasted.ndim - original.ndim
     summed = broadcasted.sum(axis=tuple(range(leading_dims)))
     stretched_dims = tuple(

@@ -51,11 +51,11 @@ class BackwardFuncLookup:
         Raises KeyError, with a message naming both the forward function and
         the position, when nothing was registered for them.
         """
-        key = (forward_fn, arg_position)
-        if key not in self.back_funcs:
+        try:
+            return self.back_funcs[(forward_fn, arg_position)]
+        except KeyError:
             name = getattr(forward_fn, "__name__", repr(forward_fn))
-            raise KeyError(f"no backward function registered for {name} at argument position {arg_position}")
-        return self.back_funcs[key]
+            raise KeyError(f"no backward function registered for {name} at argument position {arg_position}") from None
 
 
 BACK_FUNCS = BackwardFuncLookup()
@@ -121,16 +121,21 @@ def wrap_forward_fn(numpy_func: Callable, is_differentiable: bool = True) -> Cal
     """
 
     def tensor_func(*args: Any, **kwargs: Any) -> Tensor:
-        arrays = tuple(arg.array if isinstance(arg, Tensor) else arg for arg in args)
-        parents = {
-            position: arg
-            for position, arg in enumerate(args)
-            if isinstance(arg, Tensor) and arg.requires_grad
-        }
+        # One pass over the arguments: unbox each Tensor, and note the ones
+        # that backprop must reach.
+        arrays = []
+        parents = {}
+        for position, arg in enumerate(args):
+            if isinstance(arg, Tensor):
+                arrays.append(arg.array)
+                if arg.requires_grad:
+                    parents[position] = arg
+            else:
+                arrays.append(arg)
         requires_grad = is_differentiable and core.grad_tracking_enabled and bool(parents)
         out = Tensor(numpy_func(*arrays, **kwargs), requires_grad=requires_grad)
         if requires_grad:
-            out.recipe = Recipe(func=numpy_func, args=arrays, kwargs=kwargs, parents=parents)
+            out.recipe = Recipe(func=numpy_func, args=tuple(arrays), kwargs=kwargs, parents=parents)
         return out
 
     return tensor_func
@@ -159,11 +164,12 @@ def topological_sort(node: Hashable, get_children: Callable[[Any], Iterable[Any]
     while stack:
         current, children = stack[-1]
         for child in children:
-            if id(child) in finished:
+            child_id = id(child)
+            if child_id in finished:
                 continue
-            if id(child) in on_path:
+            if child_id in on_path:
                 raise ValueError("the graph has a cycle")
-            on_path.add(id(child))
+            on_path.add(child_id)
             stack.append((child, iter(get_children(child))))
             break
         else:
@@ -183,8 +189,8 @@ def sorted_computational_graph(tensor: Tensor) -> list[Tensor]:
     from: the reverse of a topological order.
     """
 
-    def get_parents(t: Tensor) -> list[Tensor]:
-        return [] if t.recipe is None else list(t.recipe.parents.values())
+    def get_parents(t: Tensor) -> Iterable[Tensor]:
+        return () if t.recipe is None else t.recipe.parents.values()
 
     return topological_sort(tensor, get_parents)[::-1]
 
@@ -221,8 +227,11 @@ def backprop(end_node: Tensor, end_grad: Tensor | None = None) -> None:
             if node.requires_grad:
                 if node.grad is None:
                     # A copy: the same array may also be another leaf's
-                    # gradient, or the caller's end_grad.
-                    node.grad = Tensor(np.array(grad, copy=True))
+                    # gradient, or the caller's end_grad. In C order, like
+                    # the leaf's own array: a gradient that arrived
+                    # transposed (the weight of `x @ W.T`) would make every
+                    # optimiser update several times slower.
+                    node.grad = Tensor(np.array(grad, copy=True, order="C"))
                 else:
                     node.grad.array = node.grad.array + grad
             continue
