@@ -110,7 +110,7 @@ def describe_exception(error: Any, exercise: Exercise) -> tuple[str, str]:
     if kind in ("ImportError", "ModuleNotFoundError"):
         return "error", f"an import failed: {message}{where}."
     if kind in ("MemoryError", "OutOfMemory"):
-        return "error", f"ran out of memory{where}: the checker allows your code {_MEMORY_LIMIT}. Is something growing without end, or is an array far bigger than you meant?"
+        return "error", f"ran out of memory{where}: the checker allows your code {_MEMORY_LIMIT}. Is something growing without end, or is an array far larger than you meant?"
     if kind == "ChannelTampered":
         return "error", (
             "records were written on the checker's result channel by something other than the checker "

@@ -3,17 +3,34 @@
 The parent never imports student code. It copies the submission into a
 private folder, starts a child Python (child.py) with a memory cap, a file
 size cap and its own session, and reads one record per case from a pipe.
+Run as root, the child drops to a user id of its own (when Python and the
+kit are world-readable, else it stays root): it cannot write the kit, the
+submission or the report, nor signal or trace the checker, and everything it
+leaves behind is killed by user id.
 
 Whatever the child does, every case ends with exactly one record:
 
 - the child's own record ("returned", "raised" or "timeout"), or
 - "timeout" when the case outlived its limit and the child was killed, or
 - "crashed" when the child died while running it (segfault, os._exit, ...), or
-- "not_run" when an earlier case of the same exercise timed out.
+- "not_run" when an earlier case of the same exercise timed out or crashed,
+  or the whole run ran out of time.
 
-After a kill or a crash, a fresh child carries on with the cases left.
-Cases of exercises that build on one that timed out get a short limit, so a
-hung `topological_sort` costs seconds, not a minute per dependent.
+A case that hangs (the child's own timer fires) costs its limit once: the
+child skips the rest of that exercise and gives every exercise built on it
+a short limit, so a hung `topological_sort` costs about a second per
+dependent exercise. After a kill or a crash, a fresh child carries on.
+
+The channel is written by the plugin, but student code shares its process
+and could write to it too. The parent accepts only the plugin's protocol
+(see _Session): starts in the order the cases were handed out, one result
+for the running case, nothing after "done"; any other record is tampering,
+and voids every result that came through that channel. What remains
+possible is what any in-process code can do: a submission that imitates
+the protocol exactly can make up observations for the cases it runs in and
+those that follow. That is no more than hard-coding answers for the
+suite's fixed inputs, which any submission can do; the verdict itself (the
+comparison with the mathematics) is always made here, in the parent.
 """
 
 from __future__ import annotations
@@ -338,7 +355,7 @@ def _run_child(workdir: Path, package: Path, pending: list[str], session: _Sessi
 
 def _read_records(read_fd: int, session: _Session) -> bool:
     """Read the channel until "done", silence or the end. True when the child closed it."""
-    buffer = b""
+    buffer = bytearray()
     while True:
         wait = max(0.0, min(session.case_deadline, session.deadline) - time.monotonic())
         ready, _, _ = select.select([read_fd], [], [], wait)
@@ -348,14 +365,21 @@ def _read_records(read_fd: int, session: _Session) -> bool:
         chunk = os.read(read_fd, 1 << 16)
         if not chunk:
             return True
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
+        if b"\n" not in chunk:
+            # Part of a long record: keep it, without searching it all again.
+            buffer += chunk
+            if len(buffer) > session.limits.record_bytes:
+                session.too_large()
+                return False
+            continue
+        *lines, rest = (bytes(buffer) + chunk).split(b"\n")
+        buffer = bytearray(rest)
         for line in lines:
+            if len(line) > session.limits.record_bytes:
+                session.too_large()
+                return False
             session.receive(_parse(line))
         if session.done:
-            return False
-        if len(buffer) > session.limits.record_bytes:
-            session.too_large()
             return False
 
 

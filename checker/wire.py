@@ -14,14 +14,20 @@ import numpy as np
 
 _ARRAY_TAG = "__ndarray__"
 
+# Taken at import, before any student code runs in the child: patching
+# NumPy or base64 there cannot change what is encoded.
+_ndarray, _generic, _array = np.ndarray, np.generic, np.array
+_int64, _float64 = np.int64, np.float64
+_b64encode = base64.b64encode
+
 
 def encode(value: Any) -> Any:
     """A JSON-ready copy of `value` (plain data and NumPy arrays only)."""
-    if isinstance(value, np.ndarray):
-        dtype = np.int64 if value.dtype.kind in "iub" else np.float64
-        plain = np.array(value, dtype=dtype, order="C")
+    if isinstance(value, _ndarray):
+        dtype = _int64 if value.dtype.kind in "iub" else _float64
+        plain = _array(value, dtype=dtype, order="C")
         return {
-            _ARRAY_TAG: base64.b64encode(plain.tobytes()).decode("ascii"),
+            _ARRAY_TAG: _b64encode(plain.tobytes()).decode("ascii"),
             "dtype": plain.dtype.name,
             "shape": list(plain.shape),
         }
@@ -31,7 +37,7 @@ def encode(value: Any) -> Any:
         return [encode(item) for item in value]
     if isinstance(value, (bool, int, float, str)) or value is None:
         return value
-    if isinstance(value, np.generic):
+    if isinstance(value, _generic):
         return value.item()
     raise TypeError(f"cannot send a {type(value).__name__} to the parent process")
 
