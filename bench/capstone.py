@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import time
-
 from solutions.part5_training import evaluate, load_digits, split_train_test, train_digits
 
-from .common import Result
+from .common import Result, timed_call
 
 
 def run() -> list[Result]:
     train_features, train_labels, test_features, test_labels = split_train_test(*load_digits())
-    started = time.perf_counter()
-    model, _ = train_digits(train_features, train_labels, seed=0)
-    seconds = time.perf_counter() - started
+    (model, _), timing = timed_call(lambda: train_digits(train_features, train_labels, seed=0))
     accuracy = evaluate(model, test_features, test_labels)
     return [
         Result("capstone on digits: test accuracy", f"{accuracy:.1%}", f"{len(test_labels)} test images",
                f"{accuracy:.1%}", ">= 97%", accuracy >= 0.97),
-        Result("capstone on digits: training time", f"{seconds:.2f} s", f"{len(train_labels)} training images",
-               f"{seconds:.2f} s", "<= 1 s", seconds <= 1.0),
+        Result("capstone on digits: training time", f"{timing.cpu:.2f} s", f"{len(train_labels)} training images",
+               f"{timing.cpu:.2f} s", "<= 1 s", timing.cpu <= 1.0, f"CPU time; wall clock {timing.wall:.2f} s"),
     ]

@@ -10,7 +10,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -38,30 +38,45 @@ def skipped(what: str, budget: str, why: str) -> Result:
     return Result(what, "-", "-", "-", budget, None, why)
 
 
-def median_seconds(function: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
-    """The median wall time of `function()` over `repeats` runs, after `warmup` runs."""
-    for _ in range(warmup):
-        function()
-    return statistics.median(timed(function) for _ in range(repeats))
+@dataclass
+class Timing:
+    """Seconds of one run: on the wall clock, and on this process's CPU.
+
+    On a machine other work shares, the wall clock also counts the time this
+    process waited for a core; its CPU time does not. For single-threaded
+    work in this process the two agree on an idle machine.
+    """
+
+    wall: float
+    cpu: float
 
 
-def timed(function: Callable[[], object]) -> float:
+def timed_call(function: Callable[[], Any]) -> tuple[Any, Timing]:
+    """What function() returns, and how long it took."""
     # A collection left over from the previous run must not land in this one.
     gc.collect()
-    started = time.perf_counter()
-    function()
-    return time.perf_counter() - started
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = function()
+    return result, Timing(time.perf_counter() - wall, time.process_time() - cpu)
 
 
-def interleaved_medians(first: Callable[[], object], second: Callable[[], object], repeats: int = 5) -> tuple[float, float]:
-    """Median times of two functions run in turn, so that a busy moment of
-    the machine falls on both alike."""
-    first(), second()  # warm-up
-    first_times, second_times = [], []
+def timed(function: Callable[[], Any]) -> Timing:
+    return timed_call(function)[1]
+
+
+def median_timing(timings: list[Timing]) -> Timing:
+    return Timing(statistics.median(t.wall for t in timings), statistics.median(t.cpu for t in timings))
+
+
+def interleaved(first: Callable[[], object], second: Callable[[], object], repeats: int = 5) -> tuple[Timing, Timing]:
+    """Median timings of two functions run in turn, so that a busy moment of
+    the machine falls on both alike. Each runs once first, to warm up."""
+    first(), second()
+    first_timings, second_timings = [], []
     for _ in range(repeats):
-        first_times.append(timed(first))
-        second_times.append(timed(second))
-    return statistics.median(first_times), statistics.median(second_times)
+        first_timings.append(timed(first))
+        second_timings.append(timed(second))
+    return median_timing(first_timings), median_timing(second_timings)
 
 
 def run_command(arguments: list[str], cwd: Path = REPO) -> float:

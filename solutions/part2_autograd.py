@@ -153,30 +153,38 @@ def topological_sort(node: Hashable, get_children: Callable[[Any], Iterable[Any]
     Nodes are hashable, but compare them by identity: two distinct nodes are
     two nodes, whatever their `==` says.
     """
+    # Kahn's algorithm, with no recursion, so that deep graphs cannot hit
+    # Python's recursion limit. Nodes are keyed by id().
+    #
+    # First pass: every reachable node, and how many times reachable nodes
+    # point to it.
+    pointed_to: dict[int, int] = {id(node): 0}
+    reachable = [node]
+    to_visit = [node]
+    while to_visit:
+        for child in get_children(to_visit.pop()):
+            if id(child) in pointed_to:
+                pointed_to[id(child)] += 1
+            else:
+                pointed_to[id(child)] = 1
+                reachable.append(child)
+                to_visit.append(child)
+
+    # Second pass: take a node once every node pointing to it is taken. That
+    # lists parents before children; reversed, it is the order we want.
+    # On a cycle, the nodes of the cycle never become ready.
     order: list[Any] = []
-    finished: set[int] = set()
-    on_path: set[int] = set()
-    # An explicit stack instead of recursion, so that deep graphs cannot hit
-    # Python's recursion limit. Each entry is a node and an iterator over the
-    # children it has not looked at yet.
-    stack = [(node, iter(get_children(node)))]
-    on_path.add(id(node))
-    while stack:
-        current, children = stack[-1]
-        for child in children:
-            child_id = id(child)
-            if child_id in finished:
-                continue
-            if child_id in on_path:
-                raise ValueError("the graph has a cycle")
-            on_path.add(child_id)
-            stack.append((child, iter(get_children(child))))
-            break
-        else:
-            stack.pop()
-            on_path.remove(id(current))
-            finished.add(id(current))
-            order.append(current)
+    ready = [node] if pointed_to[id(node)] == 0 else []
+    while ready:
+        current = ready.pop()
+        order.append(current)
+        for child in get_children(current):
+            pointed_to[id(child)] -= 1
+            if pointed_to[id(child)] == 0:
+                ready.append(child)
+    if len(order) != len(reachable):
+        raise ValueError("the graph has a cycle")
+    order.reverse()
     return order
 
 
