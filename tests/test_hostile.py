@@ -227,3 +227,23 @@ def test_limits_are_the_documented_ones():
     limits = runner.Limits()
     assert limits.memory_bytes <= 4 * 1024**3
     assert limits.run_seconds <= 600
+
+
+def test_as_root_student_code_cannot_write_the_kit(tmp_path):
+    """Where the checker runs as root and can give the child a user of its own."""
+    if runner._sandbox_user() is None:
+        pytest.skip("not root, or Python and the kit are not world-readable: the child keeps the checker's user")
+    target = KIT_ROOT / "checker" / "written-by-student-code"
+    submission = tmp_path / "submission"
+    shutil.copytree(SOLUTIONS, submission, ignore=shutil.ignore_patterns("__pycache__"))
+    module_path = submission / "part1_backward.py"
+    module_path.write_text(module_path.read_text() + (
+        "\n\n_log_back = log_back\n\n"
+        "def log_back(grad_out, out, x):\n"
+        f"    open({str(target)!r}, 'w').write('owned')\n"
+        "    return _log_back(grad_out, out, x)\n"
+    ))
+    result = run_check(submission, [manifest.get("1.1")])
+    assert not target.exists()
+    assert result.exercises[0].status == "failed"
+    assert "PermissionError" in result.exercises[0].message
