@@ -25,19 +25,23 @@ def copies(values: Sequence[Any]) -> list[Any]:
     return [value.copy() if isinstance(value, np.ndarray) else value for value in values]
 
 
-def changed_inputs(before: Sequence[Any], after: Sequence[Any], names: Sequence[str]) -> list[str]:
-    """Names of the array arguments whose contents a call changed."""
-    return [
-        name
-        for name, old, new in zip(names, before, after)
-        if isinstance(old, np.ndarray) and (old.shape != new.shape or not np.array_equal(old, new, equal_nan=True))
-    ]
+def changed_inputs(before: Sequence[Any], after: Sequence[Any], names: Sequence[str]) -> list[list[Any]]:
+    """The array arguments as they were before and after a call, as plain data.
+
+    Runs in the child; the comparison is the judge's (expect_untouched), in
+    the parent, where student code cannot patch it.
+    """
+    return [[name, old, new] for name, old, new in zip(names, before, after) if isinstance(old, np.ndarray)]
 
 
 def expect_untouched(observation: dict[str, Any], what: str) -> None:
-    mutated = observation.get("mutated") or []
-    if mutated:
-        names = ", ".join(str(name) for name in mutated)
+    changed = [
+        name
+        for name, old, new in observation.get("mutated") or []
+        if np.shape(old) != np.shape(new) or not np.array_equal(old, new, equal_nan=True)
+    ]
+    if changed:
+        names = ", ".join(str(name) for name in changed)
         raise CaseFailure(f"{what} changed its input {names} in place. A backward function must leave its arguments as they were.")
 
 

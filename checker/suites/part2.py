@@ -34,7 +34,7 @@ import numpy as np
 from ..cases import CaseFailure, probe
 from ..numeric import expect_array, numerical_vjp, rng
 from ..observe import attempt, returned
-from .common import float32
+from .common import changed_inputs, expect_untouched, float32
 
 # ---------------------------------------------------------------------------
 # Shared probe helpers
@@ -271,13 +271,12 @@ def forward_probe(student: Any, call: Callable[[Any, dict[int, str]], Any], inpu
         with tracking_off(student):
             out = call(tensors)
     description = describe_tensor_result(out, student, labels, expected_func)
-    description["mutated"] = [name for name, t in tensors.items() if not np.array_equal(before[name], t.array)]
+    description["mutated"] = changed_inputs(list(before.values()), [t.array for t in tensors.values()], list(tensors))
     return description
 
 
 def expect_inputs_kept(observation: dict[str, Any], what: str) -> None:
-    if observation.get("mutated"):
-        raise CaseFailure(f"{what} changed its input {', '.join(observation['mutated'])} in place.")
+    expect_untouched(observation, what)
 
 
 def forward_case(exercise: str, name: str, *, call: Callable, inputs: dict[str, tuple[np.ndarray, bool]], func: Callable,
