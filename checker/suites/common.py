@@ -42,7 +42,7 @@ def expect_untouched(observation: dict[str, Any], what: str) -> None:
     ]
     if changed:
         names = ", ".join(str(name) for name in changed)
-        raise CaseFailure(f"{what} changed its input {names} in place. A backward function must leave its arguments as they were.")
+        raise CaseFailure(f"{what} changed its input {names} in place. Leave the arguments as they were: compute into new arrays.")
 
 
 def backward_case(

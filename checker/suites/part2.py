@@ -900,17 +900,15 @@ def backprop_case(name: str, *, with_end_grad: bool, times: int = 1, all_tensor_
             "grads": describe_grads(student, tensors, list(leaves)),
             "shared": shared,
             "shares_end_grad": with_end_grad_buffer,
-            "end_grad_changed": end_grad is not None and not np.array_equal(end_grad_tensor.array, end_grad),
-            "inputs_changed": [leaf_name for leaf_name in leaves if not np.array_equal(before[leaf_name], tensors[leaf_name].array)],
+            "end_grad": changed_inputs([end_grad], [end_grad_tensor.array], ["end_grad"]) if end_grad is not None else [],
+            "leaves": changed_inputs(list(before.values()), [tensors[leaf_name].array for leaf_name in leaves], list(leaves)),
         }
 
     @case.judge
     def _(observation: dict[str, Any]) -> None:
         what = f"backprop on {name}"
-        if observation["inputs_changed"]:
-            raise CaseFailure(f"{what} changed the data of {', '.join(observation['inputs_changed'])}; backprop must only write .grad.")
-        if observation["end_grad_changed"]:
-            raise CaseFailure(f"{what} changed the end_grad it was given; never modify it in place.")
+        expect_untouched({"mutated": observation["leaves"]}, f"{what} (backprop must only write .grad)")
+        expect_untouched({"mutated": observation["end_grad"]}, f"{what} (never modify the end_grad you are given)")
         expect_grads(observation["grads"], expected_grads(leaves, operations, end, end_grad, times), what)
         if observation["shared"]:
             first, second = observation["shared"][0]
