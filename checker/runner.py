@@ -345,7 +345,7 @@ def _run_child(workdir: Path, package: Path, pending: list[str], session: _Sessi
         ended = _read_records(read_fd, session)
     finally:
         os.close(read_fd)
-        _kill_everything(child, user)
+        _kill_everything(child, user, workdir)
         _ACTIVE_CHILDREN.discard(child.pid)
         tail = _tail(output_path)
         session.log.child_output += tail
@@ -511,7 +511,7 @@ def _become_subreaper() -> None:
         pass
 
 
-def _kill_everything(child: subprocess.Popen, user: int | None) -> None:
+def _kill_everything(child: subprocess.Popen, user: int | None, workdir: Path) -> None:
     """Kill the child, its process group, and any process it left behind."""
     for pid in [child.pid, *_descendants(child.pid)]:
         try:
@@ -539,13 +539,26 @@ def _kill_everything(child: subprocess.Popen, user: int | None) -> None:
                 except (ProcessLookupError, PermissionError):
                     pass
             time.sleep(0.01)
-    # Orphans that were re-parented to us (we are their subreaper).
+    # Orphans that were re-parented to us (we are their subreaper). Only
+    # those that carry this run's environment: the process that runs the
+    # checker (a notebook kernel, a test runner) may have children of its own.
+    marker = f"TMPDIR={workdir / 'tmp'}".encode()
     for pid in _descendants(os.getpid(), skip=_ACTIVE_CHILDREN - {child.pid}):
+        if not _has_environment_entry(pid, marker):
+            continue
         try:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         except (ProcessLookupError, ChildProcessError, PermissionError):
             pass
+
+
+def _has_environment_entry(pid: int, entry: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as environ:
+            return entry in environ.read().split(b"\0")
+    except OSError:
+        return False
 
 
 def _processes_of(user: int) -> list[int]:
