@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -162,24 +163,31 @@ def run_example(impl_dir: Path, example: str = "forward_and_back") -> GraphRun:
     from . import runner
 
     with tempfile.TemporaryDirectory(prefix="backprop-graph-") as tmp:
-        package = runner.stage(Path(impl_dir), Path(tmp))
+        workdir = Path(tmp)
+        package = runner.stage(Path(impl_dir), workdir)
         bootstrap = (
             "import sys; sys.path.insert(0, sys.argv[1]); "
             "from checker.graphview import child_main; child_main(sys.argv[2], sys.argv[3])"
         )
+        child = subprocess.Popen(
+            [sys.executable, "-I", "-B", "-c", bootstrap, str(KIT_ROOT), str(package), example],
+            cwd=workdir,
+            env=runner._child_environment(workdir),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=lambda: runner._apply_limits(runner.Limits(), None),
+        )
         try:
-            completed = subprocess.run(
-                [sys.executable, "-I", "-B", "-c", bootstrap, str(KIT_ROOT), str(package), example],
-                cwd=tmp,
-                env=runner._child_environment(),
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=TIMEOUT_SECONDS,
-                start_new_session=True,
-                preexec_fn=lambda: runner._apply_limits(runner.Limits()),
-            )
+            stdout, stderr = child.communicate(timeout=TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
+            _kill_group(child.pid)
+            child.communicate()
             return GraphRun(example, {"problem": f"your code did not finish the example within {TIMEOUT_SECONDS:g} s"}, "")
+        finally:
+            _kill_group(child.pid)  # anything the student's code left running
+        completed = subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
     output = completed.stdout.decode("utf-8", "replace")
     printed, marker, payload = output.rpartition(MARKER)
     if not marker:
@@ -193,6 +201,13 @@ def run_example(impl_dir: Path, example: str = "forward_and_back") -> GraphRun:
     except (ValueError, IndexError, TypeError):
         description = {"problem": "the graph could not be read back from your code's process"}
     return GraphRun(example, description, printed.strip())
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def reference_gradients(example: str, nodes: list[dict[str, Any]]) -> tuple[list[np.ndarray | None], list[np.ndarray | None]]:

@@ -107,7 +107,7 @@ def test_a_mean_instead_of_a_sum():
 
 def test_mutated_an_input_in_place():
     with pytest.raises(CaseFailure, match="in place"):
-        expect_untouched({"mutated": ["grad_out"]}, "log_back")
+        expect_untouched({"mutated": [["grad_out", np.ones(3), np.full(3, 0.5)]]}, "log_back")
 
 
 def test_assignment_instead_of_add_at_through_an_alternative():
