@@ -838,7 +838,16 @@ def expected_grads(leaves: dict[str, tuple[np.ndarray, bool]], operations: list,
     return expected
 
 
-def expect_grads(observed: dict[str, Any], expected: dict[str, np.ndarray | None], what: str) -> None:
+def expect_grads(
+    observed: dict[str, Any],
+    expected: dict[str, np.ndarray | None],
+    what: str,
+    alternatives: dict[str, dict[str, Any]] | None = None,
+) -> None:
+    """Each leaf's .grad against its expected gradient (None: must stay None).
+
+    alternatives: per leaf, known wrong answers for expect_array's message.
+    """
     for name, value in expected.items():
         got = observed.get(name)
         if value is None:
@@ -849,7 +858,7 @@ def expect_grads(observed: dict[str, Any], expected: dict[str, np.ndarray | None
             raise CaseFailure(f"{what}: {name}.grad is None; backprop should have set it (it is a leaf that requires grad).")
         if "not_tensor" in got:
             raise CaseFailure(f"{what}: {name}.grad is a {got['not_tensor'].get('type')}; it should be a Tensor holding the gradient.")
-        expect_array(got, value, what=f"{what}: {name}.grad.array")
+        expect_array(got, value, what=f"{what}: {name}.grad.array", alternatives=(alternatives or {}).get(name))
 
 
 BACKPROP_SPECS: dict[str, tuple[dict[str, tuple[np.ndarray, bool]], list[tuple[str, list[Any], str]]]] = {
@@ -909,7 +918,16 @@ def backprop_case(name: str, *, with_end_grad: bool, times: int = 1, all_tensor_
         what = f"backprop on {name}"
         expect_untouched({"mutated": observation["leaves"]}, f"{what} (backprop must only write .grad)")
         expect_untouched({"mutated": observation["end_grad"]}, f"{what} (never modify the end_grad you are given)")
-        expect_grads(observation["grads"], expected_grads(leaves, operations, end, end_grad, times), what)
+        expected = expected_grads(leaves, operations, end, end_grad, times)
+        alternatives: dict[str, dict[str, Any]] = {}
+        if end_grad is not None:
+            # Starting from ones instead of end_grad is a classic slip.
+            for leaf_name, value in expected_grads(leaves, operations, end, None, times).items():
+                alternatives.setdefault(leaf_name, {})["as if end_grad were all ones (use the end_grad you are given)"] = value
+        if times > 1:
+            for leaf_name, value in expected_grads(leaves, operations, end, end_grad, 1).items():
+                alternatives.setdefault(leaf_name, {})["from one backward call only: the second call must add to .grad, not replace it"] = value
+        expect_grads(observation["grads"], expected, what, alternatives)
         if observation["shared"]:
             first, second = observation["shared"][0]
             raise CaseFailure(
