@@ -38,16 +38,22 @@ def numerical_vjp(
     plain_args = [np.array(arg, dtype=np.float64) if isinstance(arg, np.ndarray) else arg for arg in args]
     x = plain_args[wrt]
     weights = np.asarray(grad_out, dtype=np.float64)
-    gradient = np.zeros_like(x, dtype=np.float64)
+    if x.size == 0:
+        return np.zeros_like(x, dtype=np.float64)
+    # The function runs twice per entry of x; the weighted sums are then
+    # taken for all entries at once, in one vectorised reduction. Each output
+    # is copied: it may be a view of x (reshape, broadcast_to), which the
+    # next perturbation changes.
+    above, below = [], []
     for index in np.ndindex(x.shape):
         original = x[index]
         x[index] = original + eps
-        above = np.sum(np.asarray(function(*plain_args, **kwargs), dtype=np.float64) * weights)
+        above.append(np.array(function(*plain_args, **kwargs), dtype=np.float64))
         x[index] = original - eps
-        below = np.sum(np.asarray(function(*plain_args, **kwargs), dtype=np.float64) * weights)
+        below.append(np.array(function(*plain_args, **kwargs), dtype=np.float64))
         x[index] = original
-        gradient[index] = (above - below) / (2 * eps)
-    return gradient
+    weighted = (np.array(above) - np.array(below)) * weights
+    return weighted.reshape(x.size, -1).sum(axis=1).reshape(x.shape) / (2 * eps)
 
 
 # The classic mistakes, in the words the messages use. Suites that recognise
