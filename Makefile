@@ -37,7 +37,7 @@ graph: setup
 	@$(PY) -m checker graph --impl $(IMPL) --example $(EXAMPLE)
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 bench: setup
 	$(PY) -m bench
