@@ -29,9 +29,12 @@ _FLOAT64 = np.dtype(np.float64)
 grad_tracking_enabled = True
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__,
+# which made building a Recipe, one per operation, a tenth of the cost of a
+# small operation. Treat it as read-only all the same.
+@dataclass(slots=True)
 class Recipe:
-    """How a Tensor was computed.
+    """How a Tensor was computed. Made once per operation, then only read.
 
     func:    the raw NumPy function that was called, e.g. `np.log`.
     args:    the positional arguments it was called with, unboxed: a Tensor
