@@ -163,12 +163,12 @@ def topological_sort(node: Hashable, get_children: Callable[[Any], Iterable[Any]
     to_visit = [node]
     while to_visit:
         for child in get_children(to_visit.pop()):
-            if id(child) in pointed_to:
-                pointed_to[id(child)] += 1
-            else:
-                pointed_to[id(child)] = 1
+            child_id = id(child)
+            if child_id not in pointed_to:
+                pointed_to[child_id] = 0
                 reachable.append(child)
                 to_visit.append(child)
+            pointed_to[child_id] += 1
 
     # Second pass: take a node once every node pointing to it is taken. That
     # lists parents before children; reversed, it is the order we want.
@@ -179,8 +179,9 @@ def topological_sort(node: Hashable, get_children: Callable[[Any], Iterable[Any]
         current = ready.pop()
         order.append(current)
         for child in get_children(current):
-            pointed_to[id(child)] -= 1
-            if pointed_to[id(child)] == 0:
+            child_id = id(child)
+            pointed_to[child_id] -= 1
+            if pointed_to[child_id] == 0:
                 ready.append(child)
     if len(order) != len(reachable):
         raise ValueError("the graph has a cycle")
