@@ -14,7 +14,7 @@ Mistakes these cases are built to catch:
 - invert_transposition: returning axes itself (true only for self-inverse
   permutations: 3-cycles expose it), reversing it.
 - permute_back: transposing by axes instead of its inverse, mishandling
-  negative axes (.T uses (-1, -2); mixed signs break argsort).
+  negative axes (.T uses (-1, -2)).
 - _expand: -1 matched to the wrong dim when new dims are prepended, failing
   on new leading dims, passing -1 to NumPy.
 - expand_back: no unbroadcast, mean instead of sum, summing without keepdims.
@@ -242,9 +242,11 @@ for shape, axes in [
     ((2, 3, 4, 5), (3, 0, 2, 1)),
     ((2, 3), (-1, -2)),
     ((2, 3, 4), (-2, -1, -3)),
-    ((2, 3, 4), (-2, 2, 0)),
-    ((2, 3, 4), (0, -1, 1)),
 ]:
+    # Mixed-sign axes such as (0, -1, 1) are left out on purpose: the
+    # tutorial's np.argsort(axes) is right for the all-negative or
+    # all-non-negative axes that the course's Tensor code produces, and a
+    # solution that follows it must not fail.
     grad_case(
         "3.3", f"permute_back with axes={axes} on x of shape {shape}",
         function="permute_back", forward=transpose_forward, args=[normal(shape)], wrt=0,
