@@ -302,7 +302,9 @@ def maximum_back0(grad_out: Arr, out: Arr, x: Arr, y: Arr | float) -> Arr:
     x and y may be broadcast against each other, and y may be a number;
     the result has x.shape.
     """
-    share = (x > y) + 0.5 * (x == y)
+    # np.float32(0.5), not 0.5: a plain float would make the share float64,
+    # and with it the gradient and every matmul it flows back through.
+    share = (x > y) + np.float32(0.5) * (x == y)
     return unbroadcast(grad_out * share, x)
 
 
@@ -312,7 +314,7 @@ def maximum_back1(grad_out: Arr, out: Arr, x: Arr | float, y: Arr) -> Arr:
     The mirror image of maximum_back0: y gets the gradient where y > x and
     half of it where they tie. The result has y.shape.
     """
-    share = (y > x) + 0.5 * (x == y)
+    share = (y > x) + np.float32(0.5) * (x == y)
     return unbroadcast(grad_out * share, y)
 
 
@@ -356,7 +358,10 @@ def matmul2d_back1(grad_out: Arr, out: Arr, x: Arr, y: Arr) -> Arr:
     dL/dy[l, j] = sum over i of x[i, l] * grad_out[i, j], that is
     x.T @ grad_out: shapes (k, n) @ (n, m) give y's (k, m).
     """
-    return x.T @ grad_out
+    # Written into an array laid out like y: in Linear, y is the transposed
+    # weight W.T, and a gradient in W's own row-major layout keeps the
+    # optimiser's update fast (and needs no transposing copy).
+    return np.matmul(x.T, grad_out, out=np.empty_like(y, dtype=np.result_type(x, grad_out)))
 
 
 # ---------------------------------------------------------------------------
