@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import judge, manifest, runner
+# Nothing here imports NumPy at import time: the child is started first
+# (runner.start), and this process imports the suites and the judge while
+# the child imports NumPy and pytest.
+from . import manifest, runner
 from .cases import cases_for
 from .manifest import Exercise
 from .results import CheckResult, ExerciseResult
@@ -25,8 +28,15 @@ def run_check_logged(impl_dir: Path, exercises: list[Exercise], limits: runner.L
     """run_check, and the runner's log (batch grading reads its records)."""
     impl_dir = Path(impl_dir)
     needed = with_prerequisites(exercises)
-    cases = cases_for([exercise.id for exercise in needed])
-    log = runner.run(impl_dir, cases, limits)
+    started = runner.start(impl_dir, limits)
+    try:
+        cases = cases_for([exercise.id for exercise in needed])
+    except BaseException:
+        started.discard()
+        raise
+    log = runner.run(impl_dir, cases, limits, started=started)
+    from . import judge
+
     result = judge.judge_run(str(impl_dir), needed, cases, log.records)
     selected = {exercise.id for exercise in exercises}
     result.exercises = [exercise_result for exercise_result in result.exercises if exercise_result.exercise.id in selected]

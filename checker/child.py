@@ -1,9 +1,11 @@
 """The child process: run the probes of some cases under pytest.
 
-Started by runner.py as `python -I -B -c <bootstrap> CONFIG`, where CONFIG is a
-JSON object: the student's package folder, the file descriptor of the result
-channel, and the cases to run with their time limits. Everything it learns
-goes to the parent through the channel; its exit status means nothing.
+Started by runner.py as `python -I -B -c <bootstrap> KIT_ROOT`, often before
+the parent knows the cases: it imports NumPy and pytest, then reads CONFIG,
+one line of JSON on stdin: the student's package folder, the file descriptor
+of the result channel, and the cases to run with their time limits.
+Everything it learns goes to the parent through the channel; its exit status
+means nothing.
 """
 
 from __future__ import annotations
@@ -13,9 +15,23 @@ import os
 import sys
 
 
-def main(config_json: str) -> None:
+# Kept: capture (each case's output), skipping, terminal, faulthandler
+# (a crash's traceback in the child's output), and pytest's core plugins.
+UNUSED_PYTEST_PLUGINS = (
+    "debugging", "unittest", "pastebin", "junitxml", "doctest", "setuponly", "setupplan",
+    "legacypath", "tmpdir", "monkeypatch", "recwarn", "logging", "unraisableexception", "threadexception",
+)
+
+
+def main() -> None:
     try:
-        run(json.loads(config_json))
+        # The slow imports first: the parent starts this process before it
+        # has built the list of cases, and sends it on stdin meanwhile.
+        from . import observe, plugin  # noqa: F401
+
+        import pytest  # noqa: F401
+
+        run(json.loads(sys.stdin.readline()))
     finally:
         try:
             sys.stdout.flush()
@@ -56,6 +72,9 @@ def run(config: dict) -> None:
             "-p", "no:cacheprovider",
             "-p", "no:stepwise",
             "-p", "no:warnings",
+            # pytest's plugins that running the probes does not use: each
+            # costs imports at start-up (pdb, unittest, xml) or hooks per test.
+            *(arg for plugin_name in UNUSED_PYTEST_PLUGINS for arg in ("-p", f"no:{plugin_name}")),
             "-p", "pytest_timeout",
             "--noconftest",
             "--rootdir", config["package_dir"],

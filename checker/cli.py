@@ -94,7 +94,7 @@ def command_check(arguments: argparse.Namespace) -> int:
     if not impl_dir.is_dir():
         raise UsageError(f"no folder {str(impl_dir)!r} to check")
 
-    from . import api, report
+    from . import api
 
     try:
         result = api.run_check(impl_dir, exercises)
@@ -102,6 +102,8 @@ def command_check(arguments: argparse.Namespace) -> int:
         result = api.failed_to_run(impl_dir, exercises, f"{type(error).__name__}: {error}")
     if arguments.json:
         result.write_json(Path(arguments.json))
+    from . import report
+
     report.make_console().print(report.render(result))
     return EXIT_PASSED if result.all_passed else EXIT_FAILED
 

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import manifest, wire
+from . import manifest
 from .cases import Case
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
@@ -112,22 +112,62 @@ def stage(impl_dir: Path, workdir: Path, owner: int | None = None) -> Path:
     return package
 
 
-def run(impl_dir: Path, cases: list[Case], limits: Limits = Limits()) -> RunLog:
-    """Run the probes of `cases` on the submission in `impl_dir`."""
-    log = RunLog()
-    timeouts = {case.id: _timeout_of(case) for case in cases}
-    exercise_of = {case.id: case.exercise for case in cases}
-    dependents = dependents_of(sorted(set(exercise_of.values())))
-    pending = [case.id for case in cases]
-    deadline = time.monotonic() + limits.run_seconds
+@dataclass
+class Started:
+    """A submission staged in a private folder, and its first child, already
+    importing NumPy and pytest while the parent builds the cases (start())."""
+
+    workdir: Path
+    package: Path
+    user: int | None
+    child: _Child | None = None
+
+    def discard(self) -> None:
+        """Kill the child and remove the folder (when run() will not be called)."""
+        if self.child is not None:
+            self.child.finish(self.user, self.workdir)
+            self.child = None
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def start(impl_dir: Path, limits: Limits = Limits()) -> Started:
+    """Stage the submission and start its first child, before the cases are known.
+
+    The child does its slow imports while the caller imports the suites and
+    builds the cases; run(..., started=...) then hands it its cases.
+    """
     _become_subreaper()
-    with tempfile.TemporaryDirectory(prefix="backprop-check-") as tmp:
-        workdir = Path(tmp)
+    workdir = Path(tempfile.mkdtemp(prefix="backprop-check-"))
+    try:
         user = _sandbox_user() if limits.drop_privileges else None
-        package = stage(impl_dir, workdir, user)
+        package = stage(Path(impl_dir), workdir, user)
+        started = Started(workdir, package, user)
+        started.child = _Child.spawn(workdir, limits, user, restart=0)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    return started
+
+
+def run(impl_dir: Path, cases: list[Case], limits: Limits = Limits(), started: Started | None = None) -> RunLog:
+    """Run the probes of `cases` on the submission in `impl_dir` (staged
+    and with a child waiting already, when `started` comes from start())."""
+    if started is None:
+        started = start(impl_dir, limits)
+    log = RunLog()
+    try:
+        timeouts = {case.id: _timeout_of(case) for case in cases}
+        exercise_of = {case.id: case.exercise for case in cases}
+        dependents = dependents_of(sorted(set(exercise_of.values())))
+        pending = [case.id for case in cases]
+        deadline = time.monotonic() + limits.run_seconds
+        workdir, package, user = started.workdir, started.package, started.user
         session = _Session(log, timeouts, exercise_of, dependents, limits, deadline)
         while pending:
-            _run_child(workdir, package, pending, session, user)
+            child, started.child = started.child, None
+            if child is None:
+                child = _Child.spawn(workdir, limits, user, restart=log.restarts)
+            _run_child(child, workdir, package, pending, session, user)
             pending = [case_id for case_id in pending if case_id not in log.records]
             if pending and time.monotonic() >= deadline:
                 for case_id in pending:
@@ -135,6 +175,8 @@ def run(impl_dir: Path, cases: list[Case], limits: Limits = Limits()) -> RunLog:
                 break
             if pending:
                 log.restarts += 1
+    finally:
+        started.discard()
     return log
 
 
@@ -312,45 +354,83 @@ def _ran_out_of_memory(output: str) -> bool:
     return any(sign in output for sign in ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "Out of memory"))
 
 
-def _run_child(workdir: Path, package: Path, pending: list[str], session: _Session, user: int | None) -> None:
+@dataclass
+class _Child:
+    """A child process, its end of the result channel, and its output file.
+
+    It starts with no cases: it imports NumPy and pytest, then reads its
+    configuration (a line of JSON) on stdin, which send_config writes and
+    closes, so student code finds stdin at its end.
+    """
+
+    process: subprocess.Popen
+    read_fd: int
+    write_fd_number: int  # the channel's number in the child
+    output_path: Path
+
+    @classmethod
+    def spawn(cls, workdir: Path, limits: Limits, user: int | None, restart: int) -> _Child:
+        read_fd, write_fd = os.pipe()
+        output_path = workdir / f"child-output-{restart}.txt"
+        try:
+            with open(output_path, "wb") as output:
+                process = subprocess.Popen(
+                    [sys.executable, "-I", "-B", "-c", _BOOTSTRAP, str(KIT_ROOT)],
+                    cwd=workdir,
+                    env=_child_environment(workdir),
+                    stdin=subprocess.PIPE,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(write_fd,),
+                    close_fds=True,
+                    start_new_session=True,
+                    preexec_fn=lambda: _apply_limits(limits, user),
+                )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        _ACTIVE_CHILDREN.add(process.pid)
+        return cls(process, read_fd, write_fd, output_path)
+
+    def send_config(self, config: dict[str, Any]) -> None:
+        try:
+            self.process.stdin.write(json.dumps(config).encode() + b"\n")
+            self.process.stdin.close()
+        except OSError:
+            pass  # it died already: reading the channel will say so
+
+    def finish(self, user: int | None, workdir: Path) -> None:
+        os.close(self.read_fd)
+        _kill_everything(self.process, user, workdir)
+        _ACTIVE_CHILDREN.discard(self.process.pid)
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+
+
+def _run_child(child: _Child, workdir: Path, package: Path, pending: list[str], session: _Session, user: int | None) -> None:
     """Run one child on the pending cases, until it finishes, crashes or hangs."""
-    read_fd, write_fd = os.pipe()
     limits = session.limits
-    config = {
+    child.send_config({
         "package_dir": str(package),
-        "channel_fd": write_fd,
+        "channel_fd": child.write_fd_number,
         "cases": [[case_id, session.timeouts[case_id]] for case_id in pending],
         "dependents": session.dependents,
         "dependent_timeout": limits.dependent_timeout,
-    }
-    output_path = workdir / f"child-output-{session.log.restarts}.txt"
-    with open(output_path, "wb") as output:
-        child = subprocess.Popen(
-            [sys.executable, "-I", "-B", "-c", _BOOTSTRAP, str(KIT_ROOT), json.dumps(config)],
-            cwd=workdir,
-            env=_child_environment(workdir),
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            pass_fds=(write_fd,),
-            close_fds=True,
-            start_new_session=True,
-            preexec_fn=lambda: _apply_limits(limits, user),
-        )
-    os.close(write_fd)
-    _ACTIVE_CHILDREN.add(child.pid)
+    })
     session.begin(list(pending))
     ended = False
     try:
-        ended = _read_records(read_fd, session)
+        ended = _read_records(child.read_fd, session)
     finally:
-        os.close(read_fd)
-        _kill_everything(child, user, workdir)
-        _ACTIVE_CHILDREN.discard(child.pid)
-        tail = _tail(output_path)
+        child.finish(user, workdir)
+        tail = _tail(child.output_path)
         session.log.child_output += tail
     if ended:
-        session.ended(_exit_description(child), tail)
+        session.ended(_exit_description(child.process), tail)
 
 
 def _read_records(read_fd: int, session: _Session) -> bool:
@@ -384,6 +464,10 @@ def _read_records(read_fd: int, session: _Session) -> bool:
 
 
 def _parse(line: bytes) -> dict[str, Any] | None:
+    # Imported here, not at the top: wire imports NumPy, and the parent
+    # starts its first child before it imports NumPy (see start()).
+    from . import wire
+
     try:
         return wire.loads_line(line)
     except (ValueError, UnicodeDecodeError):
@@ -470,18 +554,22 @@ def _sandbox_user() -> int | None:
 
 def _can_run_as(user: int) -> bool:
     """Can a process of `user` run the checker's child? (The kit and Python must be world-readable.)"""
-    import numpy
-    import pytest
-    import pytest_timeout
+    # Where the child's imports live, found without importing them here:
+    # importing pytest would add a quarter of a second to every check.
+    import importlib.util
+
+    def origin(module: str) -> str:
+        spec = importlib.util.find_spec(module)
+        return spec.origin if spec is not None and spec.origin else module
 
     needed = [
         sys.executable,
         os.path.realpath(sys.executable),
         os.__file__,
         json.__file__,
-        numpy.__file__,
-        pytest.__file__,
-        pytest_timeout.__file__,
+        origin("numpy"),
+        origin("pytest"),
+        origin("pytest_timeout"),
         str(KIT_ROOT / "checker" / "child.py"),
         str(KIT_ROOT / "checker" / "suites" / "__init__.py"),
     ]
@@ -616,4 +704,4 @@ def _tail(path: Path, limit: int = 4000) -> str:
 
 # Run in the child with -I (no user site, no PYTHON* variables, no current
 # folder on sys.path): put the kit on the path and hand over to child.main.
-_BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv[1]); from checker.child import main; main(sys.argv[2])"
+_BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv[1]); from checker.child import main; main()"
