@@ -29,10 +29,10 @@ _FLOAT64 = np.dtype(np.float64)
 grad_tracking_enabled = True
 
 
-# Not frozen: a frozen dataclass sets each field through object.__setattr__,
-# which made building a Recipe, one per operation, a tenth of the cost of a
-# small operation. Treat it as read-only all the same.
-@dataclass(slots=True)
+# Frozen: a recipe is a record of the past and must not change. (That has a
+# price: a frozen dataclass sets each field through object.__setattr__, about
+# a microsecond per operation; bench/ measures it in the scalar chain.)
+@dataclass(frozen=True, slots=True)
 class Recipe:
     """How a Tensor was computed. Made once per operation, then only read.
 
