@@ -6,9 +6,9 @@ writes `{"result": <the check JSON of FOLDER>, "crashed": <bool>}` to
 standard output (a pipe the grader reads) and nothing else. `crashed` says
 that a test process died under a signal or an exit of its own: the
 student's code may have done that, or another submission's code may have
-killed it, so the grader checks such a submission again, alone. Each submission gets a worker of its own, so a
-submission whose code kills the process that checks it takes down only its
-own worker; the grader notices and grades it again, alone.
+killed it, so the grader checks such a submission again, alone. Each
+submission gets a worker of its own, so a submission whose code kills the
+process that checks it takes down only its own worker.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+
+from . import runner
 
 
 def main(argv: list[str]) -> int:
@@ -42,15 +44,7 @@ def refuse_inspection() -> None:
     The child that runs student code is started with exec, which makes it
     dumpable again; only the checker's own processes are shielded.
     """
-    if sys.platform != "linux":
-        return
-    try:
-        import ctypes
-
-        PR_SET_DUMPABLE = 4
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
+    runner.prctl(runner.PR_SET_DUMPABLE, 0)
 
 
 if __name__ == "__main__":

@@ -586,17 +586,24 @@ def _can_run_as(user: int) -> bool:
     return completed.returncode == 0
 
 
-def _become_subreaper() -> None:
-    """Adopt the child's orphans, so that processes it leaves behind can be found and killed."""
+PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
+
+
+def prctl(option: int, value: int) -> None:
+    """Linux's prctl(2) with one argument; does nothing on other systems."""
     if sys.platform != "linux":
         return
     try:
         import ctypes
 
-        PR_SET_CHILD_SUBREAPER = 36
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+
+
+def _become_subreaper() -> None:
+    """Adopt the child's orphans, so that processes it leaves behind can be found and killed."""
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
 def _kill_everything(child: subprocess.Popen, user: int | None, workdir: Path) -> None:
