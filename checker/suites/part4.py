@@ -223,7 +223,15 @@ def module_parameters(student: Any) -> dict[str, Any]:
             "leaf": named(list(parts["leaf"].parameters()), names),
         }
     except RecursionError:
-        return {"recursion": True}
+        return {"recursion": True, "lists_itself": lists_itself(parts["leaf"])}
+
+
+def lists_itself(module: Any) -> bool:
+    """Whether module.modules() gives the module itself (as PyTorch's modules() does), which makes parameters() recurse forever."""
+    try:
+        return any(child is module for child in module.modules())
+    except Exception:
+        return False
 
 
 SHARED_REGISTRIES = (
@@ -231,13 +239,22 @@ SHARED_REGISTRIES = (
     "(shared by every instance, so each module sees every other's children)? Create them in __init__."
 )
 
+LISTS_ITSELF = (
+    "recursed without end: modules() gives the module itself, so parameters() calls itself again and again. "
+    "modules() gives only the direct children (PyTorch calls those children()), never the module itself."
+)
+
+
+def recursion_failure(what: str, observation: dict[str, Any]) -> CaseFailure:
+    return CaseFailure(f"{what} {LISTS_ITSELF if observation.get('lists_itself') else SHARED_REGISTRIES}")
+
 
 @module_parameters.judge
 def _(observation: dict[str, Any]) -> None:
     if "unreadable" in observation:
         raise CaseFailure(UNREADABLE.format(observation["unreadable"]))
     if observation.get("recursion"):
-        raise CaseFailure(f"root.parameters() {SHARED_REGISTRIES}")
+        raise recursion_failure("root.parameters()", observation)
     describe = "a model `root` with Parameters alpha, beta and children branch (Parameter gain, children first and second) and leaf"
     got = observation["all"]
     duplicates = sorted({name for name in got if got.count(name) > 1})
@@ -277,7 +294,7 @@ def module_children(student: Any) -> dict[str, Any]:
     try:
         children = [list(module.modules()) for module in (root, parts["branch"], leaf)]
     except RecursionError:
-        return {"recursion": True}
+        return {"recursion": True, "lists_itself": lists_itself(leaf)}
     return {
         "root": named(children[0], names),
         "branch": named(children[1], names),
@@ -296,7 +313,7 @@ def _(observation: dict[str, Any]) -> None:
     if "unreadable" in observation:
         raise CaseFailure(UNREADABLE.format(observation["unreadable"]))
     if observation.get("recursion"):
-        raise CaseFailure(f"modules() {SHARED_REGISTRIES}")
+        raise recursion_failure("modules()", observation)
     reads = observation["reads"]
     if reads["root.alpha"] != "root.alpha" or reads["root.branch"] != "branch":
         raise CaseFailure("after `self.alpha = Parameter(...)`, reading self.alpha does not give that Parameter back: __setattr__ must still store the attribute.")
@@ -306,7 +323,9 @@ def _(observation: dict[str, Any]) -> None:
         got = observation[owner]
         if got != expected:
             extra = ""
-            if set(expected) < set(got):
+            if owner in got:
+                extra = " modules() gives the direct children only, never the module itself (PyTorch calls those children())."
+            elif set(expected) < set(got):
                 extra = " modules() gives only the direct children, not grandchildren (and not modules inside a list)."
             raise CaseFailure(f"{owner}.modules() gives {got}; expected {expected}.{extra}")
 
@@ -333,16 +352,21 @@ def module_instances(student: Any) -> dict[str, Any]:
             return x
 
     first, second, other = Pair(1), Pair(2), Other()
-    return {
-        "first": [p is first.weight for p in first.parameters()],
-        "second": [p is second.weight for p in second.parameters()],
-        "other": [p is other.gamma for p in other.parameters()],
-        "other_children": len(list(other.modules())),
-    }
+    try:
+        return {
+            "first": [p is first.weight for p in first.parameters()],
+            "second": [p is second.weight for p in second.parameters()],
+            "other": [p is other.gamma for p in other.parameters()],
+            "other_children": len(list(other.modules())),
+        }
+    except RecursionError:
+        return {"recursion": True, "lists_itself": lists_itself(other)}
 
 
 @module_instances.judge
 def _(observation: dict[str, Any]) -> None:
+    if observation.get("recursion"):
+        raise recursion_failure("parameters()", observation)
     for name in ("first", "second", "other"):
         if observation[name] != [True]:
             raise CaseFailure(
@@ -389,6 +413,65 @@ def _(observation: dict[str, Any]) -> None:
             f"the new one {observation['new']} time(s), the old one {observation['old']} time(s). Key the registry by attribute name."
         )
     expect_true(observation["reads"], "after `box.weight = new_parameter`, box.weight does not give the new Parameter back.")
+
+
+@probe("4.2", "a registered name given something else (None, a number) is no longer registered")
+def module_unregister(student: Any) -> dict[str, Any]:
+    nn = fresh(student)
+    Tensor = student.core.Tensor
+
+    class Inner(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gain = nn.Parameter(Tensor(normal(6, (2,))))
+
+        def forward(self, x: Any) -> Any:
+            return x
+
+    class Box(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(Tensor(normal(3, (2,))))
+            self.bias = nn.Parameter(Tensor(normal(4, (2,))))
+            self.inner = Inner()
+            self.helper = Inner()
+
+        def forward(self, x: Any) -> Any:
+            return x
+
+    box = Box()
+    weight = box.weight
+    box.bias = None  # as a Linear(..., bias=False) might do after all
+    box.helper = 3
+    try:
+        listed = list(box.parameters())
+        children = list(box.modules())
+    except RecursionError:
+        return {"recursion": True, "lists_itself": lists_itself(box)}
+    return {
+        "parameters": len(listed),
+        "weight": sum(p is weight for p in listed),
+        "inner": sum(p is box.inner.gain for p in listed),
+        "children": len(children),
+        "inner_child": sum(child is box.inner for child in children),
+        "reads": [box.bias is None, box.helper == 3],
+    }
+
+
+@module_unregister.judge
+def _(observation: dict[str, Any]) -> None:
+    if observation.get("recursion"):
+        raise recursion_failure("parameters()", observation)
+    expect_true(observation["reads"] == [True, True], "after `box.bias = None` and `box.helper = 3`, the attributes do not read back as None and 3.")
+    if observation["parameters"] != 2 or observation["children"] != 1:
+        raise CaseFailure(
+            "a module with Parameters weight and bias and child Modules inner and helper, after `box.bias = None` and "
+            f"`box.helper = 3`: box.parameters() lists {observation['parameters']} parameter(s) (expected 2: weight and inner.gain) "
+            f"and box.modules() {observation['children']} child(ren) (expected 1: inner). A name that held a Parameter or a Module "
+            "and is given something else is no longer registered: remove it from its registry in __setattr__."
+        )
+    expect_true(observation["weight"] == 1 and observation["inner"] == 1 and observation["inner_child"] == 1,
+                "after `box.bias = None` and `box.helper = 3`, box.parameters() should still list weight and inner.gain, and box.modules() inner.")
 
 
 @probe("4.2", "calling a module runs forward with every argument")
