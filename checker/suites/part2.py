@@ -229,6 +229,43 @@ def _(observation: dict[str, Any]) -> None:
             )
 
 
+def _same_name_as_softsign() -> Callable:
+    """Another forward function, distinct from softsign, that carries the same __name__."""
+
+    def scaled(x: np.ndarray) -> np.ndarray:
+        return 2 * softsign(x)
+
+    scaled.__name__ = scaled.__qualname__ = "softsign"
+    return scaled
+
+
+@probe("2.1", "two different functions with the same name keep separate entries")
+def lookup_same_name(student: Any) -> dict[str, Any]:
+    lookup = student.part2_autograd.BackwardFuncLookup()
+    other = _same_name_as_softsign()
+    first, second = _back_stub("softsign_back"), _back_stub("scaled_softsign_back")
+    lookup.add_back_func(softsign, 0, first)
+    lookup.add_back_func(other, 0, second)
+    found = {}
+    for label, forward, back in (("softsign", softsign, first), ("the other softsign", other, second)):
+        result = attempt(lookup.get_back_func, forward, 0)
+        found[label] = "same" if "returned" in result and lookup.get_back_func(forward, 0) is back else result
+    return found
+
+
+@lookup_same_name.judge
+def _(observation: dict[str, Any]) -> None:
+    for label, outcome in observation.items():
+        if outcome == "same":
+            continue
+        if "raised" in outcome:
+            raise CaseFailure(f"get_back_func({label}, 0) raised {outcome['raised']['type']}: {outcome['raised']['message']}, after add_back_func registered it.")
+        raise CaseFailure(
+            f"two different forward functions with the same name (both called softsign) got the same entry: get_back_func({label}, 0) "
+            "returned the other one's backward function. Key the table by the function itself, not by its __name__."
+        )
+
+
 @probe("2.1", "two lookups do not share their entries")
 def lookup_independent(student: Any) -> dict[str, Any]:
     Lookup = student.part2_autograd.BackwardFuncLookup
@@ -751,6 +788,7 @@ KNOWN_GOOD_BACKWARD = {
     (np.multiply, 1): lambda g, out, x, y: _unbroadcast(g * x, _shape(y)),
     (np.add, 0): lambda g, out, x, y: _add_back(g, out, x, y, 0),
     (np.add, 1): lambda g, out, x, y: _add_back(g, out, x, y, 1),
+    (np.sum, 0): lambda g, out, x, *, axis: np.broadcast_to(np.expand_dims(g, axis), np.shape(x)).copy(),
 }
 
 
@@ -950,6 +988,38 @@ backprop_case("(a + b) + a, with a shared upstream array", with_end_grad=True, t
 backprop_case("log(a * b)", with_end_grad=True, times=2)
 backprop_case("a chain of 120 operations", with_end_grad=True)
 backprop_case("a random graph", with_end_grad=True)
+
+
+SUM_LEAF = leaf(245, (3, 4))
+SUM_END_GRAD = float32(rng(246).normal(size=(4,)))
+
+
+@probe("2.6", "keyword arguments reach the backward function: exp(a).sum(axis=0)")
+def backprop_with_kwargs(student: Any) -> dict[str, Any]:
+    Tensor, Recipe = student.core.Tensor, student.core.Recipe
+    a = Tensor(SUM_LEAF.copy(), requires_grad=True)
+    c = Tensor(np.exp(a.array), requires_grad=True)
+    c.recipe = Recipe(func=np.exp, args=(a.array,), kwargs={}, parents={0: a})
+    s = Tensor(np.sum(c.array, axis=0), requires_grad=True)
+    s.recipe = Recipe(func=np.sum, args=(c.array,), kwargs={"axis": 0}, parents={0: c})
+    with known_good_parts(student):
+        outcome = attempt(student.part2_autograd.backprop, s, Tensor(SUM_END_GRAD.copy()))
+    return {"outcome": outcome, "grads": describe_grads(student, {"a": a}, ["a"])}
+
+
+@backprop_with_kwargs.judge
+def _(observation: dict[str, Any]) -> None:
+    raised = observation["outcome"].get("raised")
+    if raised and "axis" in raised.get("message", ""):
+        raise CaseFailure(
+            f"backprop on s = exp(a).sum(axis=0) raised {raised.get('type')}: {raised.get('message')}. "
+            "The backward function of sum needs the recipe's keyword arguments (axis=0): call it as "
+            "back_fn(grad_out, node.array, *recipe.args, **recipe.kwargs)."
+        )
+    if raised:
+        raise CaseFailure(f"backprop on s = exp(a).sum(axis=0) raised {raised.get('type')}: {raised.get('message')}")
+    expected = np.exp(SUM_LEAF.astype(np.float64)) * SUM_END_GRAD.astype(np.float64)
+    expect_grads(observation["grads"], {"a": expected}, "backprop on s = exp(a).sum(axis=0)")
 
 
 @probe("2.6", "backward from a leaf sets its grad to a copy of end_grad")

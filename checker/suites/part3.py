@@ -449,6 +449,12 @@ def index_mismatch(got: Any, spec: Any) -> str:
         if kind not in ("array", "list") or "values" not in got:
             return f"{show_index(spec)} became a {kind}, not an array"
         values = np.asarray(got["values"])
+        if (expected.dtype.kind == "b") != (got.get("dtype") == "b") and values.shape == expected.shape:
+            if expected.dtype.kind == "b":
+                became = {"i": "integers", "u": "integers", "f": "floats"}.get(got.get("dtype"), "numbers")
+                return (f"the boolean mask {show_index(spec)} became {became}; keep it boolean "
+                        "(as numbers, True and False pick the entries at positions 1 and 0 instead of masking)")
+            return f"the integer index {show_index(spec)} became a boolean array; keep its integers"
         if got.get("dtype") not in ("i", "u", "b") or values.shape != expected.shape or not np.array_equal(values, expected):
             return f"{show_index(spec)} became an array of other values or type ({got.get('dtype')!s} kind, shape {values.shape})"
         return ""
@@ -559,6 +565,7 @@ for shape, spec in [
     ((3, 4, 2), (Ellipsis, 0)),
     ((4, 3), tensor_of([1, 1, 2])),
     ((4, 3), (tensor_of([0, 1, 2, 2]), tensor_of([2, 0, 1, 1]))),
+    ((4, 3), tensor_of([True, False, True, True])),
 ]:
     getitem_case(shape, spec)
 
