@@ -351,9 +351,45 @@ def gradient_case(problem: GradientProblem) -> None:
             )
         dtypes = [dtype for dtype in observation["dtypes"] if dtype != "float64"]
         try:
-            expect_array(observation["result"], problem.expected, what=what, rtol=problem.rtol, atol=problem.atol)
+            expect_array(observation["result"], problem.expected, what=what, rtol=problem.rtol, atol=problem.atol,
+                         alternatives=wrong_differences(problem))
         except CaseFailure as failure:
+            if MATCHED in str(failure):
+                raise
             raise CaseFailure(f"{failure}{gradient_diagnosis(problem, observation, dtypes)}") from None
+
+
+MATCHED = "It matches what you get"  # numeric.diagnose's words when a known wrong formula fits
+
+
+def wrong_differences(problem: GradientProblem) -> dict[str, Callable[[], np.ndarray]]:
+    """Classic wrong difference quotients, in float64, computed only when a result is wrong."""
+    x = problem.x
+    eps = 1e-6 if problem.eps is None else problem.eps
+
+    def value(z: np.ndarray) -> float:
+        return float(np.asarray(problem.f(z), dtype=np.float64))
+
+    def each_entry(quotient: Callable[[float, float, float], float]) -> np.ndarray:
+        result = np.zeros(x.shape)
+        for index in np.ndindex(x.shape):
+            step = np.zeros(x.shape)
+            step[index] = eps
+            result[index] = quotient(value(x + step), value(x), value(x - step))
+        return result
+
+    def all_at_once() -> np.ndarray:
+        return np.full(x.shape, (value(x + eps) - value(x - eps)) / (2 * eps))
+
+    return {
+        "with the points x + eps and x, divided by 2 * eps (x[i] was put back before the second call): "
+        "that is half a one-sided difference. The second point is x - eps":
+            lambda: each_entry(lambda plus, middle, minus: (plus - middle) / (2 * eps)),
+        "with a one-sided difference (f(x + eps) - f(x)) / eps. Use central differences, (f(x + eps) - f(x - eps)) / (2 * eps)":
+            lambda: each_entry(lambda plus, middle, minus: (plus - middle) / eps),
+        "by moving every entry of x at once (x + eps everywhere): that is one slope along the diagonal, "
+        "the same number everywhere. Move one entry at a time (e_i is 1 at index i only)": all_at_once,
+    }
 
 
 def gradient_diagnosis(problem: GradientProblem, observation: dict[str, Any], dtypes: list[str]) -> str:

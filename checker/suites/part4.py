@@ -61,7 +61,7 @@ def grad_of(value: Any) -> dict[str, Any]:
     return returned(getattr(value, "grad", None))
 
 
-def expect_grad(observation: dict[str, Any], expected: np.ndarray, *, what: str, **tolerances: float) -> None:
+def expect_grad(observation: dict[str, Any], expected: np.ndarray, *, what: str, **tolerances: Any) -> None:
     if observation.get("type") == "NoneType":
         raise CaseFailure(
             f"{what} is None after backward: no gradient reached it. Is it used through Tensor operations "
@@ -223,13 +223,18 @@ def module_parameters(student: Any) -> dict[str, Any]:
             "leaf": named(list(parts["leaf"].parameters()), names),
         }
     except RecursionError:
-        return {"recursion": True, "lists_itself": lists_itself(parts["leaf"])}
+        return {"recursion": True, "lists_itself": lists_itself(getattr(student, MODULE))}
 
 
-def lists_itself(module: Any) -> bool:
-    """Whether module.modules() gives the module itself (as PyTorch's modules() does), which makes parameters() recurse forever."""
+def lists_itself(nn: Any) -> bool:
+    """Whether modules() gives the module itself (as PyTorch's modules() does), which makes parameters() recurse forever.
+
+    Asked of a bare new Module: it has no children, so it lists exactly
+    itself then (registries shared on the class list other modules too).
+    """
     try:
-        return any(child is module for child in module.modules())
+        bare = nn.Module()
+        return [child is bare for child in bare.modules()] == [True]
     except Exception:
         return False
 
@@ -294,7 +299,7 @@ def module_children(student: Any) -> dict[str, Any]:
     try:
         children = [list(module.modules()) for module in (root, parts["branch"], leaf)]
     except RecursionError:
-        return {"recursion": True, "lists_itself": lists_itself(leaf)}
+        return {"recursion": True, "lists_itself": lists_itself(getattr(student, MODULE))}
     return {
         "root": named(children[0], names),
         "branch": named(children[1], names),
@@ -360,7 +365,7 @@ def module_instances(student: Any) -> dict[str, Any]:
             "other_children": len(list(other.modules())),
         }
     except RecursionError:
-        return {"recursion": True, "lists_itself": lists_itself(other)}
+        return {"recursion": True, "lists_itself": lists_itself(getattr(student, MODULE))}
 
 
 @module_instances.judge
@@ -395,7 +400,10 @@ def module_reassign(student: Any) -> dict[str, Any]:
     old = box.weight
     new = nn.Parameter(Tensor(normal(5, (2,))))
     box.weight = new
-    listed = list(box.parameters())
+    try:
+        listed = list(box.parameters())
+    except RecursionError:
+        return {"recursion": True, "lists_itself": lists_itself(nn)}
     return {
         "count": len(listed),
         "new": sum(p is new for p in listed),
@@ -406,6 +414,8 @@ def module_reassign(student: Any) -> dict[str, Any]:
 
 @module_reassign.judge
 def _(observation: dict[str, Any]) -> None:
+    if observation.get("recursion"):
+        raise recursion_failure("parameters()", observation)
     if observation["old"] or observation["new"] != 1 or observation["count"] != 2:
         raise CaseFailure(
             "after `box.weight = new_parameter` (replacing the old one), box.parameters() should list the new "
@@ -413,6 +423,26 @@ def _(observation: dict[str, Any]) -> None:
             f"the new one {observation['new']} time(s), the old one {observation['old']} time(s). Key the registry by attribute name."
         )
     expect_true(observation["reads"], "after `box.weight = new_parameter`, box.weight does not give the new Parameter back.")
+
+
+@probe("4.2", "calling a module runs forward with every argument")
+def module_call(student: Any) -> dict[str, Any]:
+    nn = fresh(student)
+
+    class Recorder(nn.Module):
+        def forward(self, x: Any, y: Any = 0, *, factor: Any = 1) -> Any:
+            return ("forward", x, y, factor)
+
+    recorder = Recorder()
+    return {"positional": recorder(2, 3), "keyword": recorder(5, factor=7)}
+
+
+@module_call.judge
+def _(observation: dict[str, Any]) -> None:
+    if observation["positional"] != ["forward", 2, 3, 1] and observation["positional"] != ("forward", 2, 3, 1):
+        raise CaseFailure(f"module(2, 3) should return what forward(2, 3) returns; got {observation['positional']!r}. Does __call__ pass every argument on and return forward's result?")
+    if list(observation["keyword"]) != ["forward", 5, 0, 7]:
+        raise CaseFailure(f"module(5, factor=7) should call forward(5, factor=7); got {observation['keyword']!r}. Does __call__ pass keyword arguments on?")
 
 
 @probe("4.2", "a registered name given something else (None, a number) is no longer registered")
@@ -447,7 +477,7 @@ def module_unregister(student: Any) -> dict[str, Any]:
         listed = list(box.parameters())
         children = list(box.modules())
     except RecursionError:
-        return {"recursion": True, "lists_itself": lists_itself(box)}
+        return {"recursion": True, "lists_itself": lists_itself(getattr(student, MODULE))}
     return {
         "parameters": len(listed),
         "weight": sum(p is weight for p in listed),
@@ -472,26 +502,6 @@ def _(observation: dict[str, Any]) -> None:
         )
     expect_true(observation["weight"] == 1 and observation["inner"] == 1 and observation["inner_child"] == 1,
                 "after `box.bias = None` and `box.helper = 3`, box.parameters() should still list weight and inner.gain, and box.modules() inner.")
-
-
-@probe("4.2", "calling a module runs forward with every argument")
-def module_call(student: Any) -> dict[str, Any]:
-    nn = fresh(student)
-
-    class Recorder(nn.Module):
-        def forward(self, x: Any, y: Any = 0, *, factor: Any = 1) -> Any:
-            return ("forward", x, y, factor)
-
-    recorder = Recorder()
-    return {"positional": recorder(2, 3), "keyword": recorder(5, factor=7)}
-
-
-@module_call.judge
-def _(observation: dict[str, Any]) -> None:
-    if observation["positional"] != ["forward", 2, 3, 1] and observation["positional"] != ("forward", 2, 3, 1):
-        raise CaseFailure(f"module(2, 3) should return what forward(2, 3) returns; got {observation['positional']!r}. Does __call__ pass every argument on and return forward's result?")
-    if list(observation["keyword"]) != ["forward", 5, 0, 7]:
-        raise CaseFailure(f"module(5, factor=7) should call forward(5, factor=7); got {observation['keyword']!r}. Does __call__ pass keyword arguments on?")
 
 
 # 4.3 Linear --------------------------------------------------------------------
@@ -609,6 +619,9 @@ def judge_linear(observation: dict[str, Any], bias: bool) -> None:
     for position, name in enumerate(["x", "weight", "bias"][: len(arguments)]):
         expected_grad = numerical_vjp(linear_forward, arguments, position, LINEAR_GRAD)
         expect_grad(observation[f"{name}_grad"], expected_grad, what=f"{name}.grad after {made}(x).backward(grad)")
+    leftover = observation["bias_attribute"]
+    if not bias and leftover is not None and leftover.get("type") != "NoneType":
+        raise CaseFailure(f"{made}.bias is a {leftover.get('type')}; with bias=False it should be None (self.bias = None), and forward skips the addition.")
 
 
 @probe("4.3", "Linear(4, 3) forward and its gradients for x, weight and bias")
@@ -792,11 +805,14 @@ def cross_entropy_gradient(logits: np.ndarray, labels: np.ndarray, grad: np.ndar
     return (softmax - one_hot) * np.asarray(grad, dtype=np.float64)[:, None]
 
 
+FAR_BELOW_ROW = 1  # the row of huge_logits() whose true class (1) is 2e4 below its max: its softmax underflows to 0
+
+
 def huge_logits() -> np.ndarray:
     generator = rng(460)
     rows = [
         1e4 + generator.normal(scale=3.0, size=5),  # all huge: exp overflows without a shift
-        [1e4, -1e4, 0.0, 5.0, 1e4 - 2.0],  # the true class far below the max: loss 2e4
+        [1e4, -1e4, 0.0, 5.0, 1e4 - 2.0],  # the true class far below the max (row FAR_BELOW_ROW): loss 2e4
         [0.0, 1.0, 2.0, -1.0, 0.5],  # small, beside huge rows: a global shift underflows here
         -1e4 + generator.normal(scale=3.0, size=5),  # all hugely negative
     ]
@@ -850,6 +866,13 @@ def cross_entropy_case(label: str, logits: np.ndarray, labels: np.ndarray, numer
         got = np.asarray(loss.get("values", np.nan), dtype=np.float64)
         if huge and got.shape == expected.shape and not np.all(np.isfinite(got)):
             rows = [int(row) for row in np.flatnonzero(~np.isfinite(got))]
+            if rows == [FAR_BELOW_ROW]:
+                raise CaseFailure(
+                    f"{what}: the loss of row {FAR_BELOW_ROW} is {got[FAR_BELOW_ROW]} instead of {expected[FAR_BELOW_ROW]:.4f}. "
+                    "Its true class is 2e4 below the row's max, so its softmax underflows to exactly 0, and log(0) is -inf: "
+                    "taking log(softmax) loses it even after the shift. Compute log(sum(exp(shifted))) - shifted[y] "
+                    "(log-sum-exp minus the true logit), which never takes the log of a tiny number."
+                )
             raise CaseFailure(
                 f"{what}: the losses of rows {rows} are {got[~np.isfinite(got)].tolist()} instead of finite numbers "
                 f"(expected {expected[~np.isfinite(got)].round(4).tolist()}). exp overflows (or underflows to log(0)) without a shift: "
@@ -859,7 +882,14 @@ def cross_entropy_case(label: str, logits: np.ndarray, labels: np.ndarray, numer
         tolerances = {"atol": 4e-3 / max(1.0, float(np.abs(expected).max()))} if huge else {}
         expect_array(loss, expected, what=what, **tolerances)
         if "grad" in observation:
-            expect_grad(observation["grad"], cross_entropy_gradient(logits, labels, grad), what=f"logits.grad after {what}.backward(grad)")
+            one_hot = np.eye(logits.shape[1])[labels]
+            expect_grad(
+                observation["grad"], cross_entropy_gradient(logits, labels, grad), what=f"logits.grad after {what}.backward(grad)",
+                alternatives={
+                    "when only -z_y reaches the logits: log(sum(exp(z))) was computed in NumPy and wrapped in a new Tensor, "
+                    "so backprop cannot reach it (the log-sum-exp part must be Tensor operations too)": -one_hot * grad[:, None],
+                },
+            )
             if numerical:
                 # The analytic gradient is the oracle's shortcut; confirm it numerically too.
                 numeric = numerical_vjp(lambda z: cross_entropy_reference(z, labels), [logits], 0, grad)
@@ -933,7 +963,12 @@ def _(observation: dict[str, Any]) -> None:
             f"{observation['between']!r}: it should still be False. On exit, restore the value it had on entry, not True."
         )
     if observation["after"] is not True:
-        raise CaseFailure(f"after the outer NoGrad block ends, core.grad_tracking_enabled is {observation['after']!r}; it should be True again.")
+        raise CaseFailure(
+            f"after the outer NoGrad block ends, core.grad_tracking_enabled is {observation['after']!r}; it should be True again, "
+            "as it was when the outer block was entered. Does each block keep its own saved value (on self)? A saved value "
+            "shared by all blocks (a class attribute or a global) is overwritten by the inner block's __enter__: nested blocks "
+            "need one each, or a stack."
+        )
 
 
 @probe("4.6", "NoGrad entered while tracking is already off leaves it off")
@@ -1006,6 +1041,8 @@ def sgd_run(
     dampening: bool = False,
     wrong_sign: bool = False,
     buffer_restarts: bool = False,
+    decay_sign: bool = False,
+    first_step_doubled: bool = False,
 ) -> list[list[np.ndarray]]:
     """PyTorch's SGD in float64 (and, by flags, classic wrong versions); the parameters after each step."""
     params = [np.asarray(p, dtype=np.float64).copy() for p in initial]
@@ -1018,11 +1055,13 @@ def sgd_run(
                 continue
             g = np.asarray(grad, dtype=np.float64)
             if weight_decay and not decay_after_momentum:
-                g = g + weight_decay * params[index]
+                g = g - weight_decay * params[index] if decay_sign else g + weight_decay * params[index]
             if momentum:
                 slot = 0 if shared_buffer else index
                 previous = (shared if shared_buffer else buffers[slot])
-                if previous is None or np.shape(previous) != g.shape or buffer_restarts:
+                if first_step_doubled and previous is None:
+                    buffer = (1 + momentum) * g
+                elif previous is None or np.shape(previous) != g.shape or buffer_restarts:
                     buffer = g.copy()
                 else:
                     buffer = momentum * previous + ((1 - momentum) * g if dampening else g)
@@ -1043,6 +1082,9 @@ WRONG_SGDS = {
     "one momentum buffer shared by all the parameters (each needs its own)": {"shared_buffer": True},
     "a dampened buffer b = momentum * b + (1 - momentum) * g (PyTorch adds g itself)": {"dampening": True},
     "p + lr * g: the step goes uphill": {"wrong_sign": True},
+    "g = grad - weight_decay * p: the weight decay has the wrong sign (it pulls p towards 0 with +)": {"decay_sign": True},
+    "a first step with b = momentum * g + g: at the first step b = g, and only later b = momentum * b + g "
+    "(is an else missing after the first-step branch?)": {"first_step_doubled": True},
     "momentum that never builds up (b = g at every step). Is the buffer p.grad's own array, which zero_grad "
     "or backprop then resets? Make it a copy at the first step": {"buffer_restarts": True},
 }
