@@ -571,19 +571,34 @@ def expect_topological(observation: dict[str, Any], graph: dict[Any, list[Any]],
     if extra:
         raise CaseFailure(f"{what} includes {node_word} {extra[0]}, which cannot be reached from {root}.")
     position = {label: index for index, label in enumerate(order)}
+    # When the whole list is the right answer backwards, say so.
+    flipped = "" if len(order) < 2 or order[0 if not reverse else -1] != root or not _ordered(order[::-1], graph, reverse) else (
+        f" The whole list is in the opposite order: it should {'end' if not reverse else 'start'} with {root}"
+        + (". Did you forget to reverse it?" if reverse else ". Did you reverse it, or add each node before its children instead of after them?")
+    )
     for parent, children in graph.items():
         if parent not in position:
             continue
         for child in children:
             if reverse and position[child] < position[parent]:
                 raise CaseFailure(f"{what} puts {node_word} {child} before {parent}, which was computed from it; "
-                                  f"every {node_word} must come before the {node_word}s it was computed from.")
+                                  f"every {node_word} must come before the {node_word}s it was computed from.{flipped}")
             if not reverse and position[child] > position[parent]:
-                raise CaseFailure(f"{what} puts {node_word} {parent} before its child {child}; every {node_word} must come after all of its children.")
+                raise CaseFailure(f"{what} puts {node_word} {parent} before its child {child}; every {node_word} must come after all of its children.{flipped}")
     end = order[0] if reverse else order[-1]
     if end != root:
         place = "first" if reverse else "last"
         raise CaseFailure(f"{what} should put {root} {place}, but {end} is {place}.")
+
+
+def _ordered(order: list[Any], graph: dict[Any, list[Any]], reverse: bool) -> bool:
+    """Does `order` put every child after (reverse) or before (not reverse) its parent?"""
+    position = {label: index for index, label in enumerate(order)}
+    return all(
+        (position[child] > position[parent]) if reverse else (position[child] < position[parent])
+        for parent, children in graph.items() if parent in position
+        for child in children if child in position
+    )
 
 
 def topological_case(name: str, graph: dict[int, list[int]]) -> None:

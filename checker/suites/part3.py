@@ -784,6 +784,11 @@ def relu_case(label: str, x: np.ndarray, requires_grad: bool = True) -> None:
             )
         grad_what = f"x.grad after relu(x).backward(grad_out) with x of shape {x.shape}"
         grad = tensor_data(observation.get("grad", {"type": "NoneType", "kind": "other"}))
+        if grad.get("type") == "NoneType":
+            raise mistake(
+                f"{grad_what}: x.grad is None, so backprop never reached x. Does the result have a recipe that leads to x? "
+                "Build relu from Tensor operations (maximum with 0.0) rather than making a new Tensor from an array."
+            )
         got = array_of(grad, what=grad_what, expected_shape=x.shape)
         g = grad_out.astype(np.float64)
         at_zero = x == 0
