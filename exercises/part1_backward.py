@@ -9,6 +9,9 @@ inputs? Every backward function in this kit has the same signature,
 where `out` is the forward result, `forward_args` are the inputs the forward
 function was called with, and the gradient returned has the shape of the one
 argument it is for. Nothing here knows about Tensors yet: it is all NumPy.
+
+Never change grad_out, out or the inputs in place (no `grad_out *= ...`):
+backprop may hand the same array to several backward functions.
 """
 
 import numpy as np

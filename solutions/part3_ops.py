@@ -6,7 +6,8 @@ signature of Part 1,
 
     some_back(grad_out, out, *forward_args, **forward_kwargs) -> gradient,
 
-each returning the gradient for one argument, shaped like that argument.
+each returning the gradient for one argument, shaped like that argument
+(as in Part 1, never change the arguments in place).
 functional.py wraps the forward functions into Tensor functions and
 registers these backward functions in BACK_FUNCS.
 
