@@ -60,7 +60,7 @@ def training(student: Any) -> dict[str, Any]:
     result = student.part5_training.train_digits(train_features.copy(), train_labels.copy(), seed=TRAIN_SEED)
     seconds = time.perf_counter() - started
     observation: dict[str, Any] = {"seconds": seconds}
-    if not isinstance(result, tuple) or len(result) != 2:
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
         observation["result"] = returned(result)
         return observation
     model, losses = result
@@ -80,6 +80,12 @@ def sparkline(values: np.ndarray, width: int = 40) -> str:
     from ..report import sparkline as draw
 
     return draw(values, width)
+
+
+ZERO_GRAD_ADVICE = (
+    "is zero_grad called before every backward? Without it each backward adds to the gradients of all the steps "
+    "before, and the steps keep growing."
+)
 
 
 @training.judge
@@ -121,9 +127,12 @@ def _(observation: dict[str, Any]) -> None:
     if accuracy < REQUIRED_ACCURACY:
         diagnosis = ""
         if loss_values.size and not np.all(np.isfinite(loss_values)):
-            diagnosis = " The loss became NaN or infinite: the learning rate is too large (or the loss is unstable)."
+            diagnosis = (
+                " The loss became NaN or infinite: the learning rate is too large (or the loss is unstable), "
+                f"or the gradients pile up: {ZERO_GRAD_ADVICE}"
+            )
         elif loss_values.size > 1 and loss_values[-1] > 1.1 * loss_values[0]:
-            diagnosis = " The loss went up, not down: the learning rate is too large."
+            diagnosis = f" The loss went up, not down: the learning rate is too large, or the gradients pile up: {ZERO_GRAD_ADVICE}"
         elif loss_values.size > 1 and loss_values[-1] >= 0.9 * loss_values[0]:
             diagnosis = (
                 " The loss hardly went down: is every step zero_grad, backward, step? Are features and labels shuffled "
@@ -196,6 +205,8 @@ def _(observation: dict[str, Any]) -> None:
         return
     if abs(value - 100 * EVALUATE_ACCURACY) <= 1e-4:
         raise CaseFailure(f"{what} returned {value:g}, a percentage; return the fraction in [0, 1]: {EVALUATE_ACCURACY:g}.")
+    if abs(value - (1 - EVALUATE_ACCURACY)) <= 1e-6:
+        raise CaseFailure(f"{what} returned {value:g}, the fraction wrong (the error rate); return the fraction right: {EVALUATE_ACCURACY:g}.")
     if abs(value - round(EVALUATE_ACCURACY * 50)) <= 1e-6:
         raise CaseFailure(f"{what} returned {value:g}, the count; return the fraction in [0, 1]: {EVALUATE_ACCURACY:g}.")
     rows = observation["rows"]
