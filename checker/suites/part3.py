@@ -153,7 +153,10 @@ for shape in [(3, 4), (5,), (), (2, 1, 3)]:
     grad_case(
         "3.1", f"negative_back on x of shape {shape}",
         function="negative_back", forward=np.negative, args=[normal(shape)], wrt=0,
-        mistakes={"from -x: the upstream gradient grad_out is missing": lambda g, out, x: -x},
+        mistakes={
+            "from -x: the upstream gradient grad_out is missing": lambda g, out, x: -x,
+            "from -out: out is the forward result; the gradient is -grad_out": lambda g, out, x: -out,
+        },
     )
 for shape in [(3, 4), (5,), (), (2, 1, 3)]:
     grad_case(
@@ -581,6 +584,13 @@ BROADCAST_PATTERNS = [
     ("x 0-d", (), (2, 3)),
 ]
 
+DIVIDE_BACK1_MISTAKES = {
+    "from -grad_out * x / y: d(x/y)/dy is -x / y**2, so one power of y is missing":
+        lambda g, out, x, y: sum_to_shape(np.broadcast_to(-g * x / y, out.shape), np.shape(y)),
+    "from -grad_out / y**2: x is missing from d(x/y)/dy = -x / y**2":
+        lambda g, out, x, y: sum_to_shape(np.broadcast_to(-g / y**2, out.shape), np.shape(y)),
+}
+
 ARITHMETIC = [
     ("add", np.add, False),
     ("subtract", np.subtract, False),
@@ -595,6 +605,7 @@ for name, forward, divides in ARITHMETIC:
             grad_case(
                 "3.7", f"{name}_back{position}, {label}: x {x_shape}, y {y_shape}",
                 function=f"{name}_back{position}", forward=forward, args=[x, y], wrt=position,
+                mistakes=DIVIDE_BACK1_MISTAKES if (divides and position == 1) else None,
             )
     grad_case(
         "3.7", f"{name}_back0 with y a Python float",
@@ -603,6 +614,7 @@ for name, forward, divides in ARITHMETIC:
     grad_case(
         "3.7", f"{name}_back1 with x a Python float",
         function=f"{name}_back1", forward=forward, args=[-1.5, away_from_zero((4,)) if divides else normal((4,))], wrt=1,
+        mistakes=DIVIDE_BACK1_MISTAKES if divides else None,
     )
 
 
