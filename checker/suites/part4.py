@@ -90,6 +90,7 @@ def parameter_shares(student: Any) -> dict[str, Any]:
     return {
         "is_tensor": isinstance(parameter, student.core.Tensor),
         "same_array": getattr(parameter, "array", None) is source.array,
+        "object_array": getattr(getattr(parameter, "array", None), "dtype", None) == object,
         "values": returned(getattr(parameter, "array", None)),
         "requires_grad": getattr(parameter, "requires_grad", None) is True,
         "grad_none": getattr(parameter, "grad", 0) is None,
@@ -101,6 +102,11 @@ def parameter_shares(student: Any) -> dict[str, Any]:
 def _(observation: dict[str, Any]) -> None:
     expect_true(observation["is_tensor"], "Parameter(t) is not a Tensor: Parameter must subclass Tensor and call Tensor.__init__.")
     if not observation["same_array"]:
+        if observation.get("object_array"):
+            raise CaseFailure(
+                "Parameter(t).array is a NumPy array of Python objects (the Tensor t itself, wrapped): "
+                "pass t's array, t.array, to Tensor.__init__, not t."
+            )
         expect_array(observation["values"], PARAMETER_DATA, what="Parameter(t).array")
         raise CaseFailure(
             "Parameter(t).array holds the right numbers but is not the same ndarray object as t.array: "
