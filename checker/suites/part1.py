@@ -104,12 +104,28 @@ MULTIPLY_OPERANDS = [
     ("0-d arrays", normal(39, ()), normal(40, ())),
 ]
 
+def summed_to(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """values summed down to shape (an oracle-side unbroadcast, for known wrong answers)."""
+    values = values.sum(axis=tuple(range(values.ndim - len(shape))))
+    stretched = tuple(dim for dim, size in enumerate(shape) if size == 1 and values.shape[dim] != 1)
+    return values.sum(axis=stretched, keepdims=True).reshape(shape)
+
+
+def with_out_for_other(position: int) -> dict[str, Any]:
+    """grad_out * out in place of grad_out * (the other operand): out = x * y is not the other operand."""
+    other = "y" if position == 0 else "x"
+    return {
+        f"from grad_out * out: the derivative of x * y with respect to {'xy'[position]} is {other}, not out (used out where {other} was meant)":
+            lambda g, out, x, y: summed_to(np.broadcast_to(g * out, np.shape(out)), np.shape((x, y)[position])),
+    }
+
+
 for label, x, y in MULTIPLY_OPERANDS:
     for position, function in enumerate(("multiply_back0", "multiply_back1")):
         backward_case(
             "1.3", f"{function}, {label}",
             module=MODULE, function=function, forward=np.multiply,
-            args=[x, y], wrt=position, seed=41 + position,
+            args=[x, y], wrt=position, seed=41 + position, alternatives=with_out_for_other(position),
         )
 
 backward_case(
@@ -167,6 +183,10 @@ def forward_and_back_case(seed: int, shape: tuple[int, ...]) -> None:
             )
             if name == "c":
                 alternatives["from 1/c alone: a missing chain-rule factor (multiply by the gradient that reaches e)"] = 1 / c.astype(np.float64)
+                a64, b64, c64 = (v.astype(np.float64) for v in (a, b, c))
+                alternatives["without the factor d = a * b: the gradient reaching e from f = d * e is dg/df * d"] = (
+                    1 / (a64 * b64 * np.log(c64)) / c64
+                )
             expect_array(gradients[position], right[position], what=f"dg/d{name} from forward_and_back on shape {shape}", alternatives=alternatives)
 
 

@@ -1050,7 +1050,8 @@ def backprop_from_leaf(student: Any) -> dict[str, Any]:
 
 @backprop_from_leaf.judge
 def _(observation: dict[str, Any]) -> None:
-    expect_grads(observation["grads"], {"a": float32(rng(242).normal(size=(2, 3))).astype(np.float64)}, "backprop(a, end_grad) on a leaf a")
+    expect_grads(observation["grads"], {"a": float32(rng(242).normal(size=(2, 3))).astype(np.float64)}, "backprop(a, end_grad) on a leaf a",
+                 {"a": {"as if end_grad were all ones (use the end_grad you are given, also when end_node is a leaf)": np.ones((2, 3))}})
     if observation["shares"]:
         raise CaseFailure("backprop(a, end_grad) on a leaf stored end_grad's own array in a.grad: store a copy.")
 

@@ -544,6 +544,12 @@ def getitem_case(shape: tuple[int, ...], spec: Any) -> None:
     @case.judge
     def _(observation: dict[str, Any]) -> None:
         expect_untouched(observation, "getitem_back")
+        result = observation["result"]
+        if out.shape != x.shape and tuple(result.get("shape") or ()) == out.shape and "values" in result:
+            raise mistake(
+                f"{what} has shape {out.shape}, the shape of out and grad_out, but it should have shape {x.shape}: the gradient is for x. "
+                "Start from zeros shaped like x and add grad_out in at the indexed places."
+            )
         expected = numerical_vjp(lambda values: values[index], [x], 0, grad_out)
         assigned = {
             "by assignment (grad[index] = grad_out): where the index picks an entry more than once, only one pick "
@@ -878,7 +884,12 @@ def argmax_case(shape: tuple[int, ...], dim: int | None, keepdim: bool) -> None:
             raise mistake(f"{what} returned a NumPy {result.get('type')}; it should return a Tensor holding the indices.")
         if result.get("kind") != "tensor":
             raise CaseFailure(f"{what} returned a {result.get('type')}; it should return a Tensor holding the indices.")
-        expect_array(tensor_data(result), np.argmax(x, axis=dim, keepdims=keepdim), what=what)
+        expected = np.argmax(x, axis=dim, keepdims=keepdim)
+        got_shape = tuple(result.get("shape") or ())
+        if dim is not None and got_shape == () != expected.shape:
+            raise mistake(f"{what} is a single index, but it should have shape {expected.shape}: one index along dim {dim} "
+                          "for each position of the other dims. Pass dim on to np.argmax as its axis.")
+        expect_array(tensor_data(result), expected, what=what)
         if observation["requires_grad"]:
             raise mistake(f"{what}: the result requires grad. argmax is not differentiable (its values are indices), so its result never requires grad.")
 
