@@ -102,12 +102,14 @@ class Module:
         return iter(self._modules.values())
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
-        """Every Parameter of this module, each once.
+        """Every Parameter of this module and, with recurse, of its children.
 
         First the module's own parameters in order of assignment; then, if
         recurse is true, the parameters of each child in order of assignment,
         each child listing its own before its children's (depth first).
-        With recurse=False, only the module's own parameters.
+        With recurse=False, only the module's own parameters. (The course's
+        models never share a Parameter between modules, so there are no
+        duplicates to remove.)
         """
         yield from self._parameters.values()
         if recurse:
