@@ -792,7 +792,7 @@ def _shape(value: Any) -> tuple[int, ...]:
 
 def _add_back(grad_out: np.ndarray, out: np.ndarray, x: Any, y: Any, position: int) -> np.ndarray:
     shape = _shape(x if position == 0 else y)
-    return grad_out if shape == grad_out.shape else _unbroadcast(grad_out, shape)
+    return grad_out if shape == np.shape(grad_out) else _unbroadcast(np.asarray(grad_out), shape)
 
 
 KNOWN_GOOD_BACKWARD = {
@@ -927,6 +927,8 @@ BACKPROP_SPECS: dict[str, tuple[dict[str, tuple[np.ndarray, bool]], list[tuple[s
                                                   [("add", ["a", "b"], "c"), ("add", ["c", "a"], "d")]),
     "a chain of 120 operations": GRAPH_SPECS["a chain of 120 operations"],
     "a random graph": GRAPH_SPECS["a random graph"],
+    # Nothing broadcasts here: a gradient that starts as the number 1 stays a number.
+    "a + b": ({"a": (leaf(238, (2, 2)), True), "b": (leaf(239, (2, 2)), True)}, [("add", ["a", "b"], "c")]),
 }
 
 
@@ -972,6 +974,14 @@ def backprop_case(name: str, *, with_end_grad: bool, times: int = 1, all_tensor_
         expect_untouched({"mutated": observation["leaves"]}, f"{what} (backprop must only write .grad)")
         expect_untouched({"mutated": observation["end_grad"]}, f"{what} (never modify the end_grad you are given)")
         expected = expected_grads(leaves, operations, end, end_grad, times)
+        if end_grad is None:
+            for leaf_name, value in expected.items():
+                got = observation["grads"].get(leaf_name)
+                if value is not None and isinstance(got, dict) and got.get("shape") == [] and np.shape(value) != ():
+                    raise CaseFailure(
+                        f"{what}: {leaf_name}.grad is a single number, but {leaf_name} has shape {np.shape(value)}. "
+                        "end_grad None means ones shaped like end_node (np.ones_like(end_node.array)), not the number 1."
+                    )
         alternatives: dict[str, dict[str, Any]] = {}
         if end_grad is not None:
             # Starting from ones instead of end_grad is a classic slip.
@@ -999,6 +1009,7 @@ backprop_case("broadcasting, a (3, 4) times b (4,)", with_end_grad=True)
 backprop_case("a leaf that does not require grad", with_end_grad=True)
 backprop_case("a leaf that does not require grad", with_end_grad=True, all_tensor_parents=True)
 backprop_case("(a + b) + a, with a shared upstream array", with_end_grad=True)
+backprop_case("a + b", with_end_grad=False)
 backprop_case("(a + b) + a, with a shared upstream array", with_end_grad=True, times=2)
 backprop_case("log(a * b)", with_end_grad=True, times=2)
 backprop_case("a chain of 120 operations", with_end_grad=True)
