@@ -7,7 +7,7 @@ Mistakes these cases are built to catch:
   summing size-1 dims, summing the wrong end, failing on 0-d originals,
   taking a mean instead of a sum, returning the broadcast shape.
 - multiply_back0/1: swapping x and y, no unbroadcast, failing on a Python
-  scalar operand, forgetting grad_out.
+  scalar operand, forgetting grad_out, using out for the other operand.
 - forward_and_back: a missing chain-rule factor, gradients out of order.
 """
 
@@ -103,6 +103,7 @@ MULTIPLY_OPERANDS = [
     ("x broadcast from a column", normal(37, (2, 3, 1)), normal(38, (3, 5))),
     ("0-d arrays", normal(39, ()), normal(40, ())),
 ]
+
 
 def summed_to(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """values summed down to shape (an oracle-side unbroadcast, for known wrong answers)."""

@@ -22,7 +22,9 @@ Mistakes these cases are built to catch:
 - backprop: overwriting instead of adding (a tensor used twice, a reused
   intermediate, a second backward call), ignoring end_grad, storing a gradient
   array that another leaf or end_grad also holds, adding into arrays in place,
-  gradients on tensors that do not require grad, state kept between calls.
+  gradients on tensors that do not require grad, state kept between calls,
+  calling backward functions without the recipe's kwargs, starting from the
+  number 1 (not ones shaped like end_node) when end_grad is None.
 """
 
 from __future__ import annotations

@@ -21,15 +21,16 @@ Mistakes these cases are built to catch:
 - sum_back: ignoring keepdim (both ways), failing on negative or tuple dims,
   broadcasting without reinserting the summed dims, scaling by the count.
 - coerce_index: only handling a Tensor at the top level (not inside a
-  tuple), returning a list for a tuple, converting ints or slices.
+  tuple), returning a list for a tuple, converting ints or slices, casting
+  a boolean mask to integers.
 - getitem_back: assigning instead of accumulating at repeated indices,
   returning grad_out, zeros of out's shape, not coercing Tensors in tuples.
 - add/subtract/true_divide backward: no unbroadcast (either side), sign
   errors, forgetting x in d(x/y)/dy, failing on a Python scalar operand.
 - maximum_back0/1: ties given to both sides or to neither (the shares must
   add up to grad_out), no unbroadcast, gradient to the wrong side.
-  relu: a result that does not require grad, mutating x, a subgradient
-  outside [0, 1] at 0.
+  relu: a result that does not require grad (or requires it with no
+  recipe), mutating x, a subgradient outside [0, 1] at 0.
 - _matmul2d and its backward: elementwise product, wrong order, missing or
   misplaced transposes (non-square shapes and a square case).
 - argmax: a result that requires grad, ignoring keepdim, not flattening for
