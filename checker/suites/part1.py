@@ -64,6 +64,8 @@ UNBROADCAST_PATTERNS = [
     ((4, 3), (1,)),
     ((2, 1, 4), (1, 4)),
     ((6, 2, 5), (6, 1, 1)),
+    ((2, 3, 4), (4,)),  # two dims added in front of an original that is not 0-d
+    ((3, 2, 4, 5), (1, 5)),
 ]
 
 
