@@ -48,7 +48,7 @@ import numpy as np
 
 from ..cases import CaseFailure, probe
 from ..numeric import ATOL, RTOL, array_of, expect_array, numerical_vjp, rng
-from ..observe import returned
+from ..observe import attempt, returned
 from .common import backward_case, changed_inputs, copies, expect_untouched, float32
 
 MODULE = "part3_ops"
@@ -779,7 +779,7 @@ def relu_case(label: str, x: np.ndarray, requires_grad: bool = True) -> None:
             "requires_grad": bool(getattr(result, "requires_grad", False)),
         }
         if requires_grad and observation["requires_grad"]:
-            result.backward(grad_out.copy())
+            observation["backward"] = attempt(result.backward, grad_out.copy())
             observation["grad"] = returned(tensor.grad)
         return observation
 
@@ -802,6 +802,11 @@ def relu_case(label: str, x: np.ndarray, requires_grad: bool = True) -> None:
                 "Build relu from Tensor operations (maximum with 0.0) instead of making a Tensor from an array."
             )
         grad_what = f"x.grad after relu(x).backward(grad_out) with x of shape {x.shape}"
+        raised = observation.get("backward", {}).get("raised")
+        if raised:
+            hint = (" relu made an operation that has no backward function: build it from Tensor operations "
+                    "(maximum with 0.0) so that backprop goes through maximum_back0.") if raised.get("type") == "KeyError" else ""
+            raise mistake(f"relu(x).backward(grad_out) with x of shape {x.shape} raised {raised.get('type')}: {raised.get('message')}.{hint}")
         grad = tensor_data(observation.get("grad", {"type": "NoneType", "kind": "other"}))
         if grad.get("type") == "NoneType":
             raise mistake(
