@@ -171,6 +171,8 @@ def forward_and_back_case(seed: int, shape: tuple[int, ...]) -> None:
     def _(observation: dict[str, Any]) -> None:
         expect_untouched(observation, "forward_and_back")
         gradients = observation["gradients"]
+        if not isinstance(gradients, list) and gradients.get("type") == "NoneType":
+            raise CaseFailure("forward_and_back returned None; it should return a tuple of three arrays (dg/da, dg/db, dg/dc). Did you forget a `return`?")
         if not isinstance(gradients, list):
             raise CaseFailure(f"forward_and_back returned a {gradients.get('type')}; it should return a tuple of three arrays (dg/da, dg/db, dg/dc).")
         right = [numerical_vjp(g_of, [a, b, c], position, np.ones(shape)) for position in range(3)]

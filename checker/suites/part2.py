@@ -117,6 +117,8 @@ def expect_forward(
     inputs that do not require grad: keeping them is harmless).
     """
     if not observation.get("is_tensor"):
+        if observation["value"].get("type") == "NoneType":
+            raise CaseFailure(f"{what} returned None; it should return a Tensor. Did you forget a `return`?")
         raise CaseFailure(f"{what} returned a {observation['value'].get('type')}; it should return a Tensor.")
     expect_array(observation["value"], value, what=f"the .array of {what}")
     if observation["requires_grad"] is not requires_grad:
@@ -557,6 +559,8 @@ def expect_topological(observation: dict[str, Any], graph: dict[Any, list[Any]],
                        node_word: str = "node") -> None:
     """The order holds each reachable node once, children before parents (or after, when reverse), root at the end (or start)."""
     if "not_a_list" in observation:
+        if observation["not_a_list"].get("type") == "NoneType":
+            raise CaseFailure(f"{what} returned None; it should return a list of {node_word}s. Did you forget a `return`?")
         raise CaseFailure(f"{what} returned a {observation['not_a_list'].get('type')}; it should return a list of {node_word}s.")
     order = observation["order"]
     if any(label is None for label in order):

@@ -888,6 +888,8 @@ def argmax_case(shape: tuple[int, ...], dim: int | None, keepdim: bool) -> None:
         result = observation["result"]
         if result.get("kind") == "array":
             raise mistake(f"{what} returned a NumPy {result.get('type')}; it should return a Tensor holding the indices.")
+        if result.get("type") == "NoneType":
+            raise CaseFailure(f"{what} returned None; it should return a Tensor holding the indices. Did you forget a `return`?")
         if result.get("kind") != "tensor":
             raise CaseFailure(f"{what} returned a {result.get('type')}; it should return a Tensor holding the indices.")
         expected = np.argmax(x, axis=dim, keepdims=keepdim)
