@@ -183,6 +183,11 @@ def forward_and_back_case(seed: int, shape: tuple[int, ...]) -> None:
                 f"for {other} instead of {name}: the gradients are out of order (return dg/da, dg/db, dg/dc)": right[index]
                 for index, other in enumerate("abc") if index != position
             }
+            # log_back(grad, out, x) given g = log(f) where f belongs: 1/g in place of 1/f.
+            alternatives["with 1/g in place of 1/f at the last step: log_back was given g (out) where f (x) was meant"] = (
+                lambda position=position: numerical_vjp(lambda a, b, c: a * b * np.log(c), [a, b, c], position, np.ones(shape))
+                / g_of(a.astype(np.float64), b.astype(np.float64), c.astype(np.float64))
+            )
             alternatives["for f = a * b * log(c): the chain rule through the last log (g = log f) is missing"] = (
                 lambda position=position: numerical_vjp(lambda a, b, c: a * b * np.log(c), [a, b, c], position, np.ones(shape))
             )
