@@ -327,7 +327,7 @@ def gradient_case(problem: GradientProblem) -> None:
         kwargs = {} if problem.eps is None else {"eps": problem.eps}
         outcome = call_student(student.bonus.numerical_gradient, f, x, **kwargs)
         observation: dict[str, Any] = {
-            "changed": bool(x.shape != shape or not np.array_equal(x, problem.x)),
+            "x_after": x,  # compared with the original by the judge, in the parent
             "calls": len(calls),
             "dtypes": sorted({dtype for _, dtype in calls}),
         }
@@ -343,7 +343,8 @@ def gradient_case(problem: GradientProblem) -> None:
         what = f"numerical_gradient(f, x{eps_text})"
         if "raised" in observation:
             raise CaseFailure(f"{what} raised {raised_text(observation['raised'])}.")
-        if observation["changed"]:
+        x_after = observation["x_after"]
+        if np.shape(x_after) != np.shape(problem.x) or not np.array_equal(x_after, problem.x):
             raise CaseFailure(
                 f"{what} changed x: after the call x must hold exactly its old values. "
                 f"Work on a copy, or put back each entry by assigning the value you saved "
