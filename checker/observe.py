@@ -10,6 +10,8 @@ the judge then rejects.
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
 import sys
 import traceback
 import types
@@ -28,6 +30,12 @@ _str = str
 _repr = repr
 
 PACKAGE = "submission"  # the name the student's folder is imported under
+
+# Other names a student's code may use for its own folder, in absolute
+# imports (`from exercises.core import Tensor`). In the child they all mean
+# the student's own package, module for module: one Tensor class, not two,
+# and no way to import the kit's reference solutions instead.
+ALIASES = ("exercises", "solutions")
 
 
 class StudentPackage:
@@ -56,7 +64,31 @@ def install_package(folder: str, name: str = PACKAGE) -> StudentPackage:
     package.__path__ = [folder]
     package.__package__ = name
     sys.modules[name] = package
+    for alias in ALIASES:
+        sys.modules.pop(alias, None)
+    sys.meta_path.insert(0, _AliasFinder(name, ALIASES))
     return StudentPackage(name)
+
+
+class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports `alias.X` as the very module object `package.X`."""
+
+    def __init__(self, package: str, aliases: tuple[str, ...]):
+        self.package = package
+        self.aliases = aliases
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        head, _, rest = fullname.partition(".")
+        if head not in self.aliases:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self, is_package=not rest)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        _, _, rest = spec.name.partition(".")
+        return importlib.import_module(f"{self.package}.{rest}" if rest else self.package)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        pass  # already imported, under the package's own name
 
 
 def returned(value: Any) -> dict[str, Any]:
