@@ -380,11 +380,10 @@ def _error_text(description: dict[str, Any]) -> str:
     if not isinstance(error, dict):
         return "an unknown error"
     kind, message = error.get("type", "Exception"), error.get("message", "")
+    from .observe import where_raised
+
     frames = error.get("frames") or []
-    where = ""
-    if frames and isinstance(frames[-1], dict):
-        frame = frames[-1]
-        where = f" (in {frame.get('function')}, {frame.get('file')} line {frame.get('line')})"
+    where = where_raised(error)
     if kind == "NotImplementedError":
         function = frames[-1].get("function") if frames and isinstance(frames[-1], dict) else "a function"
         stage = description.get("stage", "")

@@ -12,6 +12,7 @@ from typing import Any
 from . import manifest, runner, wire
 from .cases import Case, CaseFailure
 from .manifest import Exercise
+from .observe import where_raised
 from .results import CheckResult, ExerciseResult, TestResult
 
 _MEMORY_LIMIT = f"{runner.Limits().memory_bytes / 1024**3:g} GiB of memory"
@@ -64,7 +65,7 @@ def judge_case(case: Case, exercise: Exercise, record: dict[str, Any] | None) ->
 
     if outcome == "timeout":
         limit = record.get("limit")
-        where = _where(record.get("error"))
+        where = where_raised(record.get("error"))
         text = f"did not finish within {limit:g} s" if isinstance(limit, (int, float)) else "did not finish in time"
         return TestResult(case.name, "timeout", f"{text}{where}. Is there a loop that never ends?", output), None
 
@@ -91,7 +92,7 @@ def describe_exception(error: Any, exercise: Exercise) -> tuple[str, str]:
     kind = str(error.get("type", "Exception"))
     message = str(error.get("message", ""))
     frames = error.get("frames") if isinstance(error.get("frames"), list) else []
-    where = _where(error)
+    where = where_raised(error)
 
     if kind == "NotImplementedError":
         stub = _raising_function(frames)
@@ -200,14 +201,3 @@ def _exercise_of_function(function: str) -> Exercise | None:
         if not exercise.bonus and _belongs_to(function, exercise):
             return exercise
     return None
-
-
-def _where(error: Any) -> str:
-    """' (in unbroadcast, part1_backward.py line 12)' for the innermost student frame."""
-    if not isinstance(error, dict):
-        return ""
-    frames = error.get("frames")
-    if not isinstance(frames, list) or not frames or not isinstance(frames[-1], dict):
-        return ""
-    frame = frames[-1]
-    return f" (in {frame.get('function')}, {frame.get('file')} line {frame.get('line')})"

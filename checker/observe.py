@@ -157,6 +157,18 @@ def exception_info(exc: BaseException) -> dict[str, Any]:
     return info
 
 
+def where_raised(error: Any) -> str:
+    """' (in unbroadcast, part1_backward.py line 12)': the innermost student
+    frame of an exception_info, or '' when there is none (or it is unreadable)."""
+    if not isinstance(error, dict):
+        return ""
+    frames = error.get("frames")
+    if not isinstance(frames, list) or not frames or not isinstance(frames[-1], dict):
+        return ""
+    frame = frames[-1]
+    return f" (in {frame.get('function')}, {frame.get('file')} line {frame.get('line')})"
+
+
 def student_frames(tb: types.TracebackType | None) -> list[dict[str, Any]]:
     """The frames of a traceback that are in student files, outermost first."""
     frames = []

@@ -66,26 +66,24 @@ class CheckResult:
     impl: str
     exercises: list[ExerciseResult]
 
-    def _total(self, bonus: bool, attribute: str) -> float:
-        if attribute == "score":
-            return float(sum(result.score for result in self.exercises if result.exercise.bonus == bonus))
-        return float(sum(result.exercise.points for result in self.exercises if result.exercise.bonus == bonus))
+    def _part(self, bonus: bool) -> list[ExerciseResult]:
+        return [result for result in self.exercises if result.exercise.bonus == bonus]
 
     @property
     def score(self) -> float:
-        return self._total(False, "score")
+        return float(sum(result.score for result in self._part(bonus=False)))
 
     @property
     def max_score(self) -> float:
-        return self._total(False, "max_score")
+        return float(sum(result.exercise.points for result in self._part(bonus=False)))
 
     @property
     def bonus_score(self) -> float:
-        return self._total(True, "score")
+        return float(sum(result.score for result in self._part(bonus=True)))
 
     @property
     def bonus_max_score(self) -> float:
-        return self._total(True, "max_score")
+        return float(sum(result.exercise.points for result in self._part(bonus=True)))
 
     @property
     def all_passed(self) -> bool:

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..cases import CaseFailure, probe
 from ..numeric import expect_array, numerical_vjp, rng, shape_message
-from ..observe import exception_info, returned
+from ..observe import exception_info, returned, where_raised
 from .common import changed_inputs, expect_untouched, float32
 
 _NotImplementedError = NotImplementedError
@@ -45,12 +45,7 @@ def call_student(function: Callable[..., Any], *args: Any, **kwargs: Any) -> dic
 
 
 def raised_text(error: dict[str, Any]) -> str:
-    frames = error.get("frames") or []
-    where = ""
-    if frames and isinstance(frames[-1], dict):
-        frame = frames[-1]
-        where = f" (in {frame.get('function')}, {frame.get('file')} line {frame.get('line')})"
-    return f"{error.get('type')}: {error.get('message')}{where}"
+    return f"{error.get('type')}: {error.get('message')}{where_raised(error)}"
 
 
 # b.1 topological_sort on deep graphs ----------------------------------------
