@@ -38,6 +38,7 @@ def run_check_logged(impl_dir: Path, exercises: list[Exercise], limits: runner.L
     from . import judge
 
     result = judge.judge_run(str(impl_dir), needed, cases, log.records)
+    result.sandbox = log.sandbox.to_json()
     selected = {exercise.id for exercise in exercises}
     result.exercises = [exercise_result for exercise_result in result.exercises if exercise_result.exercise.id in selected]
     return result, log

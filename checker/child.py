@@ -5,7 +5,8 @@ the parent knows the cases: it imports NumPy and pytest, then reads CONFIG,
 one line of JSON on stdin: the student's package folder, the file descriptor
 of the result channel, and the cases to run with their time limits.
 Everything it learns goes to the parent through the channel; its exit status
-means nothing.
+means nothing. It confines itself (sandbox.py) once pytest has started and
+before the first student module is imported; see plugin.pytest_configure.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import dataclass
 
 
 # Kept: capture (each case's output), skipping, terminal, faulthandler
@@ -21,6 +23,31 @@ UNUSED_PYTEST_PLUGINS = (
     "debugging", "unittest", "pastebin", "junitxml", "doctest", "setuponly", "setupplan",
     "legacypath", "tmpdir", "monkeypatch", "recwarn", "logging", "unraisableexception", "threadexception",
 )
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """What the child needs to confine itself: what it may read, whom to become."""
+
+    package_dir: str
+    workdir: str
+    user: int | None
+    processes: int
+
+    def apply(self) -> dict:
+        """Confine this process for good; returns the sandbox report as JSON data."""
+        from . import sandbox
+
+        kit_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        readable = sandbox.readable_paths(
+            self.package_dir,
+            os.path.join(kit_root, "checker"),
+            # The capstone's data set, which its probe reads.
+            os.path.join(kit_root, "data"),
+            # The kit's root holds the solutions; the run's folder sits beside other runs.
+            private=[kit_root, self.workdir],
+        )
+        return sandbox.confine(readable, self.user, self.processes).to_json()
 
 
 def main() -> None:
@@ -56,6 +83,7 @@ def run(config: dict) -> None:
         [tuple(pair) for pair in config["cases"]],
         config.get("dependents"),
         config.get("dependent_timeout", 1.0),
+        confinement=Confinement(config["package_dir"], config["workdir"], config.get("user"), config.get("processes", 64)),
     )
 
     from . import cases

@@ -64,11 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("exercises", nargs="*", metavar="EXERCISE", help="grade only these (ids, parts, function names); none means all")
     grade.add_argument("--out", required=True, metavar="DIR", help="where to write grades.csv and one JSON per submission")
     grade.add_argument("--jobs", type=int, default=None, metavar="N", help="submissions checked at once (default: one per CPU)")
+    grade.add_argument("--allow-partial-sandbox", action="store_true", help="grade even where the kernel sandbox is not complete (unsafe for untrusted code)")
     grade.set_defaults(handler=command_grade)
 
     gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder bundle (instructors)")
     gradescope.add_argument("exercises", nargs="*", metavar="EXERCISE", help="grade only these (ids, parts, function names); none means all")
     gradescope.add_argument("--out", required=True, metavar="FILE.zip", help="the zip to write")
+    gradescope.add_argument("--allow-partial-sandbox", action="store_true", help="let the bundle grade where the kernel sandbox is not complete (unsafe)")
     gradescope.set_defaults(handler=command_gradescope)
     return parser
 
@@ -128,9 +130,15 @@ def command_grade(arguments: argparse.Namespace) -> int:
 
     import time
 
-    from . import grade, grade_report, grade_worker, report
+    from . import grade, grade_report, report, runner, sandbox
 
-    grade_worker.refuse_inspection()  # student code cannot open this process's pipes through /proc
+    runner.refuse_inspection()  # no process of our user can open this one's pipes or memory
+    confinement = runner.probe_sandbox()
+    if not confinement.full and not arguments.allow_partial_sandbox:
+        raise UsageError(
+            f"refusing to grade: {sandbox.summary(confinement)} "
+            "Students' code could forge grades here; pass --allow-partial-sandbox to grade anyway."
+        )
     console = report.make_console(stderr=True)
     started = time.monotonic()
     with grade_report.make_progress(console) as progress:
@@ -154,7 +162,7 @@ def command_gradescope(arguments: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     from . import gradescope
 
-    gradescope.build_bundle(out, arguments.exercises)
+    gradescope.build_bundle(out, arguments.exercises, allow_partial_sandbox=arguments.allow_partial_sandbox)
     print(f"Wrote {out}: upload it as the autograder of a Gradescope programming assignment (see README, Instructors).")
     return EXIT_PASSED
 

@@ -128,7 +128,7 @@ def grade_all(
             if on_done is not None:
                 on_done(grade)
 
-        runner._become_subreaper()  # orphans of a killed worker come to us, to be swept
+        runner.become_subreaper()  # orphans of a killed worker come to us, to be swept
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             list(pool.map(grade_one, found))
         _sweep_orphans()
@@ -213,7 +213,7 @@ def _valid_result(output: bytes, exercises: list[Exercise]) -> tuple[dict[str, A
 def _sweep_orphans() -> None:
     """Kill what student code left running after its worker died (every worker is done now)."""
     for _ in range(3):  # a killed orphan's own children come to us next
-        leftovers = runner._descendants(os.getpid())
+        leftovers = runner.descendants(os.getpid())
         if not leftovers:
             return
         for pid in leftovers:

@@ -21,7 +21,7 @@ from . import runner
 
 
 def main(argv: list[str]) -> int:
-    refuse_inspection()
+    runner.refuse_inspection()
     from . import api, manifest
 
     folder, words = Path(argv[0]), argv[1:]
@@ -35,16 +35,6 @@ def main(argv: list[str]) -> int:
     sys.stdout.write(json.dumps({"result": result.to_json(), "crashed": crashed}))
     sys.stdout.flush()
     return 0
-
-
-def refuse_inspection() -> None:
-    """Make this process non-dumpable: other processes of the same user cannot
-    open its /proc files (its pipe to the grader, its memory).
-
-    The child that runs student code is started with exec, which makes it
-    dumpable again; only the checker's own processes are shielded.
-    """
-    runner.prctl(runner.PR_SET_DUMPABLE, 0)
 
 
 if __name__ == "__main__":

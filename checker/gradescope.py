@@ -42,6 +42,9 @@ REQUIREMENTS = ("numpy>=1.26", "pytest>=7.4", "pytest-timeout>=2.2", "rich>=13.0
 
 # At the bundle's root: the exercises it grades, one selection word a line (empty: all).
 SELECTION_FILE = "SELECTION"
+# At the bundle's root when the instructor built it with --allow-partial-sandbox:
+# it then grades even where the kernel sandbox is not complete.
+ALLOW_PARTIAL_SANDBOX_FILE = "ALLOW_PARTIAL_SANDBOX"
 
 # Folders of the kit copied into the bundle (Python files and data only).
 BUNDLED_FOLDERS = ("checker", "exercises", "data")
@@ -78,12 +81,13 @@ exec "$PYTHON" -c 'import sys; from checker.gradescope import autograde; sys.exi
 # --- the bundle -------------------------------------------------------------------
 
 
-def build_bundle(out: Path, words: list[str] | tuple[str, ...] = ()) -> Path:
+def build_bundle(out: Path, words: list[str] | tuple[str, ...] = (), allow_partial_sandbox: bool = False) -> Path:
     """Write the autograder zip to `out` and return its path.
 
     `words` selects the exercises it grades (ids, parts, function names, as
     for `checker check`); none means all. One bundle per part lets a course
-    run one Gradescope assignment per part.
+    run one Gradescope assignment per part. Without `allow_partial_sandbox`
+    the bundle refuses to grade where the kernel sandbox is not complete.
     """
     manifest.select(list(words))  # an unknown word fails now, not on Gradescope
     out = Path(out)
@@ -97,6 +101,8 @@ def build_bundle(out: Path, words: list[str] | tuple[str, ...] = ()) -> Path:
             _add_text(bundle, "requirements.txt", "".join(f"{requirement}\n" for requirement in REQUIREMENTS))
             _add_text(bundle, "VERSION", f"backprop kit checker {__version__}\n")
             _add_text(bundle, SELECTION_FILE, "".join(f"{word}\n" for word in words))
+            if allow_partial_sandbox:
+                _add_text(bundle, ALLOW_PARTIAL_SANDBOX_FILE, "grade even where the kernel sandbox is not complete\n")
             for name in bundled_files():
                 _add_file(bundle, name)
         temporary.replace(out)
@@ -140,11 +146,21 @@ def _add_file(bundle: zipfile.ZipFile, name: str) -> None:
 
 
 def autograde(submission_dir: str, results_path: str) -> int:
-    """Grade the files in `submission_dir`; write results.json. Always writes it, always returns 0."""
+    """Grade the files in `submission_dir`; write results.json. Always writes it; returns 0, or 2 when it refused to grade for want of the full sandbox."""
     started = time.monotonic()
     try:
-        from . import api
+        from . import api, runner, sandbox
 
+        runner.refuse_inspection()
+        confinement = runner.probe_sandbox()
+        if not confinement.full and not (KIT_ROOT / ALLOW_PARTIAL_SANDBOX_FILE).is_file():
+            reason = (f"it refuses to run students' code without the full sandbox: {sandbox.summary(confinement)} "
+                      "Rebuild the bundle with --allow-partial-sandbox to grade anyway.")
+            results = failure_results(reason, time.monotonic() - started)
+            results["extra_data"] = {"sandbox": confinement.to_json()}
+            write_json_atomically(Path(results_path), results)
+            print(results["output"])
+            return 2
         with tempfile.TemporaryDirectory(prefix="backprop-gradescope-") as tmp:
             staged = submissions.stage_folder(Path(submission_dir), Path(tmp))
             exercises = selected_exercises()
@@ -189,6 +205,7 @@ def to_gradescope(result: CheckResult, seconds: float, missing: list[str] = ()) 
         "output_format": "text",
         "stdout_visibility": "hidden",
         "visibility": "visible",
+        "extra_data": {"sandbox": result.sandbox},
         "tests": tests,
     }
 
@@ -230,6 +247,7 @@ def failure_results(reason: str, seconds: float) -> dict[str, Any]:
         "output_format": "text",
         "stdout_visibility": "hidden",
         "visibility": "visible",
+        "extra_data": {"sandbox": None},
         "tests": [
             {
                 "name": f"{exercise.id} {exercise.title}" + (" (bonus)" if exercise.bonus else ""),

@@ -51,9 +51,12 @@ def example_inputs(name: str) -> dict[str, np.ndarray]:
 # --- the child side: runs next to the student's code ---------------------------------------
 
 
-def child_main(package_dir: str, example: str) -> None:
+def child_main(package_dir: str, example: str, user: str = "") -> None:
     from . import observe, wire
+    from .child import Confinement
 
+    # The same sandbox as the checker's test processes, before any student code runs.
+    Confinement(package_dir, os.path.dirname(package_dir), int(user) if user else None, 64).apply()
     student = observe.install_package(package_dir)
     try:
         description = describe_example(student, example)
@@ -164,20 +167,23 @@ def run_example(impl_dir: Path, example: str = "forward_and_back") -> GraphRun:
 
     with tempfile.TemporaryDirectory(prefix="backprop-graph-") as tmp:
         workdir = Path(tmp)
-        package = runner.stage(Path(impl_dir), workdir)
+        limits = runner.Limits()
+        user = runner.sandbox_user() if limits.drop_privileges else None
+        package = runner.stage(Path(impl_dir), workdir, user)
         bootstrap = (
             "import sys; sys.path.insert(0, sys.argv[1]); "
-            "from checker.graphview import child_main; child_main(sys.argv[2], sys.argv[3])"
+            "from checker.graphview import child_main; child_main(sys.argv[2], sys.argv[3], sys.argv[4])"
         )
+        runner.refuse_inspection()
         child = subprocess.Popen(
-            [sys.executable, "-I", "-B", "-c", bootstrap, str(KIT_ROOT), str(package), example],
+            [sys.executable, "-I", "-B", "-c", bootstrap, str(KIT_ROOT), str(package), example, "" if user is None else str(user)],
             cwd=workdir,
-            env=runner._child_environment(workdir),
+            env=runner.child_environment(workdir),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=lambda: runner._apply_limits(runner.Limits(), None),
+            preexec_fn=lambda: runner.apply_limits(limits),
         )
         try:
             stdout, stderr = child.communicate(timeout=TIMEOUT_SECONDS)

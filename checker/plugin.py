@@ -3,9 +3,11 @@
 pytest collects one parametrised test function (probe_items.py) with one item
 per selected case. This plugin's hooks, in the order pytest calls them:
 
-- pytest_configure: open the result channel to the parent.
 - pytest_generate_tests: one item per case id.
 - pytest_collection_modifyitems: give each item its case's time limit.
+- pytest_collection_finish: confine the process (sandbox.py), then tell the
+  parent it is ready and which sandbox protections hold. No student module
+  is imported before this point.
 - pytest_runtest_protocol: tell the parent which case is starting, so that a
   crash or a hang is blamed on the right one; skip the other cases of an
   exercise that hung, and give the exercises built on it a short limit (the
@@ -35,6 +37,7 @@ _student: StudentPackage | None = None
 _selected: list[tuple[str, float]] = []
 _dependents: dict[str, list[str]] = {}  # exercise -> the exercises built on it, directly or not
 _dependent_timeout: float = 1.0
+_confinement: Any = None  # child.Confinement: applied in pytest_collection_finish
 
 # Exercises one of whose cases hung in this process, and those built on them.
 _hung: set[str] = set()
@@ -55,10 +58,12 @@ def configure(
     selected: list[tuple[str, float]],
     dependents: dict[str, list[str]] | None = None,
     dependent_timeout: float = 1.0,
+    confinement: Any = None,
 ) -> None:
-    global _channel_fd, _student, _selected, _dependents, _dependent_timeout
+    global _channel_fd, _student, _selected, _dependents, _dependent_timeout, _confinement
     _channel_fd, _student, _selected = channel_fd, student, selected
     _dependents, _dependent_timeout = dict(dependents or {}), dependent_timeout
+    _confinement = confinement
 
 
 def send(record: dict[str, Any]) -> None:
@@ -68,8 +73,7 @@ def send(record: dict[str, Any]) -> None:
         data = data[written:]
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    send({"kind": "ready"})
+
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -82,6 +86,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     timeouts = dict(_selected)
     for item in items:
         item.add_marker(pytest.mark.timeout(timeouts[item.callspec.params["case_id"]]))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Collection walks the kit's folders, and every plugin has opened its
+    # files by now; no student module is imported yet. From here on the
+    # process reads only what the sandbox allows and writes nothing.
+    report = _confinement.apply() if _confinement is not None else None
+    send({"kind": "ready", "sandbox": report})
 
 
 @pytest.hookimpl(tryfirst=True)

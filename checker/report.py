@@ -44,6 +44,9 @@ def make_console(**options: object) -> Console:
 
 def render(result: CheckResult) -> RenderableType:
     parts: list[RenderableType] = [exercise_table(result), progress(result)]
+    notice = sandbox_notice(result)
+    if notice is not None:
+        parts.append(notice)
     parts += [curve for curve in map(loss_curve, result.exercises) if curve is not None]
     focus = first_to_fix(result)
     if focus is not None:
@@ -132,6 +135,17 @@ def progress(result: CheckResult) -> RenderableType:
              + (f", bonus {result.bonus_score:g}/{result.bonus_max_score:g}" if result.bonus_max_score else "")),
     )
     return line
+
+
+def sandbox_notice(result: CheckResult) -> Text | None:
+    """One line when the code ran with a protection missing (see sandbox.py); nothing when all held."""
+    sandbox = result.sandbox
+    if not sandbox or sandbox.get("full"):
+        return None
+    missing = ", ".join(sandbox.get("missing", [])) or "unknown"
+    notes = "; ".join(sandbox.get("notes", [])[:2])
+    return Text(f"! Sandbox partial: no {missing} protection" + (f" ({notes})" if notes else "")
+                + ". Fine for your own code; do not grade others' code here.", style="yellow")
 
 
 def first_to_fix(result: CheckResult) -> ExerciseResult | None:

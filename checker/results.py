@@ -8,7 +8,15 @@
                     "tests": [{"name": "...", "status": "...", "message": "..."}]}]}
 
 score and max_score count the main exercises; bonus exercises are listed
-with their own points and totalled apart.
+with their own points and totalled apart. A `sandbox` object says which
+protections held while the student's code ran (see sandbox.py):
+
+    "sandbox": {"full": true, "user": "uid 3141592",
+                "protections": {"filesystem": true, "network": true, "processes": true,
+                                "signals": true, "ptrace": true, "fresh_user": true},
+                "missing": [], "notes": []}
+
+`fresh_user` is null when the checker does not run as root.
 """
 
 from __future__ import annotations
@@ -65,6 +73,7 @@ class ExerciseResult:
 class CheckResult:
     impl: str
     exercises: list[ExerciseResult]
+    sandbox: dict[str, Any] | None = None  # Confinement.to_json() of the run; None: no student code ran
 
     def _part(self, bonus: bool) -> list[ExerciseResult]:
         return [result for result in self.exercises if result.exercise.bonus == bonus]
@@ -97,6 +106,7 @@ class CheckResult:
             "bonus_score": self.bonus_score,
             "bonus_max_score": self.bonus_max_score,
             "exercises": [result.to_json() for result in self.exercises],
+            "sandbox": self.sandbox,
         }
 
     def write_json(self, path: Path) -> None:

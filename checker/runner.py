@@ -3,10 +3,11 @@
 The parent never imports student code. It copies the submission into a
 private folder, starts a child Python (child.py) with a memory cap, a file
 size cap and its own session, and reads one record per case from a pipe.
-Run as root, the child drops to a user id of its own (when Python and the
-kit are world-readable, else it stays root): it cannot write the kit, the
-submission or the report, nor signal or trace the checker, and everything it
-leaves behind is killed by user id.
+Before the child imports any student code it confines itself for good
+(sandbox.py: Landlock, seccomp, and as root a user id of its own): from
+then on it reads only Python, the checker and its own package, writes
+nothing, starts no process, opens no socket and signals or traces nothing
+outside itself. Its first record says which of those protections hold.
 
 Whatever the child does, every case ends with exactly one record:
 
@@ -49,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import manifest
+from . import manifest, safetext, sandbox
 from .cases import Case
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +82,12 @@ class RunLog:
     child_output: str = ""
     restarts: int = 0
     tampered: bool = False  # something wrote forged records on the channel
+    confinements: list[sandbox.Confinement] = field(default_factory=list)  # one per child that started
+
+    @property
+    def sandbox(self) -> sandbox.Confinement:
+        """The protections that held for every child of the run."""
+        return sandbox.weakest(self.confinements)
 
 
 def stage(impl_dir: Path, workdir: Path, owner: int | None = None) -> Path:
@@ -89,7 +96,9 @@ def stage(impl_dir: Path, workdir: Path, owner: int | None = None) -> Path:
     The child imports the copy, so nothing it does can touch the original,
     and a file it lacks among the given ones (core.py, ...) is taken from the
     kit. With `owner` (the child's own user id), the copy is readable by that
-    user and `tmp/` is the one folder it may write to. Returns the package folder.
+    user. `tmp/` receives the files the child opens before it confines
+    itself (pytest's capture files); after that it writes nothing. Returns
+    the package folder.
     """
     package = workdir / "package"
     package.mkdir()
@@ -107,7 +116,6 @@ def stage(impl_dir: Path, workdir: Path, owner: int | None = None) -> Path:
         os.chmod(package, 0o755)
         for path in [*package.iterdir(), workdir / "pytest.ini"]:
             os.chmod(path, 0o644)
-        os.chown(scratch, owner, owner)
         os.chmod(scratch, 0o700)
     return package
 
@@ -136,10 +144,11 @@ def start(impl_dir: Path, limits: Limits = Limits()) -> Started:
     The child does its slow imports while the caller imports the suites and
     builds the cases; run(..., started=...) then hands it its cases.
     """
-    _become_subreaper()
+    become_subreaper()
+    refuse_inspection()
     workdir = Path(tempfile.mkdtemp(prefix="backprop-check-"))
     try:
-        user = _sandbox_user() if limits.drop_privileges else None
+        user = sandbox_user() if limits.drop_privileges else None
         package = stage(Path(impl_dir), workdir, user)
         started = Started(workdir, package, user)
         started.child = _Child.spawn(workdir, limits, user, restart=0)
@@ -231,6 +240,7 @@ class _Session:
         self.current: str | None = None
         self.accepted: list[str] = []
         self.done = False
+        self.ready = False
         self.case_deadline = time.monotonic() + self.limits.startup_seconds
 
     def receive(self, record: dict[str, Any] | None) -> None:
@@ -239,7 +249,11 @@ class _Session:
             self.tampering()
             return
         kind, case_id = record.get("kind"), record.get("case")
-        if kind == "ready" and self.position == 0 and self.current is None:
+        if kind == "ready" and self.position == 0 and self.current is None and not self.ready:
+            # Sent after the child confined itself and before any student
+            # code ran: its account of the sandbox can be trusted.
+            self.ready = True
+            self.log.confinements.append(sandbox.Confinement.from_json(record.get("sandbox")))
             return
         if kind == "start" and self.current is None and case_id == self._next_case():
             self.current = case_id
@@ -377,14 +391,14 @@ class _Child:
                 process = subprocess.Popen(
                     [sys.executable, "-I", "-B", "-c", _BOOTSTRAP, str(KIT_ROOT)],
                     cwd=workdir,
-                    env=_child_environment(workdir),
+                    env=child_environment(workdir),
                     stdin=subprocess.PIPE,
                     stdout=output,
                     stderr=subprocess.STDOUT,
                     pass_fds=(write_fd,),
                     close_fds=True,
                     start_new_session=True,
-                    preexec_fn=lambda: _apply_limits(limits, user),
+                    preexec_fn=lambda: apply_limits(limits),
                 )
         except BaseException:
             os.close(read_fd)
@@ -416,6 +430,9 @@ def _run_child(child: _Child, workdir: Path, package: Path, pending: list[str], 
     limits = session.limits
     child.send_config({
         "package_dir": str(package),
+        "workdir": str(workdir),
+        "user": user,
+        "processes": limits.processes,
         "channel_fd": child.write_fd_number,
         "cases": [[case_id, session.timeouts[case_id]] for case_id in pending],
         "dependents": session.dependents,
@@ -469,9 +486,10 @@ def _parse(line: bytes) -> dict[str, Any] | None:
     from . import wire
 
     try:
-        return wire.loads_line(line)
+        record = wire.loads_line(line)
     except (ValueError, UnicodeDecodeError):
         return None  # noise on the channel is ignored; a case without a record fails
+    return safetext.neutralise_all(record) if isinstance(record, dict) else None
 
 
 def _exit_description(child: subprocess.Popen) -> str:
@@ -487,16 +505,20 @@ def _exit_description(child: subprocess.Popen) -> str:
     return f"exit status {code}"
 
 
-def _child_environment(workdir: Path) -> dict[str, str]:
+def child_environment(workdir: Path) -> dict[str, str]:
+    """The environment of a process that runs student code: little of ours, nothing secret."""
     keep = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")
     environment = {name: os.environ[name] for name in keep if name in os.environ}
     environment.update({
         # Temporary files (pytest's captured output among them) go where
-        # the run's folder is cleaned up, and where the child may write.
+        # the run's folder is cleaned up. The child opens them before it
+        # confines itself; after that it cannot create a file.
         "TMPDIR": str(workdir / "tmp"),
         "HOME": str(workdir / "tmp"),
-        # One BLAS thread: faster start-up, steady timing, and no thread
-        # buffers eating into the memory cap.
+        # One BLAS thread: faster start-up, steady timing, no thread buffers
+        # eating into the memory cap, and no thread running before the
+        # sandbox (Landlock confines only the thread that asks, and those
+        # it starts afterwards).
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
@@ -506,7 +528,7 @@ def _child_environment(workdir: Path) -> dict[str, str]:
     return environment
 
 
-def _apply_limits(limits: Limits, user: int | None) -> None:
+def apply_limits(limits: Limits) -> None:
     """In the child, before Python starts: caps that its code cannot lift."""
     import resource
 
@@ -516,77 +538,55 @@ def _apply_limits(limits: Limits, user: int | None) -> None:
     # Writing past the file size cap then fails with an error instead of
     # killing the process.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    if user is not None:
-        _become(user, limits.processes)
 
 
-def _become(user: int, processes: int | None = None) -> None:
-    """Drop root for a user and group of the child's own: no way back, no supplementary groups."""
-    import resource
-
-    if processes is not None:
-        # Counted per user, and this user is the child's alone: a fork bomb stops here.
-        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
-    os.setgroups([])
-    os.setgid(user)
-    os.setuid(user)
-
-
-# Student code runs as root only when there is no other choice. As root, the
-# child runs under a user id of its own (not `nobody`, which other runs and
-# services share): it cannot write the kit, the submission, another run's
-# files or the report, cannot signal or trace the checker, and every process
-# it leaves behind can be found by its user id.
+# As root, the child runs under a user id of its own (not `nobody`, which
+# other runs and services share), drawn at random per run: it cannot signal
+# or trace the checker or another run, and every process it could leave
+# behind can be found by its user id. The child drops to it itself, after
+# its trusted imports (sandbox.confine), so Python may live where only root
+# can read.
 _SANDBOX_USERS = range(3_100_000, 3_900_000)
-_sandbox_possible: bool | None = None
 
 
-def _sandbox_user() -> int | None:
-    """A fresh user id for the child, or None when running as root is not the case or not possible."""
-    global _sandbox_possible
+def sandbox_user() -> int | None:
+    """A fresh user id for the child when the checker runs as root on Linux, else None."""
     if sys.platform != "linux" or os.geteuid() != 0:
         return None
-    user = random.SystemRandom().choice(_SANDBOX_USERS)
-    if _sandbox_possible is None:
-        _sandbox_possible = _can_run_as(user)
-    return user if _sandbox_possible else None
+    return random.SystemRandom().choice(_SANDBOX_USERS)
 
 
-def _can_run_as(user: int) -> bool:
-    """Can a process of `user` run the checker's child? (The kit and Python must be world-readable.)"""
-    # Where the child's imports live, found without importing them here:
-    # importing pytest would add a quarter of a second to every check.
-    import importlib.util
-
-    def origin(module: str) -> str:
-        spec = importlib.util.find_spec(module)
-        return spec.origin if spec is not None and spec.origin else module
-
-    needed = [
-        sys.executable,
-        os.path.realpath(sys.executable),
-        os.__file__,
-        json.__file__,
-        origin("numpy"),
-        origin("pytest"),
-        origin("pytest_timeout"),
-        str(KIT_ROOT / "checker" / "child.py"),
-        str(KIT_ROOT / "checker" / "suites" / "__init__.py"),
-    ]
-    test = "import os, sys; sys.exit(0 if all(os.access(p, os.R_OK) for p in sys.argv[1:]) else 1)"
-    try:
-        completed = subprocess.run(
-            [sys.executable, "-I", "-S", "-c", test, *needed],
-            preexec_fn=lambda: _become(user),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            timeout=30,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return completed.returncode == 0
+def probe_sandbox(limits: Limits = Limits()) -> sandbox.Confinement:
+    """Confine an empty child exactly as a test child is confined, and read
+    back which protections hold (batch grading asks before it starts)."""
+    with tempfile.TemporaryDirectory(prefix="backprop-probe-") as tmp:
+        workdir = Path(tmp)
+        user = sandbox_user() if limits.drop_privileges else None
+        package = workdir / "package"
+        package.mkdir()
+        (workdir / "tmp").mkdir()
+        code = "import sys; sys.path.insert(0, sys.argv[1]); from checker.sandbox import probe_main; probe_main()"
+        try:
+            completed = subprocess.run(
+                [sys.executable, "-I", "-B", "-c", code, str(KIT_ROOT), str(package), "" if user is None else str(user)],
+                cwd=workdir, env=child_environment(workdir), stdin=subprocess.DEVNULL,
+                capture_output=True, timeout=60, preexec_fn=lambda: apply_limits(limits),
+            )
+            return sandbox.Confinement.from_json(json.loads(completed.stdout.decode().strip().splitlines()[-1]))
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError) as error:
+            return sandbox.unconfirmed(f"the sandbox probe failed: {error}")
+        finally:
+            if user is not None:
+                _kill_user(user)
 
 
 PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
+
+
+def refuse_inspection() -> None:
+    """Make this process non-dumpable: no other process of the same user can
+    open its /proc files (its memory, its pipes) or trace it."""
+    prctl(PR_SET_DUMPABLE, 0)
 
 
 def prctl(option: int, value: int) -> None:
@@ -601,14 +601,14 @@ def prctl(option: int, value: int) -> None:
         pass
 
 
-def _become_subreaper() -> None:
+def become_subreaper() -> None:
     """Adopt the child's orphans, so that processes it leaves behind can be found and killed."""
     prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
 def _kill_everything(child: subprocess.Popen, user: int | None, workdir: Path) -> None:
     """Kill the child, its process group, and any process it left behind."""
-    for pid in [child.pid, *_descendants(child.pid)]:
+    for pid in [child.pid, *descendants(child.pid)]:
         try:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -624,21 +624,12 @@ def _kill_everything(child: subprocess.Popen, user: int | None, workdir: Path) -
     # Processes of the child's own user, wherever they went (a few rounds:
     # some may be forking while we kill).
     if user is not None:
-        for _ in range(20):
-            survivors = _processes_of(user)
-            if not survivors:
-                break
-            for pid in survivors:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            time.sleep(0.01)
+        _kill_user(user)
     # Orphans that were re-parented to us (we are their subreaper). Only
     # those that carry this run's environment: the process that runs the
     # checker (a notebook kernel, a test runner) may have children of its own.
     marker = f"TMPDIR={workdir / 'tmp'}".encode()
-    for pid in _descendants(os.getpid(), skip=_ACTIVE_CHILDREN - {child.pid}):
+    for pid in descendants(os.getpid(), skip=_ACTIVE_CHILDREN - {child.pid}):
         if not _has_environment_entry(pid, marker):
             continue
         try:
@@ -646,6 +637,20 @@ def _kill_everything(child: subprocess.Popen, user: int | None, workdir: Path) -
             os.waitpid(pid, 0)
         except (ProcessLookupError, ChildProcessError, PermissionError):
             pass
+
+
+def _kill_user(user: int) -> None:
+    """Kill every process of `user` (a few rounds: some may be forking while we kill)."""
+    for _ in range(20):
+        survivors = _processes_of(user)
+        if not survivors:
+            return
+        for pid in survivors:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.01)
 
 
 def _has_environment_entry(pid: int, entry: bytes) -> bool:
@@ -671,7 +676,7 @@ def _processes_of(user: int) -> list[int]:
     return found
 
 
-def _descendants(root: int, skip: set[int] = frozenset()) -> list[int]:
+def descendants(root: int, skip: set[int] = frozenset()) -> list[int]:
     """Every live process below `root` but not below `skip`, from /proc (empty where there is no /proc)."""
     children: dict[int, list[int]] = {}
     for entry in _proc_entries():
@@ -704,7 +709,7 @@ def _tail(path: Path, limit: int = 4000) -> str:
             handle.seek(0, os.SEEK_END)
             size = handle.tell()
             handle.seek(max(0, size - limit))
-            return handle.read().decode("utf-8", "replace")
+            return safetext.neutralise(handle.read().decode("utf-8", "replace"))
     except OSError:
         return ""
 

@@ -22,7 +22,7 @@ KIT_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = KIT_ROOT / "solutions"
 WRONG_LOG_BACK = "def log_back(grad_out, out, x):\n    return grad_out * x\n"
 
-TOP_KEYS = {"score", "execution_time", "output", "output_format", "stdout_visibility", "visibility", "tests"}
+TOP_KEYS = {"score", "execution_time", "output", "output_format", "stdout_visibility", "visibility", "tests", "extra_data"}
 TEST_KEYS = {"name", "number", "score", "max_score", "status", "output", "visibility"}
 VISIBILITIES = {"visible", "hidden", "after_due_date", "after_published"}
 

@@ -1,0 +1,40 @@
+"""Student text made safe to show: no control sequence reaches a terminal.
+
+Anything student code can put into a message (what it printed, an exception's
+text, a repr) could carry terminal control sequences: a title change, a write
+to the clipboard (OSC 52), a cleared screen, a carriage return that hides a
+line, or Unicode controls that reorder what a reader sees. Every string that
+comes from the child process passes through `neutralise` once, where the
+parent reads it (runner.py), so the report, the JSON and Gradescope's output
+show such characters as visible symbols instead of obeying them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# C0 controls (but tab and newline) become their Unicode "control pictures"
+# (ESC shows as ␛), DEL likewise; C1 controls and the bidirectional
+# overrides become escapes such as \x9b and \u202e.
+_VISIBLE = {code: chr(0x2400 + code) for code in range(0x20) if chr(code) not in "\t\n"}
+_VISIBLE[0x7F] = "\u2421"
+_VISIBLE.update({code: f"\\x{code:02x}" for code in range(0x80, 0xA0)})
+_VISIBLE.update({code: f"\\u{code:04x}" for code in [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C]})
+
+
+def neutralise(text: str) -> str:
+    """`text` with every control character replaced by a visible stand-in."""
+    return text.translate(_VISIBLE)
+
+
+def neutralise_all(value: Any) -> Any:
+    """Every string inside `value` (dicts, lists, tuples) neutralised; other values as they are."""
+    if isinstance(value, str):
+        return neutralise(value)
+    if isinstance(value, dict):
+        return {neutralise_all(key): neutralise_all(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [neutralise_all(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(neutralise_all(item) for item in value)
+    return value
