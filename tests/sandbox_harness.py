@@ -343,7 +343,7 @@ def tagged_processes(short: str) -> dict[int, bytes]:
         cmdline = _read(f"/proc/{pid}/cmdline")
         comm = _read(f"/proc/{pid}/comm").strip()
         if (short.encode() in cmdline or comm == short.encode()[:15]) and CANARY.encode() not in cmdline:
-            found[pid] = cmdline.replace(b"\0", b" ")[:300] or comm
+            found[pid] = cmdline.replace(b"\0", b" ") or comm
     return found
 
 
@@ -641,7 +641,7 @@ class Batch:
         def blame(text: bytes | str, problem: str, fallback: list[Run] | None = None) -> None:
             if isinstance(text, str):
                 text = text.encode(errors="replace")
-            runs = [run for tag, run in by_tag.items() if tag.encode() in text] or fallback
+            runs = [run for tag, run in by_tag.items() if tag.encode() in text or tag.replace("-", "_").encode() in text] or fallback
             if runs:
                 for run in runs:
                     run.problems.append(problem)
@@ -793,7 +793,7 @@ class Batch:
         lines = [f"mode {self.mode}, as {self.identity.who} ({self.identity.describe()}), {self.seconds:.1f} s"]
         for run in self.runs:
             verdict = "contained" if not run.problems else "BREACHED: " + "; ".join(run.problems)
-            lines.append(f"  {run.attack.name:28} {verdict}")
+            lines.append(f"  {run.attack.name:28} {run.seconds:5.1f} s  {verdict}")
         for problem in self.batch_problems:
             lines.append(f"  {'(whole run)':28} {problem}")
         sandboxes = {json.dumps(report, sort_keys=True) for report in self.sandbox_reports}
