@@ -93,8 +93,13 @@ def load_attacks() -> list[Attack]:
 
 
 def build_submission(attack: Attack, folder: Path, values: dict[str, str]) -> Path:
-    """A copy of the reference solutions whose attacked file is its base plus the attack."""
+    """A copy of the reference solutions whose attacked file is its base plus the attack.
+
+    Every file carries the run's tag: the classmate attacks leave the other
+    attackers alone (one attack must not blur another's result)."""
     shutil.copytree(KIT_ROOT / "solutions", folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in folder.glob("*.py"):
+        path.write_text(path.read_text() + f"\n# {values['__ATTACK_TAG__']}\n")
     base = (KIT_ROOT / attack.base / f"{attack.module}.py").read_text()
     (folder / f"{attack.module}.py").write_text(base + "\n\n# --- attack ---\n" + attack.code(values))
     return folder
@@ -300,9 +305,13 @@ class Listener:
                 except OSError:
                     continue
 
-    def received(self) -> list[tuple[str, bytes]]:
+    def received(self, since: int = 0) -> list[tuple[str, bytes]]:
         with self._lock:
-            return list(self.events)
+            return list(self.events[since:])
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.events)
 
     def close(self) -> None:
         self._stop.set()
@@ -563,6 +572,7 @@ class Batch:
         started = time.monotonic()
         snapshots = {kit: snapshot(kit) for kit in self.kits}
         folders_before = checker_run_folders()
+        self.events_before = self.listener.count()
         try:
             if self.mode == "grade":
                 self._run_grade()
@@ -657,7 +667,7 @@ class Batch:
             self._judge_grade()
 
         # Nothing reached the listener.
-        for kind, data in self.listener.received():
+        for kind, data in self.listener.received(self.events_before):
             network = [run for run in self.runs if "network" in run.attack.name]
             blame(data, f"the listener received {len(data)} bytes over {kind}: {data[:60]!r}", network)
         # No process of the run is alive.
