@@ -386,10 +386,13 @@ def changed_files(root: Path, before: dict[str, bytes]) -> dict[str, bytes]:
     return changed
 
 
-def restore(root: Path, before: dict[str, bytes]) -> None:
+def restore(root: Path, before: dict[str, bytes], short: str) -> None:
+    """Put back the kit files an attack changed (those now holding the batch's tag).
+
+    Only those: someone editing the kit while the tests run keeps their edits."""
     for name, data in before.items():
         path = root / name
-        if not path.exists() or path.read_bytes() != data:
+        if path.exists() and short.encode() in (now := path.read_bytes()) and now != data:
             path.write_bytes(data)
 
 
@@ -787,7 +790,7 @@ class Batch:
             if run.canary is not None:
                 run.canary.wait()
         for kit, before in snapshots.items():
-            restore(kit, before)
+            restore(kit, before, self.short)
         places = [Path(tempfile.gettempdir()), Path("/dev/shm"), *self.identity.site_packages]
         recursive = [*self.kits, self.identity.home]
         for path in marked_files(places, recursive):
