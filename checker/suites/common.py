@@ -45,6 +45,23 @@ def expect_untouched(observation: dict[str, Any], what: str) -> None:
         raise CaseFailure(f"{what} changed its input {names} in place. Leave the arguments as they were: compute into new arrays.")
 
 
+def expect_not_a_python_number(result: dict[str, Any], what: str) -> None:
+    """A gradient is an array, also when it has a single entry.
+
+    A Python float has no .copy(), no .shape and no dtype: code that takes a
+    gradient (backprop, unbroadcast's callers) breaks on it later, far from
+    the mistake.
+    """
+    if isinstance(result, dict) and result.get("kind") == "number":
+        failure = CaseFailure(
+            f"{what} returned a Python {result.get('type')}, not a NumPy array. A gradient is an array even when it "
+            "holds one number (shape ()): wrap it with np.asarray(...), or keep the NumPy result instead of "
+            "converting it with float() or .item()."
+        )
+        failure.diagnosed = True
+        raise failure
+
+
 def backward_case(
     exercise: str,
     name: str,
@@ -98,6 +115,7 @@ def backward_case(
 
     def judge(observation: dict[str, Any]) -> None:
         expect_untouched(observation, function)
+        expect_not_a_python_number(observation["result"], what)
         expected = numerical_vjp(forward, args, wrt, grad_out, kwargs)
         broadcast_shape = out.shape if broadcasting and out.shape != np.shape(args[wrt]) else None
         known = common_mistakes(forward, args, wrt, grad_out, out, kwargs, arg_names)
