@@ -13,7 +13,7 @@ import numpy as np
 
 from ..cases import Case, CaseFailure, register
 from ..numeric import expect_array, numerical_vjp
-from ..observe import returned
+from ..observe import attempt, returned, where_raised
 
 
 def float32(values: Any) -> np.ndarray:
@@ -77,6 +77,7 @@ def backward_case(
     seed: int = 0,
     alternatives: dict[str, Any] | None = None,
     broadcasting: bool = True,
+    explain_error: Callable[[dict[str, Any]], str] | None = None,
 ) -> Case:
     """A case calling `function(grad_out, out, *args, **kwargs)`; the gradient is for args[wrt].
 
@@ -91,6 +92,9 @@ def backward_case(
     broadcasting: False for operations that do not broadcast (reshape,
     transpose, sum, indexing), so that a result shaped like out is not
     called "the broadcast shape".
+    explain_error: for a function whose likely mistake shows as an
+    exception (shapes that cannot line up), takes the exception as plain
+    data and returns the words that name the mistake ('' when none fits).
     """
     kwargs = dict(kwargs or {})
     out = np.asarray(forward(*args, **kwargs))
@@ -101,9 +105,15 @@ def backward_case(
     def probe(student: Any) -> dict[str, Any]:
         inputs = [grad_out.copy(), out.copy(), *copies(args)]
         backward = getattr(getattr(student, module), function)
-        result = backward(*inputs, **kwargs)
+        if explain_error is not None:
+            outcome = attempt(backward, *inputs, **kwargs)
+            if "raised" in outcome:
+                return {"raised": outcome["raised"]}
+            result = outcome["returned"]
+        else:
+            result = returned(backward(*inputs, **kwargs))
         return {
-            "result": returned(result),
+            "result": result,
             "mutated": changed_inputs([grad_out, out, *args], inputs, names),
         }
 
@@ -114,6 +124,15 @@ def backward_case(
     what = f"{function}(grad_out, out, {', '.join(names[2:])}{''.join(f', {k}={v!r}' for k, v in kwargs.items())}) with {shapes}"
 
     def judge(observation: dict[str, Any]) -> None:
+        if "raised" in observation:
+            error = observation["raised"]
+            explanation = explain_error(error) if explain_error is not None else ""
+            failure = CaseFailure(
+                f"{what} raised {error.get('type')}: {error.get('message')}{where_raised(error)}."
+                + (f" {explanation}" if explanation else "")
+            )
+            failure.diagnosed = bool(explanation)
+            raise failure
         expect_untouched(observation, function)
         expect_not_a_python_number(observation["result"], what)
         expected = numerical_vjp(forward, args, wrt, grad_out, kwargs)
