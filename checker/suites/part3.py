@@ -1030,8 +1030,9 @@ def in_place_case(function: str, shape: tuple[int, ...], other: np.ndarray | flo
         original = tensor.array
         operand = Tensor(other.copy(), requires_grad=requires_grad) if isinstance(other, np.ndarray) else other
         keywords = {} if alpha is None else {"alpha": alpha}
-        getattr(student.part3_ops, function)(tensor, operand, **keywords)
+        result = getattr(student.part3_ops, function)(tensor, operand, **keywords)
         return {
+            "returns_x": result is tensor,
             "same_array": tensor.array is original,
             "original_after": returned(original),
             "dtype": str(original.dtype),
@@ -1072,6 +1073,8 @@ def in_place_case(function: str, shape: tuple[int, ...], other: np.ndarray | flo
             after = observation["other_after"].get("values")
             if after is None or not np.array_equal(after, other.astype(np.float64)):
                 raise mistake(f"{what} changed `other`; only x may change.")
+        if not observation["returns_x"]:
+            raise mistake(f"{what} did not return x. It changes x in place and returns x itself (so calls can be chained).")
         if observation["requires_grad"] != requires_grad or observation["has_recipe"]:
             raise mistake(
                 f"{what} changed x's requires_grad or gave it a recipe. An in-place update is not part of the graph: "
