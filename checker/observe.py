@@ -53,6 +53,28 @@ class StudentPackage:
             raise AttributeError(module)
         return importlib.import_module(f"{self._name}.{module}")
 
+    def fresh(self) -> None:
+        """Forget every student module imported so far: the next use imports it anew.
+
+        Called before each case, so that no case sees what another left in
+        the student's modules (a global counter, a cache, registrations in a
+        lookup, a swapped-in function): a verdict does not depend on which
+        cases ran before it. Only the package's own modules and their
+        aliases are forgotten; the compiled code is kept (_CachedSourceLoader),
+        so importing again only runs the module bodies.
+        """
+        prefixes = tuple(f"{name}." for name in (self._name, *ALIASES))
+        for module_name in [key for key in sys.modules if _isinstance(key, _str) and key.startswith(prefixes)]:
+            del sys.modules[module_name]
+        for alias in ALIASES:
+            sys.modules.pop(alias, None)
+        # An import sets each submodule as an attribute of the package, and
+        # `from . import functional` would take that old module from there.
+        package = sys.modules.get(self._name)
+        if package is not None:
+            for attribute in [key for key in vars(package) if not key.startswith("__")]:
+                delattr(package, attribute)
+
 
 def install_package(folder: str, name: str = PACKAGE) -> StudentPackage:
     """Make `folder` importable as the package `name`, without running its __init__.py.
@@ -67,7 +89,43 @@ def install_package(folder: str, name: str = PACKAGE) -> StudentPackage:
     for alias in ALIASES:
         sys.modules.pop(alias, None)
     sys.meta_path.insert(0, _AliasFinder(name, ALIASES))
+    sys.meta_path.insert(0, _CachingFinder(name, folder))
     return StudentPackage(name)
+
+
+class _CachingFinder(importlib.abc.MetaPathFinder):
+    """Finds `package.X` in the student's folder, with a loader that compiles each file once."""
+
+    def __init__(self, package: str, folder: str):
+        self.package = package
+        self.folder = folder
+        self.code: dict[str, types.CodeType] = {}
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if not fullname.startswith(self.package + "."):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, [self.folder])
+        if spec is not None and _type(spec.loader) is importlib.machinery.SourceFileLoader:
+            spec.loader = _CachedSourceLoader(fullname, spec.origin, self.code)
+        return spec
+
+
+class _CachedSourceLoader(importlib.machinery.SourceFileLoader):
+    """A source loader that compiles a file once per process and reuses the code after.
+
+    Each case imports the student's modules afresh (StudentPackage.fresh);
+    compiling them every time would cost more than running them.
+    """
+
+    def __init__(self, fullname: str, path: str, cache: dict[str, types.CodeType]):
+        super().__init__(fullname, path)
+        self.cache = cache
+
+    def get_code(self, fullname: str) -> types.CodeType:
+        code = self.cache.get(self.path)
+        if code is None:
+            code = self.cache[self.path] = super().get_code(fullname)
+        return code
 
 
 class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):

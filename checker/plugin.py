@@ -123,6 +123,9 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool:
 
 def run_probe(case: Case) -> dict[str, Any]:
     try:
+        # Every case starts from freshly imported student modules: nothing
+        # another case left there can change this case's verdict.
+        _student.fresh()
         observation = case.run_probe(_student)
     except BaseException as exc:  # everything, even SystemExit: the parent decides
         info = exception_info(exc)

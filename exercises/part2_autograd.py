@@ -77,7 +77,7 @@ def multiply_forward(a: Tensor | float, b: Tensor | float) -> Tensor:
     Tensor's array (the same object, not a copy) and each number as it is;
     its parents map position 0 and/or 1 to the Tensor operands that backprop
     must reach. The result requires grad when tracking is on and some Tensor
-    operand requires grad.
+    operand requires grad. Only then does it get a recipe.
     """
     # TODO(2.2): write multiply_forward.
     raise NotImplementedError("exercise 2.2 multiply_forward")

@@ -87,7 +87,8 @@ def invert_transposition(axes: tuple[int, ...]) -> tuple[int, ...]:
     is `a` again. Example: the inverse of (1, 2, 0) is (2, 0, 1), not
     (1, 2, 0) itself.
 
-    Returns a tuple of ints of the same length as axes.
+    Returns the inverse as a tuple of ints of the same length as axes (a
+    list of the same ints is accepted too: np.transpose takes either).
     """
     # TODO(3.3): write invert_transposition.
     raise NotImplementedError("exercise 3.3 invert_transposition")

@@ -82,7 +82,7 @@ def multiply_forward(a: Tensor | float, b: Tensor | float) -> Tensor:
     Tensor's array (the same object, not a copy) and each number as it is;
     its parents map position 0 and/or 1 to the Tensor operands that backprop
     must reach. The result requires grad when tracking is on and some Tensor
-    operand requires grad.
+    operand requires grad. Only then does it get a recipe.
     """
     assert isinstance(a, Tensor) or isinstance(b, Tensor), "multiply_forward needs a Tensor operand"
     a_value = a.array if isinstance(a, Tensor) else a

@@ -1,7 +1,12 @@
 """Planted bugs fail their exercise with a message that names them; correct variants pass.
 
 Each fixture is a copy of the reference solutions with one definition
-replaced (see tests/mutation.py), run through the real checker.
+replaced (see tests/mutation.py), run through the real checker, twice: its
+exercise alone (with the exercises it builds on, as `check EX` does), and
+every exercise at once (as `check` does). A verdict must not depend on which
+other cases ran before it, so both runs must give its exercise the same
+status and the same message; and a correct variant must leave every
+exercise passing, not only its own.
 """
 
 from __future__ import annotations
@@ -16,25 +21,37 @@ BUGS = all_fixtures("bugs")
 VARIANTS = all_fixtures("variants")
 
 
-def check_fixture(fixture, tmp_path):
+def check_alone_and_in_full(fixture, tmp_path):
+    """The fixture's exercise result checked alone, and every result of a full check."""
     submission = build_submission(fixture, tmp_path)
-    result = run_check(submission, [manifest.get(fixture.exercise)])
-    (exercise_result,) = result.exercises
-    return exercise_result
+    (alone,) = run_check(submission, [manifest.get(fixture.exercise)]).exercises
+    full = {result.exercise.id: result for result in run_check(submission, list(manifest.EXERCISES)).exercises}
+    return alone, full
+
+
+def expect_same_verdict(fixture, alone, in_full):
+    assert (alone.status, alone.message) == (in_full.status, in_full.message), (
+        f"{fixture.name}: {fixture.exercise} alone: {alone.status}: {alone.message}\n"
+        f"in a full check: {in_full.status}: {in_full.message}"
+    )
 
 
 @pytest.mark.parametrize("fixture", BUGS, ids=[fixture.name for fixture in BUGS])
 def test_planted_bug_fails_with_a_message_that_names_it(fixture, tmp_path):
-    result = check_fixture(fixture, tmp_path)
-    assert result.status == fixture.expect, f"{fixture.name}: {result.status}: {result.message}"
+    alone, full = check_alone_and_in_full(fixture, tmp_path)
+    assert alone.status == fixture.expect, f"{fixture.name}: {alone.status}: {alone.message}"
     for piece in fixture.messages:
-        assert piece.lower() in result.message.lower(), f"{fixture.name}: {piece!r} not in: {result.message}"
+        assert piece.lower() in alone.message.lower(), f"{fixture.name}: {piece!r} not in: {alone.message}"
+    expect_same_verdict(fixture, alone, full[fixture.exercise])
 
 
 @pytest.mark.parametrize("fixture", VARIANTS, ids=[fixture.name for fixture in VARIANTS])
-def test_correct_variant_passes(fixture, tmp_path):
-    result = check_fixture(fixture, tmp_path)
-    assert result.status == "passed", f"{fixture.name}: {result.status}: {result.message}"
+def test_correct_variant_passes_every_exercise(fixture, tmp_path):
+    alone, full = check_alone_and_in_full(fixture, tmp_path)
+    assert alone.status == "passed", f"{fixture.name}: {alone.status}: {alone.message}"
+    failing = {exercise_id: f"{result.status}: {result.message}" for exercise_id, result in full.items() if result.status != "passed"}
+    assert not failing, f"{fixture.name}: in a full check, these exercises do not pass: {failing}"
+    expect_same_verdict(fixture, alone, full[fixture.exercise])
 
 
 def test_every_exercise_has_at_least_three_planted_bugs():

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..cases import Case, CaseFailure, register
 from ..numeric import expect_array, numerical_vjp
-from ..observe import returned
+from ..observe import attempt, returned, where_raised
 
 
 def float32(values: Any) -> np.ndarray:
@@ -45,6 +45,23 @@ def expect_untouched(observation: dict[str, Any], what: str) -> None:
         raise CaseFailure(f"{what} changed its input {names} in place. Leave the arguments as they were: compute into new arrays.")
 
 
+def expect_not_a_python_number(result: dict[str, Any], what: str) -> None:
+    """A gradient is an array, also when it has a single entry.
+
+    A Python float has no .copy(), no .shape and no dtype: code that takes a
+    gradient (backprop, unbroadcast's callers) breaks on it later, far from
+    the mistake.
+    """
+    if isinstance(result, dict) and result.get("kind") == "number":
+        failure = CaseFailure(
+            f"{what} returned a Python {result.get('type')}, not a NumPy array. A gradient is an array even when it "
+            "holds one number (shape ()): wrap it with np.asarray(...), or keep the NumPy result instead of "
+            "converting it with float() or .item()."
+        )
+        failure.diagnosed = True
+        raise failure
+
+
 def backward_case(
     exercise: str,
     name: str,
@@ -60,6 +77,7 @@ def backward_case(
     seed: int = 0,
     alternatives: dict[str, Any] | None = None,
     broadcasting: bool = True,
+    explain_error: Callable[[dict[str, Any]], str] | None = None,
 ) -> Case:
     """A case calling `function(grad_out, out, *args, **kwargs)`; the gradient is for args[wrt].
 
@@ -74,6 +92,9 @@ def backward_case(
     broadcasting: False for operations that do not broadcast (reshape,
     transpose, sum, indexing), so that a result shaped like out is not
     called "the broadcast shape".
+    explain_error: for a function whose likely mistake shows as an
+    exception (shapes that cannot line up), takes the exception as plain
+    data and returns the words that name the mistake ('' when none fits).
     """
     kwargs = dict(kwargs or {})
     out = np.asarray(forward(*args, **kwargs))
@@ -84,9 +105,15 @@ def backward_case(
     def probe(student: Any) -> dict[str, Any]:
         inputs = [grad_out.copy(), out.copy(), *copies(args)]
         backward = getattr(getattr(student, module), function)
-        result = backward(*inputs, **kwargs)
+        if explain_error is not None:
+            outcome = attempt(backward, *inputs, **kwargs)
+            if "raised" in outcome:
+                return {"raised": outcome["raised"]}
+            result = outcome["returned"]
+        else:
+            result = returned(backward(*inputs, **kwargs))
         return {
-            "result": returned(result),
+            "result": result,
             "mutated": changed_inputs([grad_out, out, *args], inputs, names),
         }
 
@@ -97,7 +124,17 @@ def backward_case(
     what = f"{function}(grad_out, out, {', '.join(names[2:])}{''.join(f', {k}={v!r}' for k, v in kwargs.items())}) with {shapes}"
 
     def judge(observation: dict[str, Any]) -> None:
+        if "raised" in observation:
+            error = observation["raised"]
+            explanation = explain_error(error) if explain_error is not None else ""
+            failure = CaseFailure(
+                f"{what} raised {error.get('type')}: {error.get('message')}{where_raised(error)}."
+                + (f" {explanation}" if explanation else "")
+            )
+            failure.diagnosed = bool(explanation)
+            raise failure
         expect_untouched(observation, function)
+        expect_not_a_python_number(observation["result"], what)
         expected = numerical_vjp(forward, args, wrt, grad_out, kwargs)
         broadcast_shape = out.shape if broadcasting and out.shape != np.shape(args[wrt]) else None
         known = common_mistakes(forward, args, wrt, grad_out, out, kwargs, arg_names)

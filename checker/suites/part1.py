@@ -4,10 +4,11 @@ Mistakes these cases are built to catch:
 - log_back: grad_out * x, grad_out / out (used out for x), forgetting grad_out,
   a flipped sign, changing an input in place.
 - unbroadcast: summing without keepdims, only summing leading dims, only
-  summing size-1 dims, summing the wrong end, failing on 0-d originals,
-  taking a mean instead of a sum, returning the broadcast shape.
+  summing size-1 dims, summing the wrong end, failing on 0-d originals or on
+  zero-size dims, taking a mean instead of a sum, returning the broadcast
+  shape, returning a Python float (not an array) for a 0-d original.
 - multiply_back0/1: swapping x and y, no unbroadcast, failing on a Python
-  scalar operand, forgetting grad_out, using out for the other operand.
+  scalar operand (float or int), forgetting grad_out, using out for the other operand.
 - forward_and_back: a missing chain-rule factor, gradients out of order.
 """
 
@@ -20,7 +21,7 @@ import numpy as np
 from ..cases import CaseFailure, probe
 from ..numeric import expect_array, numerical_vjp, rng
 from ..observe import returned
-from .common import backward_case, changed_inputs, copies, expect_untouched, float32
+from .common import backward_case, changed_inputs, copies, expect_not_a_python_number, expect_untouched, float32
 
 MODULE = "part1_backward"
 
@@ -66,6 +67,11 @@ UNBROADCAST_PATTERNS = [
     ((6, 2, 5), (6, 1, 1)),
     ((2, 3, 4), (4,)),  # two dims added in front of an original that is not 0-d
     ((3, 2, 4, 5), (1, 5)),
+    ((2, 3, 4), (1, 3, 1)),  # size-1 dims at both ends
+    # Zero-size dims: nothing to add up, but the shape must still come out right.
+    ((0, 3), (3,)),
+    ((3, 0), (3, 1)),
+    ((2, 0, 4), (0, 1)),
 ]
 
 
@@ -82,14 +88,16 @@ def unbroadcast_case(index: int, broadcast_shape: tuple[int, ...], original_shap
     @case.judge
     def _(observation: dict[str, Any]) -> None:
         expect_untouched(observation, "unbroadcast")
-        # Broadcasting is linear: the gradient of sum(broadcast_to(o) * grad)
-        # with respect to o is exactly what unbroadcast must return.
-        expected = numerical_vjp(lambda o: np.broadcast_to(o, broadcast_shape), [original], 0, grad)
-        expect_array(
-            observation["result"], expected,
-            what=f"unbroadcast(broadcasted of shape {broadcast_shape}, original of shape {original_shape})",
-            broadcast_shape=broadcast_shape,
-        )
+        what = f"unbroadcast(broadcasted of shape {broadcast_shape}, original of shape {original_shape})"
+        expect_not_a_python_number(observation["result"], what)
+        if grad.size == 0:
+            # No entry was used at all: every gradient is an empty sum.
+            expected = np.zeros(original_shape)
+        else:
+            # Broadcasting is linear: the gradient of sum(broadcast_to(o) * grad)
+            # with respect to o is exactly what unbroadcast must return.
+            expected = numerical_vjp(lambda o: np.broadcast_to(o, broadcast_shape), [original], 0, grad)
+        expect_array(observation["result"], expected, what=what, broadcast_shape=broadcast_shape)
 
 
 for index, (broadcast_shape, original_shape) in enumerate(UNBROADCAST_PATTERNS):
@@ -140,6 +148,16 @@ backward_case(
     "1.3", "multiply_back1 with x a Python float",
     module=MODULE, function="multiply_back1", forward=np.multiply,
     args=[-1.5, normal(44, (4,))], wrt=1, seed=45,
+)
+backward_case(
+    "1.3", "multiply_back0 with y a Python int",
+    module=MODULE, function="multiply_back0", forward=np.multiply,
+    args=[normal(46, (3, 2)), 3], wrt=0, seed=47,
+)
+backward_case(
+    "1.3", "multiply_back1 with x a Python int and y 0-d",
+    module=MODULE, function="multiply_back1", forward=np.multiply,
+    args=[-2, normal(48, ())], wrt=1, seed=49,
 )
 
 

@@ -29,6 +29,7 @@ Mistakes these cases are built to catch:
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable
 
 import numpy as np
@@ -82,10 +83,17 @@ def tensor(student: Any, values: np.ndarray, requires_grad: bool) -> Any:
 
 
 class tracking_off:
-    """Turn the student's core.grad_tracking_enabled off for a block (restored after)."""
+    """Turn the student's core.grad_tracking_enabled off for a block (restored after).
+
+    part2_autograd is imported before the switch: each case imports the
+    student's modules afresh, and a module first imported inside the block
+    would see tracking off from its start (hiding a stale
+    `from .core import grad_tracking_enabled`).
+    """
 
     def __init__(self, student: Any):
         self.core = student.core
+        student.part2_autograd  # noqa: B018 (imported now, with tracking on)
 
     def __enter__(self) -> None:
         self.previous = self.core.grad_tracking_enabled
@@ -128,7 +136,14 @@ def expect_forward(
                else "Tracking is on and an input requires grad.")
         )
     if not requires_grad:
-        return  # a recipe on a result that needs none is wasteful, not wrong
+        if observation.get("has_recipe"):
+            raise CaseFailure(
+                f"{what}: the result does not require grad, yet it has a recipe. Attach a recipe only when the "
+                "result requires grad (tracking on and some Tensor input requiring grad, and the function "
+                "differentiable); otherwise leave recipe None, so that nothing under NoGrad or on constants "
+                "builds a graph."
+            )
+        return
     if not observation.get("has_recipe"):
         raise CaseFailure(f"{what}: the result requires grad but has no recipe, so backprop cannot reach its inputs.")
     if not observation.get("func_is_expected"):
@@ -525,6 +540,8 @@ CYCLIC_GRAPHS: dict[str, dict[int, list[int]]] = {
     "a 3-cycle below the root": {0: [1], 1: [2], 2: [3], 3: [1]},
     "a node that is its own child": {0: [1, 2], 1: [1], 2: []},
     "a cycle through the root": {0: [1], 1: [2], 2: [0]},
+    "the root its own child": {0: [0]},
+    "a long cycle back to the root, beside a diamond": {0: [1, 4], 1: [2, 3], 2: [5], 3: [5], 4: [5], 5: [6], 6: [0]},
 }
 
 
@@ -620,6 +637,90 @@ def topological_case(name: str, graph: dict[int, list[int]]) -> None:
 
 for graph_name, graph in GRAPHS.items():
     topological_case(graph_name, graph)
+
+
+class AllEqualNode(Node):
+    """A node that says it equals every other node (hashed by identity, as a Tensor is)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Node)
+
+    __hash__ = Node.__hash__
+
+
+def children_generator(node: Node) -> Any:
+    """get_children as a generator: an iterable that can be walked once per call, with no len()."""
+    return (child for child in node.hidden_children)
+
+
+def children_tuple(node: Node) -> tuple[Node, ...]:
+    return tuple(node.hidden_children)
+
+
+@probe("2.4", "sorting again after the graph grew")
+def topological_again(student: Any) -> dict[str, Any]:
+    graph = GRAPHS["a diamond"]
+    nodes = build_nodes(graph)
+    student.part2_autograd.topological_sort(nodes[0], get_children)
+    # Each call sees the graph as it is now: nothing is remembered between calls.
+    nodes[4] = Node(4)
+    nodes[0].hidden_children.append(nodes[4])
+    nodes[3].hidden_children.append(nodes[4])
+    return labels_of(student.part2_autograd.topological_sort(nodes[0], get_children), nodes)
+
+
+@topological_again.judge
+def _(observation: dict[str, Any]) -> None:
+    expect_topological(observation, {0: [1, 2, 4], 1: [3], 2: [3], 3: [4], 4: []}, 0,
+                       what="topological_sort called again on a diamond that has grown a node since the first call "
+                            "(nothing may be remembered between calls)")
+
+
+@probe("2.4", "get_children may return a generator")
+def topological_generator_children(student: Any) -> dict[str, Any]:
+    nodes = build_nodes(GRAPHS["a random graph of 30 nodes"])
+    return labels_of(student.part2_autograd.topological_sort(nodes[0], children_generator), nodes)
+
+
+@topological_generator_children.judge
+def _(observation: dict[str, Any]) -> None:
+    expect_topological(observation, GRAPHS["a random graph of 30 nodes"], 0,
+                       what="topological_sort with a get_children that returns a generator (any iterable is allowed)")
+
+
+@probe("2.4", "get_children may return a tuple")
+def topological_tuple_children(student: Any) -> dict[str, Any]:
+    nodes = build_nodes(GRAPHS["a diamond"])
+    return labels_of(student.part2_autograd.topological_sort(nodes[0], children_tuple), nodes)
+
+
+@topological_tuple_children.judge
+def _(observation: dict[str, Any]) -> None:
+    expect_topological(observation, GRAPHS["a diamond"], 0,
+                       what="topological_sort with a get_children that returns a tuple (any iterable is allowed)")
+
+
+@probe("2.4", "distinct nodes that say they are == are still distinct")
+def topological_all_equal(student: Any) -> dict[str, Any]:
+    nodes = build_nodes(GRAPHS["a diamond"], AllEqualNode)
+    outcome = attempt(student.part2_autograd.topological_sort, nodes[0], get_children)
+    if "raised" in outcome:
+        return outcome
+    return labels_of(student.part2_autograd.topological_sort(nodes[0], get_children), nodes)
+
+
+@topological_all_equal.judge
+def _(observation: dict[str, Any]) -> None:
+    what = "topological_sort on a diamond of nodes whose == says every node is equal"
+    advice = ("Two distinct nodes are two nodes, whatever their == says: compare them by identity "
+              "(`is`, or id() as the key), not with == or `in` on a list.")
+    if "raised" in observation:
+        error = observation["raised"]
+        raise CaseFailure(f"{what} raised {error.get('type')}: {error.get('message')}. {advice}")
+    try:
+        expect_topological(observation, GRAPHS["a diamond"], 0, what=what)
+    except CaseFailure as failure:
+        raise CaseFailure(f"{failure} {advice}") from None
 
 
 @probe("2.4", "compares nodes by identity, not with ==")
@@ -814,8 +915,19 @@ KNOWN_GOOD_BACKWARD = {
 
 
 class KnownGoodLookup:
+    """Stands in for the student's BACK_FUNCS while backprop is graded on its own.
+
+    It answers lookups from KNOWN_GOOD_BACKWARD but keeps nothing: a
+    registration made meanwhile (functional.py is imported by the first
+    Tensor operator, which may come inside the block) goes on to the
+    student's own lookup, where it belongs.
+    """
+
+    def __init__(self, real: Any):
+        self.real = real
+
     def add_back_func(self, forward_fn: Callable, arg_position: int, back_fn: Callable) -> None:
-        pass
+        self.real.add_back_func(forward_fn, arg_position, back_fn)
 
     def get_back_func(self, forward_fn: Callable, arg_position: int) -> Callable:
         return KNOWN_GOOD_BACKWARD[(forward_fn, arg_position)]
@@ -839,19 +951,31 @@ def known_good_sort(end: Any) -> list[Any]:
 
 
 class known_good_parts:
-    """Put the known-good lookup and sort in the student's module for a block."""
+    """Put the known-good lookup and sort in the student's module for a block.
+
+    Nothing swapped in may outlive the block: the student's own objects are
+    put back, and a functional.py first imported inside the block (whose
+    `from .part2_autograd import BACK_FUNCS` took the stand-in) is pointed
+    back at the student's lookup. (Each case also starts from freshly
+    imported modules, see observe.StudentPackage.fresh.)
+    """
 
     def __init__(self, student: Any):
+        self.student = student
         self.module = student.part2_autograd
 
     def __enter__(self) -> None:
         self.saved = {name: getattr(self.module, name, None) for name in ("BACK_FUNCS", "sorted_computational_graph")}
-        self.module.BACK_FUNCS = KnownGoodLookup()
+        self.stand_in = KnownGoodLookup(self.saved["BACK_FUNCS"])
+        self.module.BACK_FUNCS = self.stand_in
         self.module.sorted_computational_graph = known_good_sort
 
     def __exit__(self, *exc_info: Any) -> None:
         for name, value in self.saved.items():
             setattr(self.module, name, value)
+        functional = sys.modules.get(self.module.__name__.rsplit(".", 1)[0] + ".functional")
+        if functional is not None and getattr(functional, "BACK_FUNCS", None) is self.stand_in:
+            functional.BACK_FUNCS = self.saved["BACK_FUNCS"]
 
 
 def describe_grads(student: Any, tensors: dict[str, Any], names: list[str]) -> dict[str, Any]:

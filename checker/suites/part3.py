@@ -14,11 +14,13 @@ Mistakes these cases are built to catch:
 - invert_transposition: returning axes itself (true only for self-inverse
   permutations: 3-cycles expose it), reversing it.
 - permute_back: transposing by axes instead of its inverse, mishandling
-  negative axes (.T uses (-1, -2)).
+  negative axes (.T uses (-1, -2)) or mixed-sign axes (np.argsort of the raw
+  axes), failing on axes=None or with axes left out.
 - _expand: -1 matched to the wrong dim when new dims are prepended, failing
   on new leading dims, passing -1 to NumPy.
 - expand_back: no unbroadcast, mean instead of sum, summing without keepdims.
-- sum_back: ignoring keepdim (both ways), failing on negative or tuple dims,
+- sum_back: ignoring keepdim (both ways), a default of keepdim=True,
+  failing on negative or tuple dims,
   broadcasting without reinserting the summed dims, scaling by the count.
 - coerce_index: only handling a Tensor at the top level (not inside a
   tuple), returning a list for a tuple, converting ints or slices, casting
@@ -32,9 +34,11 @@ Mistakes these cases are built to catch:
   relu: a result that does not require grad (or requires it with no
   recipe), mutating x, a subgradient outside [0, 1] at 0.
 - _matmul2d and its backward: elementwise product, wrong order, missing or
-  misplaced transposes (non-square shapes and a square case).
-- argmax: a result that requires grad, ignoring keepdim, not flattening for
-  dim=None, returning an array instead of a Tensor.
+  misplaced transposes (non-square shapes and a square case; a product
+  whose shapes cannot line up is named with the transpose it lacks).
+- argmax: a result that requires grad or has a recipe, ignoring keepdim, a
+  default of keepdim=True, not flattening for dim=None, returning an array
+  instead of a Tensor.
 - add_/sub_: replacing x.array by a new array, ignoring alpha, the wrong
   sign, returning a new Tensor instead of changing x, recording a recipe.
 """
@@ -101,6 +105,8 @@ def grad_case(
     arg_names: Sequence[str] = ("x", "y"),
     mistakes: dict[str, Callable[..., Any]] | None = None,
     broadcasting: bool = True,
+    wrap_judge: Callable[[Callable[[Any], None], np.ndarray], Callable[[Any], None]] | None = None,
+    explain_error: Callable[[dict[str, Any]], str] | None = None,
 ) -> None:
     """common.backward_case with a fresh seeded grad_out.
 
@@ -108,6 +114,8 @@ def grad_case(
     wrong_backward takes the backward function's arguments and the
     description completes "It matches what you get ...".
     broadcasting: False for operations that do not broadcast.
+    wrap_judge: (judge, grad_out) -> a judge that looks for a mistake of its
+    own first, then calls judge.
     """
     kwargs = dict(kwargs or {})
     out = np.asarray(forward(*args, **kwargs))
@@ -115,10 +123,12 @@ def grad_case(
     case = backward_case(
         exercise, name, module=MODULE, function=function, forward=forward,
         args=args, wrt=wrt, grad_out=grad_out, kwargs=kwargs, arg_names=arg_names,
-        alternatives=mistakes, broadcasting=broadcasting,
+        alternatives=mistakes, broadcasting=broadcasting, explain_error=explain_error,
     )
     if not broadcasting:
         case.run_judge = shaped_like_out_first(case.run_judge, function, out.shape, np.shape(args[wrt]))
+    if wrap_judge is not None:
+        case.run_judge = wrap_judge(case.run_judge, grad_out)
 
 
 def shaped_like_out_first(judge: Callable[[Any], None], function: str, out_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> Callable[[Any], None]:
@@ -238,6 +248,37 @@ def transpose_forward(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     return np.transpose(x, axes)
 
 
+def argsort_of_raw_axes_first(judge: Callable[[Any], None], grad_out: np.ndarray, axes: tuple[int, ...], shape: tuple[int, ...]) -> Callable[[Any], None]:
+    """A judge that first recognises np.argsort(axes) taken with negative axes as given.
+
+    argsort orders -1 before 0, so with mixed signs it is not the inverse
+    permutation (its result may not even have x's shape).
+    """
+    wrong = np.transpose(grad_out.astype(np.float64), np.argsort(axes))
+    right = np.transpose(grad_out.astype(np.float64), inverse_of(tuple(axis % len(shape) for axis in axes)))
+
+    def judged(observation: dict[str, Any]) -> None:
+        result = observation.get("result") if isinstance(observation, dict) else None
+        values = result.get("values") if isinstance(result, dict) else None
+        if values is not None and np.shape(values) == wrong.shape and np.allclose(values, wrong) and not (
+            wrong.shape == right.shape and np.allclose(wrong, right)
+        ):
+            failure = mistake(
+                f"permute_back(grad_out, out, x, axes={axes}) with x of shape {shape} matches grad_out transposed by "
+                f"np.argsort(axes) = {tuple(int(a) for a in np.argsort(axes))}"
+                + (f", which has shape {wrong.shape}, not x's {shape}. " if wrong.shape != tuple(shape) else ". ")
+                + 
+                "argsort puts -1 before 0, so with negative and non-negative axes mixed it is not the inverse "
+                f"permutation. Normalise negative axes first (axis % x.ndim: here {tuple(axis % len(shape) for axis in axes)}), "
+                "then invert."
+            )
+            failure.size = int(np.prod(shape, dtype=np.int64))
+            raise failure
+        judge(observation)
+
+    return judged
+
+
 for shape, axes in [
     ((2, 3), (1, 0)),
     ((2, 3, 4), (1, 2, 0)),
@@ -246,11 +287,13 @@ for shape, axes in [
     ((2, 3, 4, 5), (3, 0, 2, 1)),
     ((2, 3), (-1, -2)),
     ((2, 3, 4), (-2, -1, -3)),
+    # Mixed signs: the docstring allows negative dims, not only all-negative
+    # tuples. np.argsort(axes) on the raw axes is wrong here.
+    ((2, 3, 4), (0, -1, 1)),
+    ((2, 3, 4, 5), (-1, 0, 2, -3)),
+    ((2, 3, 4), None),
 ]:
-    # Mixed-sign axes such as (0, -1, 1) are left out on purpose: the
-    # tutorial's np.argsort(axes) is right for the all-negative or
-    # all-non-negative axes that the course's Tensor code produces, and a
-    # solution that follows it must not fail.
+    mixed = axes is not None and any(axis < 0 for axis in axes) and any(axis >= 0 for axis in axes)
     grad_case(
         "3.3", f"permute_back with axes={axes} on x of shape {shape}",
         function="permute_back", forward=transpose_forward, args=[normal(shape)], wrt=0,
@@ -260,7 +303,15 @@ for shape, axes in [
                 lambda g, out, x, axes: np.transpose(g, axes),
         },
         broadcasting=False,
+        wrap_judge=(lambda judge, grad_out, axes=axes, shape=shape: argsort_of_raw_axes_first(judge, grad_out, axes, shape)) if mixed else None,
     )
+
+# axes left out: its default, None, reverses all dims, as np.transpose does.
+grad_case(
+    "3.3", "permute_back with axes left out on x of shape (3, 2, 4)",
+    function="permute_back", forward=np.transpose, args=[normal((3, 2, 4))], wrt=0,
+    broadcasting=False,
+)
 
 
 # 3.4 _expand and expand_back ------------------------------------------------
@@ -361,6 +412,18 @@ for shape, dim in [
             function="sum_back", forward=sum_forward, args=[normal(shape)], wrt=0,
             kwargs={"dim": dim, "keepdim": keepdim}, mistakes=SUM_MISTAKES, broadcasting=False,
         )
+
+
+# The defaults, left out: dim=None sums everything, keepdim=False drops the summed dims.
+grad_case(
+    "3.5", "sum_back with dim and keepdim left out on x of shape (3, 4)",
+    function="sum_back", forward=sum_forward, args=[normal((3, 4))], wrt=0, mistakes=SUM_MISTAKES, broadcasting=False,
+)
+grad_case(
+    "3.5", "sum_back with dim=1 and keepdim left out on x of shape (3, 4, 2)",
+    function="sum_back", forward=sum_forward, args=[normal((3, 4, 2))], wrt=0, kwargs={"dim": 1},
+    mistakes=SUM_MISTAKES, broadcasting=False,
+)
 
 
 # 3.6 coerce_index and getitem_back -------------------------------------------
@@ -702,7 +765,8 @@ def tie_case(label: str, x: np.ndarray | float, y: np.ndarray | float) -> None:
         what = f"{name}(grad_out, out, x, y) with {shapes}"
         got = array_of(observation[f"back{full}"], what=what, expected_shape=out.shape)
         # Away from ties the gradient is exact.
-        expect_array(observation[f"back{full}"], np.where(tie, got, g * wins[full]), what=what + " (entries without a tie)")
+        # (A NaN at a tie is compared with the no-tie value, so that it fails as a NaN.)
+        expect_array(observation[f"back{full}"], np.where(tie & np.isfinite(got), got, g * wins[full]), what=what + " (entries without a tie)")
         low, high = np.minimum(0.0, g), np.maximum(0.0, g)
         slack = ATOL + RTOL * np.abs(g)
         bad = tie & ((got < low - slack) | (got > high + slack) | np.isnan(got))
@@ -816,7 +880,7 @@ def relu_case(label: str, x: np.ndarray, requires_grad: bool = True) -> None:
         got = array_of(grad, what=grad_what, expected_shape=x.shape)
         g = grad_out.astype(np.float64)
         at_zero = x == 0
-        expect_array(grad, np.where(at_zero, got, g * (x > 0)), what=grad_what + " (entries where x != 0)")
+        expect_array(grad, np.where(at_zero & np.isfinite(got), got, g * (x > 0)), what=grad_what + " (entries where x != 0)")
         bad = at_zero & ((got < np.minimum(0.0, g) - ATOL) | (got > np.maximum(0.0, g) + ATOL) | np.isnan(got))
         if np.any(bad):
             where = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -861,30 +925,61 @@ def matmul_forward_case(x_shape: tuple[int, int], y_shape: tuple[int, int]) -> N
 for x_shape, y_shape in MATMUL_SHAPES:
     matmul_forward_case(x_shape, y_shape)
 
+def matmul_mismatch(position: int, x_shape: tuple[int, int], y_shape: tuple[int, int]) -> Callable[[dict[str, Any]], str]:
+    """Words for a matrix product whose shapes cannot line up: the transpose that is missing."""
+    n, m = x_shape[0], y_shape[1]
+    grad_shape = (n, m)
+
+    def explain(error: dict[str, Any]) -> str:
+        text = str(error.get("message", ""))
+        if error.get("type") != "ValueError" or not any(word in text for word in ("matmul", "aligned", "mismatch")):
+            return ""
+        if position == 0:
+            return (f"grad_out {grad_shape} @ y {tuple(y_shape)} cannot line up: did you mean y.T? "
+                    f"dL/dx = grad_out @ y.T: {grad_shape} @ {tuple(y_shape[::-1])} gives x's shape {tuple(x_shape)}.")
+        return (f"x {tuple(x_shape)} @ grad_out {grad_shape} cannot line up: did you mean x.T? "
+                f"dL/dy = x.T @ grad_out: {tuple(x_shape[::-1])} @ {grad_shape} gives y's shape {tuple(y_shape)}.")
+
+    return explain
+
+
 for x_shape, y_shape in MATMUL_SHAPES:
     x, y = normal(x_shape), normal(y_shape)
     for position in (0, 1):
         grad_case(
             "3.9", f"matmul2d_back{position} with x: {x_shape}, y: {y_shape}",
             function=f"matmul2d_back{position}", forward=np.matmul, args=[x, y], wrt=position,
+            explain_error=matmul_mismatch(position, x_shape, y_shape),
         )
 
 
 # 3.10 argmax, add_ and sub_ --------------------------------------------------------
 
 
-def argmax_case(shape: tuple[int, ...], dim: int | None, keepdim: bool) -> None:
-    x = normal(shape)
+LEFT_OUT = "left out"
 
-    @probe("3.10", f"argmax with dim={dim}, keepdim={keepdim} on x of shape {shape}")
+
+def argmax_case(shape: tuple[int, ...], dim: int | None | str, keepdim: bool | str) -> None:
+    """dim or keepdim LEFT_OUT: not passed at all, so the default applies (None, False)."""
+    x = normal(shape)
+    keywords = {name: value for name, value in (("dim", dim), ("keepdim", keepdim)) if value != LEFT_OUT}
+    dim = None if dim == LEFT_OUT else dim
+    shown_keepdim = keepdim
+    keepdim = False if keepdim == LEFT_OUT else keepdim
+
+    @probe("3.10", f"argmax with dim={keywords.get('dim', LEFT_OUT)}, keepdim={shown_keepdim} on x of shape {shape}")
     def case(student: Any) -> dict[str, Any]:
         tensor = student.core.Tensor(x.copy(), requires_grad=True)
-        result = student.part3_ops.argmax(tensor, dim=dim, keepdim=keepdim)
-        return {"result": returned(result), "requires_grad": bool(getattr(result, "requires_grad", False))}
+        result = student.part3_ops.argmax(tensor, **keywords)
+        return {
+            "result": returned(result),
+            "requires_grad": bool(getattr(result, "requires_grad", False)),
+            "has_recipe": getattr(result, "recipe", None) is not None,
+        }
 
     @case.judge
     def _(observation: dict[str, Any]) -> None:
-        what = f"argmax(x, dim={dim}, keepdim={keepdim}) with x of shape {shape}"
+        what = "argmax(x" + "".join(f", {name}={value}" for name, value in keywords.items()) + f") with x of shape {shape}"
         result = observation["result"]
         if result.get("kind") == "array":
             raise mistake(f"{what} returned a NumPy {result.get('type')}; it should return a Tensor holding the indices.")
@@ -894,12 +989,17 @@ def argmax_case(shape: tuple[int, ...], dim: int | None, keepdim: bool) -> None:
             raise CaseFailure(f"{what} returned a {result.get('type')}; it should return a Tensor holding the indices.")
         expected = np.argmax(x, axis=dim, keepdims=keepdim)
         got_shape = tuple(result.get("shape") or ())
+        if "keepdim" not in keywords and got_shape == np.argmax(x, axis=dim, keepdims=True).shape != expected.shape:
+            raise mistake(f"{what} has shape {got_shape}, but it should have shape {expected.shape}: with keepdim left out, "
+                          "its default is False, so the reduced dim is dropped. Is your default keepdim=True?")
         if dim is not None and got_shape == () != expected.shape:
             raise mistake(f"{what} is a single index, but it should have shape {expected.shape}: one index along dim {dim} "
                           "for each position of the other dims. Pass dim on to np.argmax as its axis.")
         expect_array(tensor_data(result), expected, what=what)
         if observation["requires_grad"]:
             raise mistake(f"{what}: the result requires grad. argmax is not differentiable (its values are indices), so its result never requires grad.")
+        if observation["has_recipe"]:
+            raise mistake(f"{what}: the result has a recipe. argmax is not differentiable: its result is not part of the graph, so it has no recipe.")
 
 
 for shape, dim, keepdim in [
@@ -911,6 +1011,8 @@ for shape, dim, keepdim in [
     ((3, 4, 5), -2, True),
     ((6,), 0, False),
     ((2, 7), 1, False),
+    ((3, 4), LEFT_OUT, LEFT_OUT),
+    ((3, 4), 1, LEFT_OUT),
 ]:
     argmax_case(shape, dim, keepdim)
 
@@ -928,8 +1030,9 @@ def in_place_case(function: str, shape: tuple[int, ...], other: np.ndarray | flo
         original = tensor.array
         operand = Tensor(other.copy(), requires_grad=requires_grad) if isinstance(other, np.ndarray) else other
         keywords = {} if alpha is None else {"alpha": alpha}
-        getattr(student.part3_ops, function)(tensor, operand, **keywords)
+        result = getattr(student.part3_ops, function)(tensor, operand, **keywords)
         return {
+            "returns_x": result is tensor,
             "same_array": tensor.array is original,
             "original_after": returned(original),
             "dtype": str(original.dtype),
@@ -970,6 +1073,8 @@ def in_place_case(function: str, shape: tuple[int, ...], other: np.ndarray | flo
             after = observation["other_after"].get("values")
             if after is None or not np.array_equal(after, other.astype(np.float64)):
                 raise mistake(f"{what} changed `other`; only x may change.")
+        if not observation["returns_x"]:
+            raise mistake(f"{what} did not return x. It changes x in place and returns x itself (so calls can be chained).")
         if observation["requires_grad"] != requires_grad or observation["has_recipe"]:
             raise mistake(
                 f"{what} changed x's requires_grad or gave it a recipe. An in-place update is not part of the graph: "
