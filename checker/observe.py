@@ -9,6 +9,7 @@ the judge then rejects.
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -20,6 +21,8 @@ from typing import Any, Callable
 import numpy as np
 
 # Taken at import, before student code runs.
+_BUILTINS = dict(vars(builtins))
+_NUMPY = dict(vars(np))
 _array = np.array
 _ndarray = np.ndarray
 _float64 = np.float64
@@ -63,6 +66,11 @@ class StudentPackage:
         aliases are forgotten; the compiled code is kept (_CachedSourceLoader),
         so importing again only runs the module bodies.
         """
+        # What a case's code swapped into builtins or NumPy goes too.
+        _restore(vars(builtins), _BUILTINS, remove_added=True)
+        # NumPy adds its lazily imported submodules (np.testing) as it goes:
+        # removing them would send its __getattr__ into endless recursion.
+        _restore(vars(np), _NUMPY, remove_added=False)
         prefixes = tuple(f"{name}." for name in (self._name, *ALIASES))
         for module_name in [key for key in sys.modules if _isinstance(key, _str) and key.startswith(prefixes)]:
             del sys.modules[module_name]
@@ -74,6 +82,19 @@ class StudentPackage:
         if package is not None:
             for attribute in [key for key in vars(package) if not key.startswith("__")]:
                 delattr(package, attribute)
+
+
+def _restore(namespace: dict[str, Any], saved: dict[str, Any], remove_added: bool) -> None:
+    """Put back the names of `namespace` that `saved` holds, and remove the others if asked."""
+    if remove_added:
+        for name in [name for name in namespace if name not in saved]:
+            del namespace[name]
+    for name, value in saved.items():
+        if namespace.get(name, _MISSING) is not value:
+            namespace[name] = value
+
+
+_MISSING = object()
 
 
 def install_package(folder: str, name: str = PACKAGE) -> StudentPackage:
