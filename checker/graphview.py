@@ -175,25 +175,28 @@ def run_example(impl_dir: Path, example: str = "forward_and_back") -> GraphRun:
             "from checker.graphview import child_main; child_main(sys.argv[2], sys.argv[3], sys.argv[4])"
         )
         runner.refuse_inspection()
-        child = subprocess.Popen(
-            [sys.executable, "-I", "-B", "-c", bootstrap, str(KIT_ROOT), str(package), example, "" if user is None else str(user)],
-            cwd=workdir,
-            env=runner.child_environment(workdir),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            preexec_fn=lambda: runner.apply_limits(limits),
-        )
+        # Output goes to a file, capped by the child's file size limit: a
+        # pipe read to its end would let the child fill our memory.
+        output_path = workdir / "output.txt"
+        with open(output_path, "wb") as output:
+            child = subprocess.Popen(
+                [sys.executable, "-I", "-B", "-c", bootstrap, str(KIT_ROOT), str(package), example, "" if user is None else str(user)],
+                cwd=workdir,
+                env=runner.child_environment(workdir),
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=lambda: runner.apply_limits(limits),
+            )
         try:
-            stdout, stderr = child.communicate(timeout=TIMEOUT_SECONDS)
+            child.wait(timeout=TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
-            _kill_group(child.pid)
-            child.communicate()
             return GraphRun(example, {"problem": f"your code did not finish the example within {TIMEOUT_SECONDS:g} s"}, "")
         finally:
             _kill_group(child.pid)  # anything the student's code left running
-        completed = subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
+            child.wait()
+        completed = subprocess.CompletedProcess(child.args, child.returncode, output_path.read_bytes(), b"")
     output = completed.stdout.decode("utf-8", "replace")
     printed, marker, payload = output.rpartition(MARKER)
     if not marker:

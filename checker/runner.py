@@ -64,7 +64,7 @@ _ACTIVE_CHILDREN: set[int] = set()
 @dataclass(frozen=True)
 class Limits:
     memory_bytes: int = 2 * 1024**3  # address space of the child
-    output_bytes: int = 64 * 1024**2  # largest file the child may write
+    output_bytes: int = 8 * 1024**2  # largest file the child may write (its output, pytest's capture files)
     record_bytes: int = 64 * 1024**2  # largest record the parent reads from the channel
     grace_seconds: float = 2.0  # beyond a case's own limit before the kill
     startup_seconds: float = 30.0  # for the child to import pytest and the suites
@@ -102,9 +102,12 @@ def stage(impl_dir: Path, workdir: Path, owner: int | None = None) -> Path:
     """
     package = workdir / "package"
     package.mkdir()
+    from .submissions import copy_regular_file
+
     for source in sorted(impl_dir.glob("*.py")):
-        if source.is_file():
-            shutil.copyfile(source, package / source.name)
+        # Never through a symlink: as root, the parent could otherwise copy
+        # any file of the machine (solutions/, /etc/shadow) into the package.
+        copy_regular_file(source, package / source.name)
     for module in manifest.GIVEN_MODULES:
         if not (package / f"{module}.py").exists():
             shutil.copyfile(GIVEN_SOURCE / f"{module}.py", package / f"{module}.py")
@@ -446,6 +449,9 @@ def _run_child(child: _Child, workdir: Path, package: Path, pending: list[str], 
         child.finish(user, workdir)
         tail = _tail(child.output_path)
         session.log.child_output += tail
+        # A restarted child gets a new output file: this one goes now, so a
+        # run's disk use stays one file's cap, however often it restarts.
+        child.output_path.unlink(missing_ok=True)
     if ended:
         session.ended(_exit_description(child.process), tail)
 

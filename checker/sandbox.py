@@ -152,7 +152,13 @@ def readable_paths(package_dir: str, *kit_dirs: str, private: Iterable[str] = ()
     for scheme_vars in ({}, {"base": sys.base_prefix, "platbase": sys.base_exec_prefix}):
         paths = sysconfig.get_paths(vars=scheme_vars) if scheme_vars else sysconfig.get_paths()
         candidates += [paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")]
-    candidates += [entry for entry in sys.path if entry]
+    # Where the packages the child imported came from (a site-packages the
+    # scheme does not name, such as Debian's dist-packages). Not the whole
+    # of sys.path: a .pth file can name any folder.
+    for module in ("numpy", "pytest", "_pytest", "pluggy"):
+        found = sys.modules.get(module)
+        if found is not None and getattr(found, "__file__", None):
+            candidates.append(os.path.dirname(os.path.dirname(found.__file__)))
     candidates += [*SYSTEM_LIBRARIES, *kit_dirs, package_dir]
     private_paths = [os.path.realpath(path) for path in private]
     chosen: list[str] = []
@@ -194,9 +200,11 @@ def confine(readable: list[str], user: int | None = None, processes: int = 64) -
     abi, ruleset = _landlock_ruleset(libc, readable, report)
     if user is not None:
         report.fresh_user = _become(libc, user, processes, report)
-    elif os.geteuid() == 0:
-        report.fresh_user = False
-        report.notes.append("no user of its own to run as")
+    else:
+        if os.geteuid() == 0:
+            report.fresh_user = False
+            report.notes.append("no user of its own to run as")
+        _limit_tasks(processes, report)
     report.user = _describe_user()
 
     # Both need no_new_privs: no exec can ever regain a privilege.
@@ -247,6 +255,38 @@ def _become(libc: ctypes.CDLL, user: int, processes: int, report: Confinement) -
         report.notes.append(f"could not become a user of its own: {error.strerror}")
         return False
     return os.getuid() == user and os.geteuid() == user
+
+
+def _limit_tasks(extra: int, report: Confinement) -> None:
+    """Under a shared user, cap the user's tasks at what it runs now plus `extra`.
+
+    RLIMIT_NPROC counts every process and thread of the real user: with no
+    user of its own, the child could otherwise start threads until the
+    machine runs out of process ids.
+    """
+    import resource
+
+    running = _tasks_of(os.getuid())
+    try:
+        resource.setrlimit(resource.RLIMIT_NPROC, (running + extra, running + extra))
+    except (OSError, ValueError) as error:
+        report.notes.append(f"could not cap the number of threads: {error}")
+
+
+def _tasks_of(user: int) -> int:
+    """Processes and threads whose real user is `user`, from /proc."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", "rb") as status:
+                fields = dict(line.split(b":", 1) for line in status if b":" in line)
+            if int(fields[b"Uid"].split()[0]) == user:
+                count += int(fields[b"Threads"].strip())
+        except (OSError, KeyError, ValueError, IndexError):
+            continue
+    return count
 
 
 def _set_capabilities(libc: ctypes.CDLL, capability: int | None, report: Confinement) -> None:
@@ -352,8 +392,13 @@ def _add_path_rule(libc: ctypes.CDLL, numbers: dict[str, int], ruleset: int, pat
 # Refused with EPERM: creating a process or running a program, every kind of
 # socket (io_uring can open sockets too), tracing or reading another
 # process, and the administrative calls a confined process never needs
-# (mounts, namespaces, modules, keys, BPF, clocks). memfd_create is refused
-# because its pages count against no memory limit.
+# (mounts, namespaces, modules, keys, BPF, clocks). memfd_create and System V
+# IPC are refused because their memory counts against no limit and outlives
+# the process (and, under the checker's own user, IPC objects of other
+# processes could be read). Landlock does not cover changing a file's mode,
+# owner, times or extended attributes: under the checker's own user, code
+# could make the kit unreadable; those calls are refused here. So are
+# setpriority and ioprio_set, whose "who" can name every process of a user.
 _DENIED = (
     "fork", "vfork", "execve", "execveat",
     "socket", "socketpair", "io_uring_setup", "io_uring_enter", "io_uring_register",
@@ -366,6 +411,13 @@ _DENIED = (
     "settimeofday", "clock_settime", "adjtimex", "clock_adjtime", "sethostname", "setdomainname",
     "vhangup", "iopl", "ioperm", "uselib", "lookup_dcookie", "personality",
     "memfd_create", "memfd_secret", "migrate_pages", "move_pages",
+    "shmget", "shmat", "shmctl", "shmdt", "semget", "semop", "semctl", "semtimedop",
+    "msgget", "msgsnd", "msgrcv", "msgctl",
+    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
+    "utime", "utimes", "futimesat", "utimensat",
+    "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
+    "setxattrat", "removexattrat", "file_setattr",
+    "setpriority", "ioprio_set",
 )
 
 # Allowed only towards this process itself: (call, which argument is the
@@ -374,7 +426,6 @@ _SELF_ONLY = (
     ("kill", 0, "pid"), ("tgkill", 0, "pid"), ("rt_sigqueueinfo", 0, "pid"), ("rt_tgsigqueueinfo", 0, "pid"),
     ("prlimit64", 0, "zero"), ("sched_setaffinity", 0, "zero"), ("sched_setparam", 0, "zero"),
     ("sched_setscheduler", 0, "zero"), ("sched_setattr", 0, "zero"),
-    ("setpriority", 1, "zero"), ("ioprio_set", 1, "zero"),
 )
 
 _CLONE_THREAD = 0x00010000
@@ -470,6 +521,12 @@ _X86_64 = {
     "lookup_dcookie": 212, "personality": 135, "memfd_create": 319, "memfd_secret": 447, "migrate_pages": 256,
     "move_pages": 279, "prlimit64": 302, "sched_setaffinity": 203, "sched_setparam": 142, "sched_setscheduler": 144,
     "sched_setattr": 314, "setpriority": 141, "ioprio_set": 251,
+    "shmget": 29, "shmat": 30, "shmctl": 31, "shmdt": 67, "semget": 64, "semop": 65, "semctl": 66,
+    "semtimedop": 220, "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71,
+    "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452, "chown": 92, "fchown": 93, "lchown": 94,
+    "fchownat": 260, "utime": 132, "utimes": 235, "futimesat": 261, "utimensat": 280,
+    "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197, "lremovexattr": 198,
+    "fremovexattr": 199, "setxattrat": 463, "removexattrat": 466, "file_setattr": 469,
     "seccomp": 317, "capset": 126,
     "landlock_create_ruleset": 444, "landlock_add_rule": 445, "landlock_restrict_self": 446,
 }
@@ -489,6 +546,11 @@ _AARCH64 = {
     "memfd_create": 279, "memfd_secret": 447, "migrate_pages": 238, "move_pages": 239, "prlimit64": 261,
     "sched_setaffinity": 122, "sched_setparam": 118, "sched_setscheduler": 119, "sched_setattr": 274,
     "setpriority": 140, "ioprio_set": 30,
+    "shmget": 194, "shmat": 196, "shmctl": 195, "shmdt": 197, "semget": 190, "semop": 193, "semctl": 191,
+    "semtimedop": 192, "msgget": 186, "msgsnd": 189, "msgrcv": 188, "msgctl": 187,
+    "fchmod": 52, "fchmodat": 53, "fchmodat2": 452, "fchown": 55, "fchownat": 54, "utimensat": 88,
+    "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "removexattr": 14, "lremovexattr": 15,
+    "fremovexattr": 16, "setxattrat": 463, "removexattrat": 466, "file_setattr": 469,
     "seccomp": 277, "capset": 91,
     "landlock_create_ruleset": 444, "landlock_add_rule": 445, "landlock_restrict_self": 446,
 }

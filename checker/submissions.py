@@ -132,7 +132,7 @@ def stage(submission: Submission, workdir: Path) -> Staged:
     target.mkdir(parents=True)
     if submission.kind == "loose":
         for module, path in submission.loose_files.items():
-            _copy_regular_file(path, target / f"{module}.py")
+            copy_regular_file(path, target / f"{module}.py")
     else:
         if submission.kind == "zip":
             unpacked = Path(workdir) / "unpacked"
@@ -144,7 +144,7 @@ def stage(submission: Submission, workdir: Path) -> Staged:
         for module in PACKAGE_MODULES:
             path = folder / f"{module}.py"
             if path.is_file() and not path.is_symlink():
-                _copy_regular_file(path, target / f"{module}.py")
+                copy_regular_file(path, target / f"{module}.py")
     return _fill_missing(target)
 
 
@@ -180,7 +180,7 @@ def _holds_part_files(folder: Path) -> bool:
     return any((folder / f"{module}.py").is_file() for module in manifest.PART_MODULES.values())
 
 
-def _copy_regular_file(source: Path, destination: Path) -> None:
+def copy_regular_file(source: Path, destination: Path) -> None:
     """Copy a regular file of bounded size; symlinks and devices are refused."""
     info = source.lstat()
     if not stat.S_ISREG(info.st_mode):
