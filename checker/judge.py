@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import manifest, runner, wire
+from . import manifest, runner, safetext, wire
 from .cases import Case, CaseFailure
 from .manifest import Exercise
 from .observe import where_raised
@@ -28,6 +28,8 @@ def judge_run(impl: str, exercises: list[Exercise], cases: list[Case], records: 
         exercise = manifest.get(case.exercise)
         record = records.get(case.id)
         result, observation = judge_case(case, exercise, record)
+        # Memory addresses in reprs differ from run to run: a message must not.
+        result.message = safetext.without_addresses(result.message)
         by_exercise[case.exercise].append(result)
         if observation is not None:
             observations[case.exercise][case.name] = observation

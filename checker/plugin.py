@@ -23,7 +23,11 @@ The verdict is not decided here: the parent judges each record.
 from __future__ import annotations
 
 import os
+import random
+import zlib
 from typing import Any
+
+import numpy as np
 
 import pytest
 
@@ -50,6 +54,8 @@ _OUTPUT_LIMIT = 4000  # characters of captured output kept per case
 # replaces these.
 _write = os.write
 _dumps_line = wire.dumps_line
+_seed_numpy = np.random.seed
+_seed_python = random.seed
 
 
 def configure(
@@ -126,6 +132,11 @@ def run_probe(case: Case) -> dict[str, Any]:
         # Every case starts from freshly imported student modules: nothing
         # another case left there can change this case's verdict.
         _student.fresh()
+        # The same random numbers for a case however many cases ran before it,
+        # for code that draws from NumPy's or Python's global generator.
+        seed = zlib.crc32(case.id.encode())
+        _seed_numpy(seed)
+        _seed_python(seed)
         observation = case.run_probe(_student)
     except BaseException as exc:  # everything, even SystemExit: the parent decides
         info = exception_info(exc)

@@ -11,6 +11,7 @@ show such characters as visible symbols instead of obeying them.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # C0 controls (but tab and newline) become their Unicode "control pictures"
@@ -38,3 +39,14 @@ def neutralise_all(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(neutralise_all(item) for item in value)
     return value
+
+
+# CPython's object addresses: "<function f at 0x7f3a...>", and id() values
+# (long runs of digits that are not part of a decimal number).
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]{6,}")
+_OBJECT_ID = re.compile(r"(?<![\d.])\d{12,}(?![\d.])")
+
+
+def without_addresses(text: str) -> str:
+    """`text` with object addresses and ids left out, so the same code gets the same message in every run."""
+    return _OBJECT_ID.sub("<id>", _ADDRESS.sub("", text))

@@ -22,6 +22,9 @@ starts with a docstring of `key: value` lines, then a free-text note:
   message (case-insensitive).
 - module: optional; the file whose definitions are replaced (default: the
   exercise's own file).
+- also_fails: optional, for a correct variant; bonus exercises that ask more
+  of the same function and so may fail in a full check (a recursive
+  topological_sort is right for 2.4 and wrong for b.1).
 
 Every top-level function or class of the fixture replaces the definition of
 the same name in that module (or is appended when there is none); its
@@ -50,6 +53,7 @@ class Fixture:
     messages: tuple[str, ...]
     module: str
     source: str
+    also_fails: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -62,12 +66,14 @@ def load_fixture(path: Path) -> Fixture:
     fields = {}
     for line in docstring.splitlines():
         key, sep, value = line.partition(":")
-        if sep and key.strip() in ("exercise", "expect", "message", "module"):
+        if sep and key.strip() in ("exercise", "expect", "message", "module", "also_fails"):
             fields[key.strip()] = value.strip()
     exercise = fields["exercise"]
     messages = tuple(piece.strip() for piece in fields.get("message", "").split("|") if piece.strip())
     module = fields.get("module") or manifest.get(exercise).module
-    return Fixture(path, exercise, fields["expect"], messages, module, source)
+    also_fails = tuple(fields.get("also_fails", "").split())
+    assert all(manifest.get(exercise_id).bonus for exercise_id in also_fails), f"{path.name}: also_fails names a main exercise"
+    return Fixture(path, exercise, fields["expect"], messages, module, source, also_fails)
 
 
 def all_fixtures(kind: str) -> list[Fixture]:

@@ -248,3 +248,18 @@ def test_student_code_cannot_write_the_kit(tmp_path):
     assert not target.exists()
     assert result.exercises[0].status == "failed"
     assert "PermissionError" in result.exercises[0].message
+
+
+def test_staging_never_follows_symlinks(tmp_path):
+    """As root, following a link would copy any file of the machine into the student's package."""
+    submission = tmp_path / "submission"
+    shutil.copytree(SOLUTIONS, submission, ignore=shutil.ignore_patterns("__pycache__"))
+    (submission / "leak_solution.py").symlink_to(SOLUTIONS / "part2_autograd.py")
+    (submission / "part3_ops.py").unlink()
+    (submission / "part3_ops.py").symlink_to(SOLUTIONS / "part3_ops.py")
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    package = runner.stage(submission, workdir)
+    assert not (package / "leak_solution.py").exists()
+    assert not (package / "part3_ops.py").exists()  # a part file given as a link is not taken either
+    assert (package / "part1_backward.py").read_text() == (SOLUTIONS / "part1_backward.py").read_text()
