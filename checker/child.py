@@ -33,6 +33,7 @@ class Confinement:
     workdir: str
     user: int | None
     processes: int
+    without: tuple[str, ...] = ()  # sandbox mechanisms to leave out (sandbox.confine)
 
     def apply(self) -> dict:
         """Confine this process for good; returns the sandbox report as JSON data."""
@@ -47,7 +48,7 @@ class Confinement:
             # The kit's root holds the solutions; the run's folder sits beside other runs.
             private=[kit_root, self.workdir],
         )
-        return sandbox.confine(readable, self.user, self.processes).to_json()
+        return sandbox.confine(readable, self.user, self.processes, self.without).to_json()
 
 
 def main() -> None:
@@ -83,7 +84,10 @@ def run(config: dict) -> None:
         [tuple(pair) for pair in config["cases"]],
         config.get("dependents"),
         config.get("dependent_timeout", 1.0),
-        confinement=Confinement(config["package_dir"], config["workdir"], config.get("user"), config.get("processes", 64)),
+        confinement=Confinement(
+            config["package_dir"], config["workdir"], config.get("user"), config.get("processes", 64),
+            tuple(config.get("sandbox_without", ())),
+        ),
     )
 
     from . import cases

@@ -179,12 +179,18 @@ def _contains(folder: str, path: str) -> bool:
 # --- the whole procedure --------------------------------------------------------------------
 
 
-def confine(readable: list[str], user: int | None = None, processes: int = 64) -> Confinement:
+MECHANISMS = ("landlock", "seccomp")
+
+
+def confine(readable: list[str], user: int | None = None, processes: int = 64, without: Iterable[str] = ()) -> Confinement:
     """Confine this process for good, and say which protections hold.
 
-    `user`: as root, the user id to become (None: stay who we are). Call it
-    once, from the main thread, before student code runs; it cannot be undone.
+    `user`: as root, the user id to become (None: stay who we are).
+    `without`: mechanisms (of MECHANISMS) to leave out, so that the kit's
+    own tests can see a partial sandbox reported and refused. Call it once,
+    from the main thread, before student code runs; it cannot be undone.
     """
+    without = set(without)
     report = Confinement()
     if sys.platform != "linux":
         report.user = "the checker's own user"
@@ -197,7 +203,11 @@ def confine(readable: list[str], user: int | None = None, processes: int = 64) -
     threads = _thread_count()
     # The rules name folders by open descriptors: take them while this process
     # can still open every folder (as root, before it becomes another user).
-    abi, ruleset = _landlock_ruleset(libc, readable, report)
+    if "landlock" in without:
+        abi, ruleset = 0, None
+        report.notes.append("Landlock left out on purpose")
+    else:
+        abi, ruleset = _landlock_ruleset(libc, readable, report)
     if user is not None:
         report.fresh_user = _become(libc, user, processes, report)
     else:
@@ -215,7 +225,11 @@ def confine(readable: list[str], user: int | None = None, processes: int = 64) -
         # later; one already running would stay free.
         report.filesystem = report.signals = report.ptrace = False
         report.notes.append(f"{threads} threads were running before the sandbox")
-    seccomp_held = _seccomp(libc, report)
+    if "seccomp" in without:
+        seccomp_held = False
+        report.notes.append("seccomp left out on purpose")
+    else:
+        seccomp_held = _seccomp(libc, report)
     report.processes = report.network = seccomp_held
     report.signals = report.signals or seccomp_held
     if report.fresh_user:

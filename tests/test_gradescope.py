@@ -142,3 +142,27 @@ def test_gradescope_usage_errors(tmp_path):
             [sys.executable, "-m", "checker", "gradescope", *arguments], cwd=KIT_ROOT, capture_output=True, text=True, timeout=60,
         )
         assert finished.returncode == 2 and finished.stderr.startswith("checker: ") and finished.stderr.count("\n") == 1
+
+
+def test_autograde_refuses_a_partial_sandbox_unless_the_bundle_allows_it(tmp_path, monkeypatch):
+    from checker import runner, sandbox
+
+    partial = sandbox.Confinement(filesystem=True, ptrace=True, user="uid 1", notes=["seccomp left out on purpose"])
+    monkeypatch.setattr(runner, "probe_sandbox", lambda limits=runner.Limits(): partial)
+    bundle_root = tmp_path / "source"
+    bundle_root.mkdir()
+    (bundle_root / gradescope.SELECTION_FILE).write_text("1.1\n")
+    monkeypatch.setattr(gradescope, "KIT_ROOT", bundle_root)
+    submission = tmp_path / "submission"
+    shutil.copytree(SOLUTIONS, submission, ignore=shutil.ignore_patterns("__pycache__"))
+    results_path = tmp_path / "results" / "results.json"
+
+    assert gradescope.autograde(str(submission), str(results_path)) == 2
+    refused = json.loads(results_path.read_text())
+    assert refused["score"] == 0.0 and "without the full sandbox" in refused["output"]
+    assert refused["extra_data"]["sandbox"]["full"] is False
+
+    (bundle_root / gradescope.ALLOW_PARTIAL_SANDBOX_FILE).write_text("yes\n")
+    assert gradescope.autograde(str(submission), str(results_path)) == 0
+    graded = json.loads(results_path.read_text())
+    assert graded["score"] == 2.0

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from checker import manifest, runner
+from checker import manifest, runner, sandbox
 from checker.api import run_check
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
@@ -263,3 +263,40 @@ def test_staging_never_follows_symlinks(tmp_path):
     assert not (package / "leak_solution.py").exists()
     assert not (package / "part3_ops.py").exists()  # a part file given as a link is not taken either
     assert (package / "part1_backward.py").read_text() == (SOLUTIONS / "part1_backward.py").read_text()
+
+
+def test_a_partial_sandbox_is_reported_in_the_json_and_the_report(tmp_path):
+    """Where a mechanism is missing (here left out on purpose), the JSON and the report say so."""
+    from checker import report
+
+    limits = runner.Limits(sandbox_without=("seccomp",))
+    result = run_check(SOLUTIONS, [manifest.get("1.1")], limits)
+    assert result.exercises[0].status == "passed"  # a student's own check still works
+    sandbox = result.to_json()["sandbox"]
+    assert sandbox["full"] is False
+    assert {"processes", "network"} <= set(sandbox["missing"])
+    assert sandbox["protections"]["processes"] is False
+    notice = report.sandbox_notice(result)
+    assert notice is not None and "processes" in notice.plain and "do not grade" in notice.plain
+
+
+def test_the_full_sandbox_is_reported_where_the_kernel_has_it():
+    confinement = runner.probe_sandbox()
+    if sandbox.landlock_abi() < 6:
+        pytest.skip("this kernel has no Landlock ABI 6")
+    assert confinement.full, confinement.to_json()
+    assert confinement.fresh_user is (True if os.geteuid() == 0 else None)
+
+
+def test_grade_refuses_a_partial_sandbox_unless_allowed(tmp_path, monkeypatch):
+    from checker import cli, sandbox as sandbox_module
+
+    partial = sandbox_module.Confinement(filesystem=True, ptrace=True, user="uid 1", notes=["seccomp left out on purpose"])
+    monkeypatch.setattr(runner, "probe_sandbox", lambda limits=runner.Limits(): partial)
+    (tmp_path / "submissions").mkdir()
+    status = cli.main(["grade", str(tmp_path / "submissions"), "1.1", "--out", str(tmp_path / "grades")])
+    assert status == 2
+    assert not (tmp_path / "grades").exists()
+    status = cli.main(["grade", str(tmp_path / "submissions"), "1.1", "--out", str(tmp_path / "grades"), "--allow-partial-sandbox"])
+    assert status == 0
+    assert (tmp_path / "grades" / "grades.csv").is_file()
