@@ -102,6 +102,7 @@ def command_check(arguments: argparse.Namespace) -> int:
         result = api.run_check(impl_dir, exercises)
     except Exception as error:  # a checker bug must still leave a report behind
         result = api.failed_to_run(impl_dir, exercises, f"{type(error).__name__}: {error}")
+    result.optional = manifest.optional_bonus(arguments.exercises)
     if arguments.json:
         result.write_json(Path(arguments.json))
     from . import report

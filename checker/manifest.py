@@ -370,6 +370,12 @@ def select(words: list[str]) -> list[Exercise]:
     return [exercise for exercise in EXERCISES if exercise.id in chosen]
 
 
+def optional_bonus(words: list[str]) -> frozenset[str]:
+    """The bonus exercises a selection shows without deciding the exit status:
+    all of them for a plain `check`, none when the words name any exercise."""
+    return frozenset() if words else frozenset(exercise.id for exercise in EXERCISES if exercise.bonus)
+
+
 def _match(word: str) -> list[Exercise]:
     word = word.strip()
     if word in _BY_ID:

@@ -51,6 +51,8 @@ def render(result: CheckResult) -> RenderableType:
     focus = first_to_fix(result)
     if focus is not None:
         parts.append(focus_panel(focus))
+    elif result.optional and result.all_passed:
+        parts.append(finished_panel(result))
     return Group(*parts)
 
 
@@ -149,14 +151,29 @@ def sandbox_notice(result: CheckResult) -> Text | None:
 
 
 def first_to_fix(result: CheckResult) -> ExerciseResult | None:
-    """The first exercise, in course order, that is started but not passing; else the first not started."""
-    for exercise_result in result.exercises:
+    """The first exercise, in course order, that is started but not passing; else the first not started.
+
+    Optional bonus exercises (shown by a plain check, not asked for) are never it.
+    """
+    deciding = [exercise_result for exercise_result in result.exercises if exercise_result.exercise.id not in result.optional]
+    for exercise_result in deciding:
         if exercise_result.status in ("failed", "error", "timeout"):
             return exercise_result
-    for exercise_result in result.exercises:
+    for exercise_result in deciding:
         if exercise_result.status == "not_started":
             return exercise_result
     return None
+
+
+def finished_panel(result: CheckResult) -> Panel:
+    """Every main exercise passes: say so, and point at the bonus without making it a failure."""
+    body = Text(f"Every main exercise passes: {result.score:g}/{result.max_score:g}. Well done.")
+    open_bonus = [exercise_result for exercise_result in result.exercises
+                  if exercise_result.exercise.id in result.optional and exercise_result.status != "passed"]
+    if open_bonus:
+        names = ", ".join(f"{item.exercise.id} {item.exercise.title}" for item in open_bonus)
+        body.append(f"\n\nOptional bonus still open: {names}. Try them with: make check EX=b", style="dim")
+    return Panel(body, title="✓ course complete", title_align="left", border_style="green", expand=False)
 
 
 def focus_panel(exercise_result: ExerciseResult) -> Panel:

@@ -74,6 +74,9 @@ class CheckResult:
     impl: str
     exercises: list[ExerciseResult]
     sandbox: dict[str, Any] | None = None  # Confinement.to_json() of the run; None: no student code ran
+    # Bonus exercises shown but not asked for by name (a plain `check`): they
+    # do not decide whether the check passed.
+    optional: frozenset[str] = frozenset()
 
     def _part(self, bonus: bool) -> list[ExerciseResult]:
         return [result for result in self.exercises if result.exercise.bonus == bonus]
@@ -96,7 +99,8 @@ class CheckResult:
 
     @property
     def all_passed(self) -> bool:
-        return all(result.status == "passed" for result in self.exercises)
+        """Every exercise that decides the check passed (the optional bonus ones aside)."""
+        return all(result.status == "passed" for result in self.exercises if result.exercise.id not in self.optional)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -720,7 +720,7 @@ class Batch:
             return
         if self.mode == "gradescope":
             run.statuses = {test["number"]: test["status"] for test in data.get("tests", [])}
-            run.sandbox = data.get("sandbox", self._side_sandbox(run))
+            run.sandbox = (data.get("extra_data") or {}).get("sandbox")
         else:
             run.statuses = {entry["id"]: entry["status"] for entry in data.get("exercises", [])}
             run.sandbox = data.get("sandbox")
@@ -740,15 +740,6 @@ class Batch:
             run.problems.append("raw ESC/BEL in the verdict's text")
         if self.mode != "grade" and CONTROL.search(run.stdout):
             run.problems.append("raw ESC/BEL in the command's output")
-
-    def _side_sandbox(self, run: Run) -> Any:
-        """Gradescope's results.json has fixed keys: the sandbox report may sit in a JSON beside it."""
-        for path in sorted(run.verdict.parent.glob("*.json")):
-            if path != run.verdict:
-                data = _load(_read(str(path)))
-                if isinstance(data, dict) and "sandbox" in data:
-                    return data["sandbox"]
-        return None
 
     def _judge_grade(self) -> None:
         if self.grade_code != 0:

@@ -149,3 +149,15 @@ def test_kit_code_is_python_3_10(folder):
         # co_qualname exists from 3.11 on: only through getattr with a fallback.
         for line in source.splitlines():
             assert ".co_qualname" not in line, f"{path.relative_to(KIT_ROOT)}: {line.strip()}"
+
+
+def test_a_plain_check_leaves_the_bonus_optional_and_a_named_bonus_decides(tmp_path):
+    """A finished main course ends green even with the bonus open; `check b` is decided by the bonus."""
+    submission = tmp_path / "finished"
+    shutil.copytree(KIT_ROOT / "solutions", submission, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copyfile(KIT_ROOT / "exercises" / "bonus.py", submission / "bonus.py")
+    finished = checker("check", "--impl", str(submission))
+    assert finished.returncode == 0, finished.stdout[-2000:]
+    assert "course complete" in finished.stdout and "Optional bonus still open" in finished.stdout
+    assert checker("check", "b", "--impl", str(submission)).returncode == 1
+    assert checker("check", "b.2", "--impl", str(submission)).returncode == 1
