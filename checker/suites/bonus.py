@@ -330,6 +330,7 @@ def gradient_case(problem: GradientProblem) -> None:
             observation["raised"] = outcome["raised"]
         else:
             observation["result"] = returned(outcome["value"])
+            observation["returned_x"] = outcome["value"] is x
         return observation
 
     @case.judge
@@ -346,6 +347,14 @@ def gradient_case(problem: GradientProblem) -> None:
                 f"(x[i] + eps - eps is not always x[i] in floating point)."
             )
         dtypes = [dtype for dtype in observation["dtypes"] if dtype != "float64"]
+        if observation.get("returned_x"):
+            raise CaseFailure(f"{what} returned x itself; it should return a new array, and leave x as it was.")
+        result = observation["result"]
+        if result.get("kind") == "array" and result.get("dtype") != "float64" and np.shape(result.get("values")) == problem.expected.shape:
+            raise CaseFailure(
+                f"{what} returned a {result.get('dtype')} array; it should return float64 "
+                "(np.zeros_like(x, dtype=np.float64), say): float32 keeps only about 7 digits of a difference quotient."
+            )
         try:
             expect_array(observation["result"], problem.expected, what=what, rtol=problem.rtol, atol=problem.atol,
                          alternatives=wrong_differences(problem))
