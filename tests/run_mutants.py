@@ -23,6 +23,7 @@ diff. A survivor is listed as equivalent by a table row
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import shlex
 import shutil
@@ -113,6 +114,7 @@ def prepare(name: str, fresh: bool) -> tuple[Path, Path]:
             shutil.rmtree(copy / "solutions")
         shutil.copytree(SOLUTIONS, copy / "solutions", ignore=shutil.ignore_patterns("__pycache__"))
         run(["cosmic-ray", "init", str(copy / "config.toml"), str(session)], copy)
+        skip_annotation_mutants(session, copy / "solutions" / f"{name}.py")
     return copy, session
 
 
@@ -144,12 +146,50 @@ def listed_equivalents() -> dict[tuple[str, int, str, int], str]:
     return listed
 
 
+ANNOTATION_REASON = "inside a type annotation: with `from __future__ import annotations` it is never evaluated"
+
+
+def annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(start, end) positions, as (line, column), of every type annotation in the source."""
+    spans = []
+    for node in ast.walk(ast.parse(source)):
+        annotations = []
+        if isinstance(node, ast.arg):
+            annotations.append(node.annotation)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            annotations.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            annotations.append(node.annotation)
+        for annotation in annotations:
+            if annotation is not None:
+                spans.append(((annotation.lineno, annotation.col_offset), (annotation.end_lineno, annotation.end_col_offset)))
+    return spans
+
+
+def in_annotation(spans: list, position: tuple[int, int]) -> bool:
+    return any(start <= tuple(position) < end for start, end in spans)
+
+
+def skip_annotation_mutants(session: Path, module: Path) -> None:
+    """Mark the mutants inside annotations as skipped: they cannot change behaviour, so they need not run."""
+    from cosmic_ray.work_db import use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    spans = annotation_spans(module.read_text())
+    with use_db(str(session)) as database:
+        for item in list(database.pending_work_items):
+            if all(in_annotation(spans, mutation.start_pos) for mutation in item.mutations):
+                database.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+
+
 def collect(name: str, session: Path, equivalents: dict) -> FileResult:
     dump = subprocess.run(
         [str(Path(sys.executable).parent / "cosmic-ray"), "dump", str(session)],
         check=True, capture_output=True, text=True,
     ).stdout
     result = FileResult(name)
+    # The session's own copy: its line numbers are the ones the mutants carry.
+    spans = annotation_spans((session.parent / "solutions" / f"{name}.py").read_text())
     for line in dump.splitlines():
         item, outcome = json.loads(line)
         result.generated += 1
@@ -165,7 +205,9 @@ def collect(name: str, session: Path, equivalents: dict) -> FileResult:
             "diff": outcome.get("diff") or "",
         }
         key = (record["file"], record["line"], record["operator"], record["occurrence"])
-        if outcome["test_outcome"] == "survived":
+        if in_annotation(spans, mutation["start_pos"]):
+            result.equivalent.append({**record, "reason": ANNOTATION_REASON})
+        elif outcome["test_outcome"] == "survived":
             if key in equivalents:
                 result.equivalent.append({**record, "reason": equivalents[key]})
             else:
