@@ -182,6 +182,14 @@ def skip_annotation_mutants(session: Path, module: Path) -> None:
                 database.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
 
 
+def forget_survivors(session: Path) -> None:
+    """Drop the verdicts of the surviving mutants, so that the next exec judges them again."""
+    import sqlite3
+
+    with sqlite3.connect(session) as database:
+        database.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+
+
 def collect(name: str, session: Path, equivalents: dict) -> FileResult:
     dump = subprocess.run(
         [str(Path(sys.executable).parent / "cosmic-ray"), "dump", str(session)],
@@ -251,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.run_mutants", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="*", metavar="FILE", help=f"any of {', '.join(PART_OF_FILE)}")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results and start again")
+    parser.add_argument("--recheck-survivors", action="store_true",
+                        help="judge the survivors again with the kit as it is now (after adding cases)")
     parser.add_argument("--report-only", action="store_true", help="summarise the sessions, run nothing")
     args = parser.parse_args(argv)
     unknown = [name for name in args.files if name not in PART_OF_FILE]
@@ -264,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             copy, session = WORK / name, WORK / name / "session.sqlite"
         else:
             copy, session = prepare(name, args.fresh)
+            if args.recheck_survivors:
+                forget_survivors(session)
             run(["cosmic-ray", "exec", str(copy / "config.toml"), str(session)], copy)
         results.append(collect(name, session, equivalents))
     table = summary(results)

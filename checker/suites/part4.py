@@ -721,20 +721,21 @@ def near_a_kink(x: np.ndarray, layers: list[np.ndarray], margin: float = 1e-4) -
     return False
 
 
-def mlp_case(seed: int, in_features: int, hidden: list[int], out_features: int, batch: int) -> None:
+def mlp_case(seed: int, in_features: int, hidden: list[int], out_features: int, batch: int, as_tuple: bool = False) -> None:
+    """An MLP's parameters, forward and gradients; as_tuple passes hidden_features as a tuple (any sequence will do)."""
     x = normal(seed, (batch, in_features))
     grad = normal(seed + 1, (batch, out_features))
     widths = [in_features, *hidden, out_features]
     expected_shapes = []
     for fan_in, fan_out in zip(widths[:-1], widths[1:]):
         expected_shapes += [(fan_out, fan_in), (fan_out,)]
-    made = f"MLP({in_features}, {hidden}, {out_features})"
+    made = f"MLP({in_features}, {tuple(hidden) if as_tuple else hidden}, {out_features})"
 
     @probe("4.4", f"{made}: parameters, forward and gradients")
     def case(student: Any) -> dict[str, Any]:
         nn = fresh(student)
         np.random.seed(seed)
-        model = nn.MLP(in_features, list(hidden), out_features)
+        model = nn.MLP(in_features, tuple(hidden) if as_tuple else list(hidden), out_features)
         parameters = list(model.parameters())
         observation: dict[str, Any] = {"shapes": [list(np.shape(p.array)) for p in parameters]}
         if sorted(map(tuple, observation["shapes"])) != sorted(expected_shapes):
@@ -791,6 +792,7 @@ def mlp_case(seed: int, in_features: int, hidden: list[int], out_features: int, 
 
 mlp_case(430, 5, [7, 6], 3, batch=4)
 mlp_case(440, 6, [8], 4, batch=3)
+mlp_case(445, 4, [6, 5], 3, batch=2, as_tuple=True)
 mlp_case(450, 3, [], 2, batch=5)
 
 
