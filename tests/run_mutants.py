@@ -72,7 +72,8 @@ class FileResult:
 
 # Files with given code that no exercise grades: the kit's own tests of it
 # (tests/test_given_code.py) judge their mutants too.
-GIVEN_CODE_TESTS = {"part1_backward", "part4_nn", "part5_training"}
+# The value selects the tests of that file's given code (pytest -k).
+GIVEN_CODE_TESTS = {"part1_backward": "sin_back", "part4_nn": "uniform", "part5_training": "digits or split or main"}
 
 
 def test_command(copy: Path, name: str) -> str:
@@ -82,7 +83,7 @@ def test_command(copy: Path, name: str) -> str:
     if name in GIVEN_CODE_TESTS:
         command += (
             f" && BACKPROP_KIT_IMPL={impl} {sys.executable} -m pytest -q -x -p no:cacheprovider -p no:xdist"
-            " tests/test_given_code.py"
+            f" tests/test_given_code.py -k {shlex.quote(GIVEN_CODE_TESTS[name])}"
         )
     return command
 
@@ -120,18 +121,21 @@ def prepare(name: str, fresh: bool) -> tuple[Path, Path]:
 
 def snapshot_kit(copy: Path) -> None:
     """Judge with a frozen copy of the checker and the kit's tests, so that
-    editing the kit while mutants run cannot decide their fate."""
-    kit = copy / "kit"
-    if kit.exists():
-        shutil.rmtree(kit)
+    editing the kit while mutants run cannot decide their fate.
+
+    The copy is laid out like the kit (checker/, data/, ... beside
+    solutions/), so that solutions/part5_training.py finds ../data.
+    """
     for folder in ("checker", "exercises", "data", "tests"):
-        shutil.copytree(KIT_ROOT / folder, kit / folder, ignore=shutil.ignore_patterns("__pycache__", "fixtures"))
+        if (copy / folder).exists():
+            shutil.rmtree(copy / folder)
+        shutil.copytree(KIT_ROOT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__", "fixtures"))
 
 
 def run(command: list[str], copy: Path) -> None:
     executable = Path(sys.executable).parent / command[0]
-    # From the snapshot's folder, `python -m checker` imports the snapshot.
-    subprocess.run([str(executable), *command[1:]], cwd=copy / "kit", check=True)
+    # From the copy's folder, `python -m checker` imports the snapshot.
+    subprocess.run([str(executable), *command[1:]], cwd=copy, check=True)
 
 
 def listed_equivalents() -> dict[tuple[str, int, str, int], str]:
