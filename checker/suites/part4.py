@@ -1227,6 +1227,10 @@ def sgd_case(
                 if grad.get("type") == "NoneType":
                     continue
                 values = np.asarray(grad.get("values", np.nan), dtype=np.float64)
+                expect_finite(
+                    values, f"{made}: after zero_grad() (before step {step + 1}), parameter {index}'s grad",
+                    "zero_grad must set every p.grad to None (or to zeros: np.zeros, not np.empty, whose entries are whatever was in memory).",
+                )
                 if values.size and not np.all(values == 0):
                     raise CaseFailure(
                         f"{made}: after zero_grad() (before step {step + 1}), parameter {index}'s grad still holds "

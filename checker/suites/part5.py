@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..cases import CaseFailure, probe
-from ..numeric import rng
+from ..numeric import expect_finite, rng
 from ..observe import returned
 
 KIT_ROOT = Path(__file__).resolve().parents[2]
@@ -116,6 +116,10 @@ def _(observation: dict[str, Any]) -> None:
             f"the model returned by train_digits maps {len(test_labels)} test images, shape ({len(test_labels)}, 64), "
             f"to logits of shape {shape}; expected ({len(test_labels)}, {NUM_CLASSES})."
         )
+    expect_finite(
+        logits["values"], f"the logits of the model returned by train_digits, on the {len(test_labels)} test images,",
+        "Did training diverge (a learning rate too large, gradients piling up without zero_grad)?",
+    )
     predictions = np.argmax(np.asarray(logits["values"]), axis=1)
     accuracy = float(np.mean(predictions == test_labels))
     curve = ""
