@@ -1273,4 +1273,5 @@ sgd_case("SGD with momentum 0.9 and weight decay 0.1, 5 steps", 530, 5, lr=0.05,
 sgd_case("SGD given a generator of parameters, momentum 0.5, 3 steps", 540, 3, lr=0.1, momentum=0.5, generator=True)
 sgd_case("SGD skips a parameter whose grad is None", 550, 3, lr=0.1, momentum=0.9, weight_decay=0.01, missing_grad=1)
 sgd_case("SGD(params, lr=0.1) with the defaults: no momentum, no weight decay", 560, 3, lr=0.1, defaults=True)
+sgd_case("SGD with weight decay 1.0, 2 steps", 580, 2, lr=0.05, weight_decay=1.0)
 sgd_case("SGD with momentum 0.9 while gradients accumulate in place", 570, 3, lr=0.05, momentum=0.9, accumulate_in_place=True)
