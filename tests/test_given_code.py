@@ -179,3 +179,14 @@ def test_main_with_no_losses_says_nothing_about_them(monkeypatch):
     assert "(0 loss values)" in text
     assert "loss: first" not in text
     assert "test accuracy on 359 images" in text
+
+
+def test_running_the_file_runs_main():
+    import runpy
+
+    load("core")  # the package, importable under its private name
+    output = io.StringIO()
+    with redirect_stdout(output):
+        runpy.run_module(f"{PACKAGE}.part5_training", run_name="__main__", alter_sys=False)
+    text = output.getvalue()
+    assert "trained on 1438 images" in text and "test accuracy on 359 images:" in text, text
