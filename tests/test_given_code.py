@@ -15,7 +15,7 @@ import importlib.util
 import io
 import os
 import re
-from contextlib import redirect_stdout
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from types import ModuleType
 
@@ -181,12 +181,34 @@ def test_main_with_no_losses_says_nothing_about_them(monkeypatch):
     assert "test accuracy on 359 images" in text
 
 
+@contextmanager
+def fresh_package(name: str):
+    """The implementation folder imported once more under another package name, removed afterwards."""
+    spec = importlib.util.spec_from_file_location(name, IMPL / "__init__.py", submodule_search_locations=[str(IMPL)])
+    package = importlib.util.module_from_spec(spec)
+    importlib.sys.modules[name] = package
+    try:
+        spec.loader.exec_module(package)
+        yield name
+    finally:
+        for module in [key for key in importlib.sys.modules if key == name or key.startswith(name + ".")]:
+            del importlib.sys.modules[module]
+
+
 def test_running_the_file_runs_main():
     import runpy
 
-    load("core")  # the package, importable under its private name
     output = io.StringIO()
-    with redirect_stdout(output):
-        runpy.run_module(f"{PACKAGE}.part5_training", run_name="__main__", alter_sys=False)
+    with fresh_package("given_code_as_script") as package, redirect_stdout(output):
+        runpy.run_module(f"{package}.part5_training", run_name="__main__", alter_sys=False)
     text = output.getvalue()
     assert "trained on 1438 images" in text and "test accuracy on 359 images:" in text, text
+
+
+def test_importing_part5_training_does_not_run_main():
+    # A package name that sorts before "__main__" ("A" < "_"), so that only
+    # an exact test of __name__ keeps main from running on import.
+    output = io.StringIO()
+    with fresh_package("A_given_code_imported") as package, redirect_stdout(output):
+        importlib.import_module(f"{package}.part5_training")
+    assert output.getvalue() == ""
