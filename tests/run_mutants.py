@@ -17,7 +17,8 @@ diff. A survivor is listed as equivalent by a table row
 
     | part4_nn.py | 123 | core/ReplaceComparisonOperator_Eq_Is | 0 | why it cannot be told apart |
 
-(file, line, operator, occurrence as cosmic-ray numbers them, reason).
+(file, line, operator, occurrence as cosmic-ray numbers them, reason), in a
+section whose heading says "equivalent".
 """
 
 from __future__ import annotations
@@ -139,11 +140,17 @@ def run(command: list[str], copy: Path) -> None:
 
 
 def listed_equivalents() -> dict[tuple[str, int, str, int], str]:
-    """(file, line, operator, occurrence) -> reason, from the survivors doc."""
+    """(file, line, operator, occurrence) -> reason, from the tables under the
+    survivors doc's headings that say "equivalent"."""
     listed = {}
     if not SURVIVORS_DOC.exists():
         return listed
+    heading = ""
     for line in SURVIVORS_DOC.read_text().splitlines():
+        if line.startswith("#"):
+            heading = line.lower()
+        if "equivalent" not in heading:
+            continue  # only the sections of equivalent mutants; the others list mutants still to kill
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if len(cells) >= 5 and cells[0].endswith(".py") and cells[1].isdigit() and cells[3].isdigit():
             listed[(cells[0], int(cells[1]), cells[2].strip("`"), int(cells[3]))] = cells[4]
