@@ -8,7 +8,7 @@ EX      ?=
 IMPL    ?= exercises
 EXAMPLE ?= forward_and_back
 
-.PHONY: setup check list test bench hint watch graph grade gradescope
+.PHONY: setup check list test bench hint watch graph grade gradescope mutate
 
 setup: $(STAMP)
 
@@ -41,6 +41,17 @@ test: setup
 
 bench: setup
 	$(PY) -m bench
+
+# Mutation testing of the checker, slow (see docs/mutation.md): make mutate, or make mutate FILES="part4_nn bonus"
+FILES ?=
+MUTATION_STAMP := $(VENV)/.mutation-installed
+
+$(MUTATION_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,mutation]'
+	@touch $(MUTATION_STAMP)
+
+mutate: $(MUTATION_STAMP)
+	nice -n 19 $(PY) -m tests.run_mutants $(FILES)
 
 # Instructors: grade a folder of submissions, build a Gradescope autograder.
 SUBMISSIONS ?= submissions

@@ -106,6 +106,10 @@ def expect_array(
     """
     expected = np.asarray(expected, dtype=np.float64)
     got = array_of(observation, what=what, expected_shape=expected.shape, broadcast_shape=broadcast_shape)
+    if not np.all(np.isfinite(expected)):
+        # The oracle never produces NaN or inf by itself: the numbers came
+        # from the student (a model's own weights, say) and are already wrong.
+        raise CaseFailure(f"{what} cannot be checked: {non_finite_text(expected, 'the numbers it is computed from')}.")
     if values_match(got, expected, rtol=rtol, atol=atol):
         return
     message = mismatch_message(got, expected, what=what, alternatives=alternatives, rtol=rtol, atol=atol)
@@ -116,10 +120,39 @@ def expect_array(
 
 
 def values_match(got: np.ndarray, expected: np.ndarray, *, rtol: float = RTOL, atol: float = ATOL) -> bool:
-    """Equal within tolerance, entry by entry; NaN never matches."""
+    """Equal within tolerance, entry by entry. A NaN or an infinity never
+    matches anything, not even itself: the values compared are always finite."""
+    got = np.asarray(got, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
     if got.shape != expected.shape:
         return False
+    if not (np.all(np.isfinite(got)) and np.all(np.isfinite(expected))):
+        return False
     return not np.any(_bad_entries(got, expected, rtol=rtol, atol=atol))
+
+
+def non_finite_text(values: Any, what: str) -> str:
+    """'' when every entry is finite; otherwise which kind (NaN, inf, -inf) sits where, in words.
+
+    For messages: "weight has NaN at index [0, 2] (12 of 12 entries are NaN or infinite)".
+    """
+    values = np.asarray(values, dtype=np.float64)
+    bad = ~np.isfinite(values)
+    if not np.any(bad):
+        return ""
+    first = tuple(int(i) for i in np.argwhere(bad)[0]) if values.ndim else ()
+    value = values[first]
+    kind = "NaN" if np.isnan(value) else ("inf" if value > 0 else "-inf")
+    where = f" at index {_index_text(first)}" if values.ndim else ""
+    count = f" ({int(np.sum(bad))} of {values.size} entries are NaN or infinite)" if values.size > 1 else ""
+    return f"{what} has {kind}{where}{count}"
+
+
+def expect_finite(values: Any, what: str, advice: str = "") -> None:
+    """Fail, saying where, unless every entry is a finite number (not NaN, not inf)."""
+    text = non_finite_text(values, what)
+    if text:
+        raise CaseFailure(f"{text}; it should hold finite numbers.{' ' + advice if advice else ''}")
 
 
 def _bad_entries(got: np.ndarray, expected: np.ndarray, *, rtol: float, atol: float) -> np.ndarray:
@@ -256,6 +289,9 @@ def mismatch_message(
     error = np.where(np.isnan(error), np.inf, error)
     worst = np.unravel_index(int(np.argmax(error)), expected.shape) if expected.ndim else ()
     lines = [f"{what} has wrong values."]
+    non_finite = non_finite_text(got, "It")
+    if non_finite:
+        lines.append(non_finite + ".")
     diagnosis = diagnose(got, expected, alternatives=alternatives)
     if diagnosis:
         lines.append(diagnosis)

@@ -64,7 +64,8 @@ class Module:
 
     Assigning an attribute registers it: a Parameter among the module's own
     parameters, a Module among its children, in the order they are assigned
-    (assigning the same name again replaces the entry, keeping its place).
+    (assigning the same name again replaces the entry; whether it keeps its
+    place in that order or moves to the end is left to you).
     Anything else (a number, a plain Tensor, a list) is an ordinary
     attribute. Every attribute reads back as it was assigned
     (`model.inner is the_linear`).
@@ -234,6 +235,8 @@ class SGD:
 
     params may be any iterable of Parameters, a generator included (such as
     `model.parameters()`): read it once, in __init__, and keep a list.
+    lr > 0, momentum in [0, 1) and weight_decay >= 0 are floats. Left out,
+    momentum and weight_decay are 0.0: plain gradient descent.
 
     step(), for each parameter p whose p.grad is not None (the others are
     skipped), with g = p.grad.array:

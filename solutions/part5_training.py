@@ -65,8 +65,10 @@ def train_digits(features: Arr, labels: Arr, seed: int = 0) -> tuple[Module, lis
     model:  a Module that maps a Tensor of features, shape (batch, 64), to a
             Tensor of logits, shape (batch, 10); the checker computes its
             accuracy on test images it has kept apart.
-    losses: the training loss as a list of Python floats, in order: the mean
-            cross-entropy of each step (or of each epoch). The report draws it.
+    losses: the training loss, in order: the mean cross-entropy of each step
+            (or of each epoch), as a list of Python floats (loss.item()).
+            Any 1-D sequence of real numbers will do (a NumPy array, say);
+            Tensors will not. The report draws it.
 
     The recipe: an MLP, SGD, and a few epochs over shuffled mini-batches.
     Each step: zero the gradients, compute the mean loss of the batch,

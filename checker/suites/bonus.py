@@ -31,6 +31,8 @@ from .common import changed_inputs, expect_untouched, float32
 
 _NotImplementedError = NotImplementedError
 _Exception = Exception
+_str = str
+_type = type
 
 
 def call_student(function: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -330,6 +332,7 @@ def gradient_case(problem: GradientProblem) -> None:
             observation["raised"] = outcome["raised"]
         else:
             observation["result"] = returned(outcome["value"])
+            observation["returned_x"] = outcome["value"] is x
         return observation
 
     @case.judge
@@ -346,6 +349,14 @@ def gradient_case(problem: GradientProblem) -> None:
                 f"(x[i] + eps - eps is not always x[i] in floating point)."
             )
         dtypes = [dtype for dtype in observation["dtypes"] if dtype != "float64"]
+        if observation.get("returned_x"):
+            raise CaseFailure(f"{what} returned x itself; it should return a new array, and leave x as it was.")
+        result = observation["result"]
+        if result.get("kind") == "array" and result.get("dtype") != "float64" and np.shape(result.get("values")) == problem.expected.shape:
+            raise CaseFailure(
+                f"{what} returned a {result.get('dtype')} array; it should return float64 "
+                "(np.zeros_like(x, dtype=np.float64), say): float32 keeps only about 7 digits of a difference quotient."
+            )
         try:
             expect_array(observation["result"], problem.expected, what=what, rtol=problem.rtol, atol=problem.atol,
                          alternatives=wrong_differences(problem))
@@ -460,6 +471,7 @@ def run_backprop(bench: Bench, end: Any) -> dict[str, Any]:
             "raised": exception_info(exc),
             "tensor": bench.name_of(getattr(exc, "tensor", None)),
             "versions": [_plain_int(getattr(exc, "saved_version", None)), _plain_int(getattr(exc, "current_version", None))],
+            "operation": _safe_text(getattr(exc, "operation", None)),
         }
     return {}
 
@@ -558,7 +570,12 @@ def check_gradients(observation: dict[str, Any], a_values: np.ndarray, label: st
         expect_array(grad, expected, what=f"{name}.grad after checked_backprop on {label}")
 
 
-def modification_case(name: str, changed: str, saved_version: int, current_version: int,
+def _safe_text(value: Any) -> str | None:
+    """A plain str copy of a str attribute (None for anything else): student objects never reach the judge."""
+    return _str.__str__(value) if _type(value) is _str else None
+
+
+def modification_case(name: str, changed: str, saved_version: int, current_version: int, operation: str,
                       build: Callable[[Bench], tuple[Any, dict[str, Any]]], explanation: str) -> None:
     @probe("b.3", name)
     def case(student: Any) -> dict[str, Any]:
@@ -579,6 +596,11 @@ def modification_case(name: str, changed: str, saved_version: int, current_versi
         if observation["versions"] != [saved_version, current_version]:
             saved, current = observation["versions"]
             raise CaseFailure(f"InPlaceModificationError about {changed} has saved_version={saved} and current_version={current}; they should be {saved_version} (when the forward ran) and {current_version} (now).")
+        if observation.get("operation") != operation:
+            raise CaseFailure(
+                f"InPlaceModificationError about {changed} has operation={observation.get('operation')!r}; it should be "
+                f"{operation!r}, the name of the forward function that saved it (its recipe's func.__name__)."
+            )
         written = [leaf for leaf, grad in observation["grads"].items() if grad is not None]
         if written:
             raise CaseFailure(f"checked_backprop raised the right error, but only after setting {', '.join(f'{leaf}.grad' for leaf in written)}. Check the whole graph first: when it raises, no .grad may have changed.")
@@ -614,17 +636,17 @@ def _result_changed(bench: Bench) -> tuple[Any, dict[str, Any]]:
 
 
 modification_case(
-    "raises when a constant factor is changed after the forward", "w", 0, 1, _constant_changed,
+    "raises when a constant factor is changed after the forward", "w", 0, 1, "multiply", _constant_changed,
     "w (the constant factor in log(a) * w * b, which does not require grad) was changed with "
     "versioned_add_ after the forward. multiply's backward reads w to compute a's gradient: save "
     "every Tensor argument in checked_forward_fn, not only the parents.",
 )
 modification_case(
-    "raises, before writing any gradient, when a leaf is changed twice after the forward", "a", 0, 2, _leaf_changed,
+    "raises, before writing any gradient, when a leaf is changed twice after the forward", "a", 0, 2, "multiply", _leaf_changed,
     "a was changed twice with versioned_sub_ after log(log(a * a)) * c was computed from it.",
 )
 modification_case(
-    "raises when a result is changed after the operation that made it", "log_a (the result of log)", 0, 1, _result_changed,
+    "raises when a result is changed after the operation that made it", "log_a (the result of log)", 0, 1, "log", _result_changed,
     "log_a = log(a) was changed in place after log made it (and before multiply used it). "
     "Every backward function is handed its result `out`: save the result too, at version 0.",
 )

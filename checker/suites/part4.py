@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..cases import CaseFailure, probe
-from ..numeric import expect_array, numerical_vjp, rng
+from ..numeric import expect_array, expect_finite, numerical_vjp, rng
 from ..observe import returned
 from .common import float32
 
@@ -540,8 +540,10 @@ def check_uniform(observation: dict[str, Any], shape: tuple[int, ...], name: str
         hint = " It looks transposed: weight is (out_features, in_features)." if got_shape == shape[::-1] else ""
         raise CaseFailure(f"Linear({INIT_IN}, {INIT_OUT}).{name} has shape {got_shape}; it should be {shape}.{hint}")
     values = np.asarray(observation["values"])
-    largest, smallest = float(values.max()), float(values.min())
     where = f"Linear({INIT_IN}, {INIT_OUT}).{name}"
+    # Every comparison with NaN is False: without this, NaN passes the bound checks below.
+    expect_finite(values, where, f"Draw it uniform in +-1/sqrt(in_features) = +-{bound:.4g}.")
+    largest, smallest = float(values.max()), float(values.min())
     if largest > bound * (1 + 1e-5) or smallest < -bound * (1 + 1e-5):
         raise CaseFailure(
             f"{where} has entries from {smallest:.4g} to {largest:.4g}, outside +-1/sqrt(in_features) = +-{bound:.4g}. "
@@ -719,20 +721,21 @@ def near_a_kink(x: np.ndarray, layers: list[np.ndarray], margin: float = 1e-4) -
     return False
 
 
-def mlp_case(seed: int, in_features: int, hidden: list[int], out_features: int, batch: int) -> None:
+def mlp_case(seed: int, in_features: int, hidden: list[int], out_features: int, batch: int, as_tuple: bool = False) -> None:
+    """An MLP's parameters, forward and gradients; as_tuple passes hidden_features as a tuple (any sequence will do)."""
     x = normal(seed, (batch, in_features))
     grad = normal(seed + 1, (batch, out_features))
     widths = [in_features, *hidden, out_features]
     expected_shapes = []
     for fan_in, fan_out in zip(widths[:-1], widths[1:]):
         expected_shapes += [(fan_out, fan_in), (fan_out,)]
-    made = f"MLP({in_features}, {hidden}, {out_features})"
+    made = f"MLP({in_features}, {tuple(hidden) if as_tuple else hidden}, {out_features})"
 
     @probe("4.4", f"{made}: parameters, forward and gradients")
     def case(student: Any) -> dict[str, Any]:
         nn = fresh(student)
         np.random.seed(seed)
-        model = nn.MLP(in_features, list(hidden), out_features)
+        model = nn.MLP(in_features, tuple(hidden) if as_tuple else list(hidden), out_features)
         parameters = list(model.parameters())
         observation: dict[str, Any] = {"shapes": [list(np.shape(p.array)) for p in parameters]}
         if sorted(map(tuple, observation["shapes"])) != sorted(expected_shapes):
@@ -764,6 +767,8 @@ def mlp_case(seed: int, in_features: int, hidden: list[int], out_features: int, 
         by_shape = {shape: index for index, shape in enumerate(shapes)}
         order = [by_shape[shape] for shape in expected_shapes]
         layers = [np.asarray(observation["values"][index]["values"]) for index in order]
+        for position, values in enumerate(layers):
+            expect_finite(values, f"{made}'s initial parameter of shape {expected_shapes[position]}", "Each Linear starts uniform in +-1/sqrt(in_features).")
         out = observation["out"]
         if out.get("kind") == "tensor":
             out = dict(out, kind="array")
@@ -787,6 +792,7 @@ def mlp_case(seed: int, in_features: int, hidden: list[int], out_features: int, 
 
 mlp_case(430, 5, [7, 6], 3, batch=4)
 mlp_case(440, 6, [8], 4, batch=3)
+mlp_case(445, 4, [6, 5], 3, batch=2, as_tuple=True)
 mlp_case(450, 3, [], 2, batch=5)
 
 
@@ -1049,8 +1055,11 @@ def sgd_run(
     buffer_restarts: bool = False,
     decay_sign: bool = False,
     first_step_doubled: bool = False,
+    no_decay: bool = False,
 ) -> list[list[np.ndarray]]:
     """PyTorch's SGD in float64 (and, by flags, classic wrong versions); the parameters after each step."""
+    if no_decay:
+        weight_decay = 0.0
     params = [np.asarray(p, dtype=np.float64).copy() for p in initial]
     buffers: list[Any] = [None] * len(params)
     history = []
@@ -1091,8 +1100,10 @@ WRONG_SGDS = {
     "g = grad - weight_decay * p: the weight decay has the wrong sign (it pulls p towards 0 with +)": {"decay_sign": True},
     "a first step with b = momentum * g + g: at the first step b = g, and only later b = momentum * b + g "
     "(is an else missing after the first-step branch?)": {"first_step_doubled": True},
-    "momentum that never builds up (b = g at every step). Is the buffer p.grad's own array, which zero_grad "
-    "or backprop then resets? Make it a copy at the first step": {"buffer_restarts": True},
+    "momentum that never builds up (b = g at every step), as if momentum were left out. Is momentum used at all "
+    "(b = momentum * b + g)? Or is the buffer p.grad's own array, which zero_grad or backprop then resets? "
+    "Make it a copy at the first step": {"buffer_restarts": True},
+    "weight decay left out: the step ignores weight_decay (g = grad + weight_decay * p before anything else)": {"no_decay": True},
 }
 
 
@@ -1106,13 +1117,31 @@ def sgd_case(
     weight_decay: float = 0.0,
     generator: bool = False,
     missing_grad: int | None = None,
+    defaults: bool = False,
+    accumulate_in_place: bool = False,
 ) -> None:
+    """A probe that runs the student's SGD for `steps` steps on three parameters, and its judge.
+
+    defaults:            call SGD(a tuple of the parameters, lr=lr), leaving
+                         momentum and weight_decay to their defaults (0.0).
+    accumulate_in_place: call zero_grad only before the first step; later
+                         gradients are added into p.grad.array in place, as
+                         gradient accumulation does, so p.grad keeps one
+                         array that changes (a momentum buffer aliasing it
+                         goes wrong).
+    """
+    assert not (defaults and (momentum or weight_decay)), "defaults means momentum=0 and weight_decay=0"
     initial = [normal(seed + index, shape) for index, shape in enumerate(SGD_SHAPES)]
     grads = [
         [None if index == missing_grad else normal(seed + 100 * (step + 1) + index, shape) for index, shape in enumerate(SGD_SHAPES)]
         for step in range(steps)
     ]
     settings = f"lr={lr}" + (f", momentum={momentum}" if momentum else "") + (f", weight_decay={weight_decay}" if weight_decay else "")
+    # What p.grad holds at each step: with accumulation, the sum of the gradients so far.
+    held = grads
+    if accumulate_in_place:
+        held = [[None if grad is None else float32(np.sum([g[index] for g in grads[: step + 1]], axis=0))
+                 for index, grad in enumerate(step_grads)] for step, step_grads in enumerate(grads)]
 
     @probe("4.7", name)
     def case(student: Any) -> dict[str, Any]:
@@ -1125,17 +1154,25 @@ def sgd_case(
             pass  # refusing an empty list, as PyTorch does, is fine
         params = [nn.Parameter(student.core.Tensor(values.copy())) for values in initial]
         source = (param for param in params) if generator else params
-        optimiser = nn.SGD(source, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        if defaults:
+            optimiser = nn.SGD(tuple(params), lr=lr)
+        else:
+            optimiser = nn.SGD(source, lr=lr, momentum=momentum, weight_decay=weight_decay)
         history, grads_after, zeroed, none_at_step = [], [], [], []
-        for step_grads in grads:
-            optimiser.zero_grad()
-            zeroed.append([returned(param.grad) for param in params])
+        for step, step_grads in enumerate(grads):
+            if accumulate_in_place and step > 0:
+                zeroed.append(None)
+            else:
+                optimiser.zero_grad()
+                zeroed.append([returned(param.grad) for param in params])
             for param, grad in zip(params, step_grads):
                 if grad is None:
                     continue
                 # As backprop does: set the grad, or add to the one there.
                 if param.grad is None:
                     param.grad = student.core.Tensor(grad.copy())
+                elif accumulate_in_place:
+                    param.grad.array += grad
                 else:
                     param.grad.array = param.grad.array + grad
             none_at_step.append([param.grad is None for param in params])
@@ -1152,16 +1189,48 @@ def sgd_case(
 
     @case.judge
     def _(observation: dict[str, Any]) -> None:
-        made = f"SGD({'a generator of ' if generator else ''}3 parameters, {settings})"
+        try:
+            judge_sgd(observation)
+        except CaseFailure as failure:
+            if defaults:
+                raise CaseFailure(
+                    f"{failure} Called without momentum or weight_decay, SGD must do plain gradient descent: "
+                    "their defaults are momentum=0.0 and weight_decay=0.0."
+                ) from None
+            raise
+
+    def check_grads_untouched(observation: dict[str, Any]) -> None:
+        made_text = f"SGD(3 parameters, {settings})"
+        for step, grads_after in enumerate(observation["grads_after"], start=1):
+            for index, grad in enumerate(grads_after):
+                want = held[step - 1][index]
+                if want is None:
+                    continue
+                got = np.asarray(grad.get("values", np.nan), dtype=np.float64)
+                if got.shape != want.shape or not np.allclose(got, want, rtol=1e-6, atol=1e-7):
+                    raise CaseFailure(
+                        f"{made_text}: step {step} changed parameter {index}'s grad. step must leave p.grad as it was; "
+                        "if your momentum buffer is p.grad's own array, copy it first."
+                    )
+
+
+    def judge_sgd(observation: dict[str, Any]) -> None:
+        made = f"SGD({'a generator of ' if generator else 'a tuple of ' if defaults else ''}3 parameters, {settings})"
+        if accumulate_in_place:
+            made += ", gradients accumulated in place (p.grad.array += g) with no zero_grad between steps,"
         first_step = [np.asarray(got.get("values", np.nan), dtype=np.float64) for got in observation["history"][0]]
         if all(got.shape == start.shape and np.array_equal(got, start) for got, start in zip(first_step, initial)):
             reason = " Was the generator of parameters read twice? Keep a list of it, made once in __init__." if generator else ""
             raise CaseFailure(f"{made}: step() changed no parameter.{reason}")
         for step, zeroed in enumerate(observation["zeroed"][1:], start=1):
-            for index, grad in enumerate(zeroed):
+            for index, grad in enumerate(zeroed or []):
                 if grad.get("type") == "NoneType":
                     continue
                 values = np.asarray(grad.get("values", np.nan), dtype=np.float64)
+                expect_finite(
+                    values, f"{made}: after zero_grad() (before step {step + 1}), parameter {index}'s grad",
+                    "zero_grad must set every p.grad to None (or to zeros: np.zeros, not np.empty, whose entries are whatever was in memory).",
+                )
                 if values.size and not np.all(values == 0):
                     raise CaseFailure(
                         f"{made}: after zero_grad() (before step {step + 1}), parameter {index}'s grad still holds "
@@ -1173,8 +1242,10 @@ def sgd_case(
         effective = [
             [np.zeros(SGD_SHAPES[index], dtype=np.float32) if grad is None and not none_at_step[index] else grad
              for index, grad in enumerate(step_grads)]
-            for step_grads, none_at_step in zip(grads, observation["none_at_step"])
+            for step_grads, none_at_step in zip(held, observation["none_at_step"])
         ]
+        if accumulate_in_place:
+            check_grads_untouched(observation)  # a changed p.grad explains wrong steps here
         expected = sgd_run(initial, effective, lr, momentum, weight_decay)
         for step, (got_params, want_params) in enumerate(zip(observation["history"], expected), start=1):
             for index, (got, want) in enumerate(zip(got_params, want_params)):
@@ -1190,17 +1261,7 @@ def sgd_case(
                     if index == missing_grad and observation["none_at_step"][step - 1][index]:
                         raise CaseFailure(f"{what} changed, but it never had a gradient (its grad is None): skip such parameters.")
                 expect_array(got, want, what=what)
-        for step, grads_after in enumerate(observation["grads_after"], start=1):
-            for index, grad in enumerate(grads_after):
-                want = grads[step - 1][index]
-                if want is None:
-                    continue
-                got = np.asarray(grad.get("values", np.nan), dtype=np.float64)
-                if got.shape != want.shape or not np.allclose(got, want, rtol=1e-6, atol=1e-7):
-                    raise CaseFailure(
-                        f"{made}: step {step} changed parameter {index}'s grad. step must leave p.grad as it was; "
-                        "if your momentum buffer is p.grad's own array, copy it first."
-                    )
+        check_grads_untouched(observation)
         if not all(observation["leaves"]):
             raise CaseFailure(f"{made}: after the steps, a parameter has a recipe or no longer requires grad. Update p.array in place (or assign a new array), without Tensor operations.")
 
@@ -1211,3 +1272,6 @@ sgd_case("SGD with weight decay 0.1, 3 steps", 520, 3, lr=0.1, weight_decay=0.1)
 sgd_case("SGD with momentum 0.9 and weight decay 0.1, 5 steps", 530, 5, lr=0.05, momentum=0.9, weight_decay=0.1)
 sgd_case("SGD given a generator of parameters, momentum 0.5, 3 steps", 540, 3, lr=0.1, momentum=0.5, generator=True)
 sgd_case("SGD skips a parameter whose grad is None", 550, 3, lr=0.1, momentum=0.9, weight_decay=0.01, missing_grad=1)
+sgd_case("SGD(params, lr=0.1) with the defaults: no momentum, no weight decay", 560, 3, lr=0.1, defaults=True)
+sgd_case("SGD with weight decay 1.0, 2 steps", 580, 2, lr=0.05, weight_decay=1.0)
+sgd_case("SGD with momentum 0.9 while gradients accumulate in place", 570, 3, lr=0.05, momentum=0.9, accumulate_in_place=True)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..cases import CaseFailure, probe
-from ..numeric import rng
+from ..numeric import expect_finite, rng
 from ..observe import returned
 
 KIT_ROOT = Path(__file__).resolve().parents[2]
@@ -116,6 +116,10 @@ def _(observation: dict[str, Any]) -> None:
             f"the model returned by train_digits maps {len(test_labels)} test images, shape ({len(test_labels)}, 64), "
             f"to logits of shape {shape}; expected ({len(test_labels)}, {NUM_CLASSES})."
         )
+    expect_finite(
+        logits["values"], f"the logits of the model returned by train_digits, on the {len(test_labels)} test images,",
+        "Did training diverge (a learning rate too large, gradients piling up without zero_grad)?",
+    )
     predictions = np.argmax(np.asarray(logits["values"]), axis=1)
     accuracy = float(np.mean(predictions == test_labels))
     curve = ""
@@ -149,6 +153,66 @@ def _(observation: dict[str, Any]) -> None:
     observation["accuracy"] = accuracy
 
 
+# The seed: one seed, one run ---------------------------------------------------------
+
+# A small training set keeps the four extra runs short.
+REPEAT_IMAGES = 160
+# (name, the global NumPy seed set before the call, train_digits' keyword arguments).
+# The global state differs each time: only the seed argument may decide the run.
+REPEAT_RUNS = [
+    ("seed=3", 11, {"seed": 3}),
+    ("seed=3, again", 12, {"seed": 3}),
+    ("seed=0", 13, {"seed": 0}),
+    ("no seed", 14, {}),
+]
+
+
+@probe("5.1", "train_digits with one seed gives one run; no seed means seed=0")
+def repeatable(student: Any) -> dict[str, Any]:
+    train_features, train_labels, _, _ = digits_split()
+    runs = {}
+    for name, global_seed, kwargs in REPEAT_RUNS:
+        student.core.grad_tracking_enabled = True
+        np.random.seed(global_seed)
+        result = student.part5_training.train_digits(
+            train_features[:REPEAT_IMAGES].copy(), train_labels[:REPEAT_IMAGES].copy(), **kwargs
+        )
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            return {"not_a_pair": True}
+        runs[name] = returned(list(result[1]) if not isinstance(result[1], np.ndarray) else result[1])
+    return {"runs": runs}
+
+
+def first_difference(first: np.ndarray, second: np.ndarray) -> str:
+    if first.shape != second.shape:
+        return f"{first.size} loss values, then {second.size}"
+    step = int(np.flatnonzero(~((first == second) | (np.isnan(first) & np.isnan(second))))[0])
+    return f"the losses first differ at value {step}: {first[step]:.6g}, then {second[step]:.6g}"
+
+
+@repeatable.judge
+def _(observation: dict[str, Any]) -> None:
+    if observation.get("not_a_pair"):
+        return  # the training case says what train_digits should return
+    runs = {name: np.asarray(run.get("values", []), dtype=np.float64).ravel() for name, run in observation["runs"].items()}
+
+    def same(first: str, second: str) -> bool:
+        return runs[first].shape == runs[second].shape and bool(np.array_equal(runs[first], runs[second], equal_nan=True))
+
+    what = f"train_digits on the first {REPEAT_IMAGES} training images"
+    if not same("seed=3", "seed=3, again"):
+        raise CaseFailure(
+            f"{what}, called twice with seed=3, gave two different runs ({first_difference(runs['seed=3'], runs['seed=3, again'])}). "
+            "A seed must make the run repeatable, whatever NumPy's global state was before: call np.random.seed(seed) "
+            "at the start, and take every random choice (initial weights, shuffles) after it."
+        )
+    if not same("seed=0", "no seed"):
+        raise CaseFailure(
+            f"{what}, called without a seed, did not repeat the run of seed=0 ({first_difference(runs['seed=0'], runs['no seed'])}): "
+            "the default is seed=0 (def train_digits(features, labels, seed=0))."
+        )
+
+
 # evaluate: a stand-in model whose predictions are known ----------------------------
 
 EVALUATE_FEATURES = rng(560).uniform(0, 1, size=(50, NUM_PIXELS)).astype(np.float32)
@@ -172,7 +236,8 @@ def evaluating(student: Any) -> dict[str, Any]:
     student.core.grad_tracking_enabled = True
     Tensor = student.core.Tensor
     weights = EVALUATE_WEIGHTS.copy()
-    calls = []
+    calls: list[int] = []
+    tracking: list[Any] = []  # core.grad_tracking_enabled at each call of the model
 
     class StandIn:
         """Answers like a Module: logits = features @ weights, batch by batch."""
@@ -180,6 +245,7 @@ def evaluating(student: Any) -> dict[str, Any]:
         def forward(self, x: Any) -> Any:
             features = np.asarray(x.array if isinstance(x, Tensor) else x, dtype=np.float64)
             calls.append(features.shape[0])
+            tracking.append(student.core.grad_tracking_enabled)
             return Tensor((features @ weights).astype(np.float32))
 
         __call__ = forward
@@ -191,7 +257,13 @@ def evaluating(student: Any) -> dict[str, Any]:
             return iter(())
 
     result = student.part5_training.evaluate(StandIn(), EVALUATE_FEATURES.copy(), EVALUATE_LABELS.copy())
-    return {"result": returned(result), "rows": int(sum(calls))}
+    return {
+        "result": returned(result),
+        "is_float": isinstance(result, float),
+        "rows": int(sum(calls)),
+        "tracking": [flag is True for flag in tracking],
+        "tracking_after": student.core.grad_tracking_enabled is True,
+    }
 
 
 @evaluating.judge
@@ -202,6 +274,18 @@ def _(observation: dict[str, Any]) -> None:
         raise CaseFailure(f"{what} returned a {result.get('type')}; it should return one number, the fraction right ({EVALUATE_ACCURACY:g}).")
     value = float(np.asarray(result["values"]).ravel()[0])
     if abs(value - EVALUATE_ACCURACY) <= 1e-6:
+        if not observation["is_float"]:
+            raise CaseFailure(
+                f"{what} returned the right fraction as a {result.get('type')}; it should return a Python float "
+                "(float(...) around it)."
+            )
+        if any(observation["tracking"]):
+            raise CaseFailure(
+                f"{what} called the model with gradient tracking on: compute the logits inside `with NoGrad():`, "
+                "evaluating needs no graph."
+            )
+        if not observation["tracking_after"]:
+            raise CaseFailure(f"after {what}, gradient tracking is still off: leave the NoGrad block before returning.")
         return
     if abs(value - 100 * EVALUATE_ACCURACY) <= 1e-4:
         raise CaseFailure(f"{what} returned {value:g}, a percentage; return the fraction in [0, 1]: {EVALUATE_ACCURACY:g}.")
