@@ -64,7 +64,7 @@ _ACTIVE_CHILDREN: set[int] = set()
 @dataclass(frozen=True)
 class Limits:
     memory_bytes: int = 2 * 1024**3  # address space of the child
-    output_bytes: int = 8 * 1024**2  # largest file the child may write (its output, pytest's capture files)
+    output_bytes: int = 64 * 1024**2  # largest file the child may write (its output, pytest's capture files)
     record_bytes: int = 64 * 1024**2  # largest record the parent reads from the channel
     grace_seconds: float = 2.0  # beyond a case's own limit before the kill
     startup_seconds: float = 30.0  # for the child to import pytest and the suites

@@ -58,6 +58,7 @@ def test_renamed_solutions_pass_with_exit_0_and_the_json_contract(renamed_soluti
         assert entry["tests"] and all(set(test) == TEST_KEYS and test["status"] == "passed" for test in entry["tests"])
 
 
+@pytest.mark.pristine
 def test_stubs_exit_1_and_are_not_started(tmp_path):
     report = tmp_path / "result.json"
     finished = checker("check", "--impl", str(KIT_ROOT / "exercises"), "--json", str(report))
@@ -73,6 +74,7 @@ def test_stubs_exit_1_and_are_not_started(tmp_path):
         assert entry["status"] in STATUSES and set(entry) == EXERCISE_KEYS
 
 
+@pytest.mark.pristine
 def test_default_impl_is_exercises(tmp_path):
     report = tmp_path / "result.json"
     finished = checker("check", "1.1", "--json", str(report))
@@ -90,6 +92,7 @@ def test_default_impl_is_exercises(tmp_path):
         (["2.4", "bonus"], ["2.4"] + [exercise.id for exercise in manifest.EXERCISES if exercise.bonus]),
     ],
 )
+@pytest.mark.pristine
 def test_selection_by_id_part_and_function_name(words, expected, tmp_path):
     report = tmp_path / "result.json"
     finished = checker("check", *words, "--impl", str(KIT_ROOT / "exercises"), "--json", str(report))

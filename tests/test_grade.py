@@ -77,6 +77,7 @@ def read_csv(path: Path) -> tuple[list[str], dict[str, dict[str, str]]]:
         return list(reader.fieldnames or []), {row["submission"]: row for row in reader}
 
 
+@pytest.mark.pristine
 def test_grade_writes_honest_grades_for_the_whole_class(graded):
     finished, out = graded
     assert finished.returncode == 0, finished.stderr
@@ -98,6 +99,7 @@ def test_grade_writes_honest_grades_for_the_whole_class(graded):
         assert row["max_score"] == "12"
 
 
+@pytest.mark.pristine
 def test_grade_writes_the_check_json_of_each_submission(graded):
     _, out = graded
     assert sorted(path.name for path in out.iterdir()) == sorted(

@@ -113,6 +113,7 @@ def test_run_autograder_grades_loose_part_files(tmp_path):
     assert "Main score 7/12" in results["output"]
 
 
+@pytest.mark.pristine
 def test_run_autograder_grades_everything_and_labels_the_bonus(tmp_path):
     bundle = build(tmp_path)
     root = tmp_path / "autograder"

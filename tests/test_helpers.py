@@ -86,6 +86,7 @@ def run_checker(*arguments: str, timeout: float = 60) -> subprocess.CompletedPro
     )
 
 
+@pytest.mark.pristine
 def test_watch_runs_the_check_once_and_stops(tmp_path):
     impl = tmp_path / "mine"
     shutil.copytree(EXERCISES, impl, ignore=shutil.ignore_patterns("__pycache__"))
@@ -181,6 +182,7 @@ def test_graph_of_the_reference_has_every_gradient_right():
     assert completed.stdout.count("✓") == 7  # g, f, d, e, a, b, c
 
 
+@pytest.mark.pristine
 def test_graph_of_the_stubs_says_what_to_write_first():
     completed = run_checker("graph")
     assert completed.returncode == 0

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from checker import manifest
 from checker.api import run_check
 from tests.mutation import KIT_ROOT
 
 
+@pytest.mark.pristine
 def test_every_stub_is_not_started():
     result = run_check(KIT_ROOT / "exercises", list(manifest.EXERCISES))
     wrong = {r.exercise.id: f"{r.status}: {r.message}" for r in result.exercises if r.status != "not_started"}
