@@ -64,3 +64,27 @@ def test_every_exercise_has_at_least_three_planted_bugs():
         counts[fixture.exercise] += 1
     missing = {exercise_id: count for exercise_id, count in counts.items() if count < 3}
     assert not missing, f"exercises with fewer than three planted bugs: {missing}"
+
+
+ORDER_FIXTURES = [fixture for fixture in BUGS + VARIANTS if fixture.name in (
+    "bugs/p2_topo_memo_module_level", "variants/p2_backprop_tutorial_with_copies", "bugs/p4_sgd_buffer_aliases_grad",
+)]
+
+
+@pytest.mark.parametrize("fixture", ORDER_FIXTURES, ids=[fixture.name for fixture in ORDER_FIXTURES])
+def test_verdicts_do_not_depend_on_the_order_cases_run_in(fixture, tmp_path):
+    """The same code, its cases run first to last and last to first: the same statuses and messages."""
+    from checker import judge, runner
+    from checker.api import with_prerequisites
+    from checker.cases import cases_for
+
+    submission = build_submission(fixture, tmp_path)
+    exercises = with_prerequisites([manifest.get(fixture.exercise)])
+    cases = cases_for([exercise.id for exercise in exercises])
+    verdicts = []
+    for order in (cases, cases[::-1]):
+        records = runner.run(submission, order).records
+        result = judge.judge_run(str(submission), exercises, cases, records)
+        verdicts.append({item.exercise.id: (item.status, item.message) for item in result.exercises})
+    assert verdicts[0] == verdicts[1]
+    assert verdicts[0][fixture.exercise][0] == fixture.expect
