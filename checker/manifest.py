@@ -4,8 +4,8 @@ This is the one place that says what the course is. The checker, the report,
 the hints and the kit's own tests all read it.
 
 Hints are graduated: each is a question that gets a little closer to the
-answer than the one before. `python -m checker hint EX` shows one more each
-time it is asked.
+answer than the one before. `make hint EX=1.2` shows one more each time it
+is asked.
 """
 
 from __future__ import annotations
@@ -26,6 +26,21 @@ PART_MODULES = {
     "5": "part5_training",
     "bonus": "bonus",
 }
+
+# What each part builds, and where its lesson is (relative to the kit's folder).
+PART_TITLES = {
+    "1": "backward functions by hand",
+    "2": "automatic differentiation",
+    "3": "more operations",
+    "4": "neural networks",
+    "5": "the capstone: training on digits",
+    "bonus": "bonus (optional, scored apart)",
+}
+
+
+def lesson_of(part: str) -> str:
+    """The lesson to read before a part's exercises: docs/course/part1.md, ..., docs/course/bonus.md."""
+    return f"docs/course/{'bonus' if part == 'bonus' else 'part' + part}.md"
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,10 @@ class Exercise:
     @property
     def label(self) -> str:
         return f"{self.id} {self.title}"
+
+    @property
+    def lesson(self) -> str:
+        return lesson_of(self.part)
 
 
 # The framework that Tensor operations run on: Parts 3 to 5 need all of it.
@@ -352,6 +371,10 @@ def get(exercise_id: str) -> Exercise:
 class UnknownExercise(ValueError):
     """A selection word that names no exercise, part or function."""
 
+    def __init__(self, message: str, word: str | None = None):
+        super().__init__(message)
+        self.word = word  # the word that named nothing, when that is the problem
+
 
 def select(words: list[str]) -> list[Exercise]:
     """The exercises named by `words`, in course order; all of them for no words.
@@ -365,7 +388,7 @@ def select(words: list[str]) -> list[Exercise]:
     for word in words:
         matches = _match(word)
         if not matches:
-            raise UnknownExercise(f"no exercise, part or function is called {word!r} (see `python -m checker list`)")
+            raise UnknownExercise(f"no exercise, part or function is called {word!r} (see: make list)", word)
         chosen.update(exercise.id for exercise in matches)
     return [exercise for exercise in EXERCISES if exercise.id in chosen]
 
