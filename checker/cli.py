@@ -29,7 +29,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m checker", description="Check the backprop kit's exercises.")
+    parser = _Parser(prog=".venv/bin/python -m checker", description="Check the backprop kit's exercises (make check, make list, make hint, ... call it for you).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 

@@ -100,7 +100,7 @@ EXERCISES: tuple[Exercise, ...] = (
             "Treat y as a constant: what is d(x*y)/dx for one entry? What do you multiply grad_out by?",
             "grad_out * y has the broadcast shape. Whose shape must the result have, and which function of 1.2 gets it there?",
             "dL/dx = unbroadcast(grad_out * y, x), and dL/dy = unbroadcast(grad_out * x, y).",
-            "What if y is a Python float rather than an array? unbroadcast needs arrays: np.asarray helps, or it may already work.",
+            "y may be a Python float: grad_out * y still works, but y.shape or y.ndim would not. Does your code use either?",
         ),
     ),
     Exercise(

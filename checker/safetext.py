@@ -60,7 +60,7 @@ def without_addresses(text: str) -> str:
 _LOCALS = re.compile(r"\b(?:[A-Za-z_]\w*\.)*<locals>\.")
 _STAGED_PATH = re.compile(r"(?:[A-Za-z]:)?[\\/][^\s'\"()<>]*?backprop-[a-z]+-[^\s/\\'\"]*[\\/](?:[^\s/\\'\"]+[\\/])*")
 _PACKAGE = re.compile(r"\bsubmission\.(?=[A-Za-z_])")
-_LAMBDA = re.compile(r"<function <lambda>>")
+_LAMBDA = re.compile(r"<function <lambda>>|<lambda>(?:\(\))?")
 
 
 def without_internals(text: str) -> str:
@@ -68,7 +68,8 @@ def without_internals(text: str) -> str:
 
     "<function _back_stub.<locals>.back>" becomes "<function back>", a staged
     file's path becomes its name, "submission.part1_backward" becomes
-    "part1_backward", and a lambda's repr becomes "a lambda function".
+    "part1_backward", and a lambda ("<function <lambda>>", "<lambda>()") becomes
+    "a lambda function".
     """
     text = _LOCALS.sub("", text)
     text = _STAGED_PATH.sub("", text)

@@ -285,6 +285,12 @@ def test_messages_leave_out_checker_names_and_staging_paths():
     staged = "cannot import name 'x' from 'submission.part1_backward' (/tmp/backprop-check-k2j_9/package/part1_backward.py)"
     assert without_internals(staged) == "cannot import name 'x' from 'part1_backward' (part1_backward.py)"
     assert without_internals("get_children was <function <lambda>>") == "get_children was a lambda function"
+    assert without_internals("TypeError: <lambda>() missing 1 required keyword-only argument: 'axis'") == (
+        "TypeError: a lambda function missing 1 required keyword-only argument: 'axis'"
+    )
+    assert without_internals("no backward function registered for <lambda> at argument position 0") == (
+        "no backward function registered for a lambda function at argument position 0"
+    )
     assert without_internals("1.5 and np.log and x.y") == "1.5 and np.log and x.y"
 
 
