@@ -7,8 +7,9 @@ STAMP  := $(VENV)/.installed
 EX      ?=
 IMPL    ?= exercises
 EXAMPLE ?= forward_and_back
+RESET   ?=
 
-.PHONY: setup check list test bench hint watch graph grade gradescope mutate
+.PHONY: setup check list test bench hint watch graph train grade gradescope mutate
 
 setup: $(STAMP)
 
@@ -24,9 +25,9 @@ check: setup
 list: setup
 	@$(PY) -m checker list
 
-# One more hint each time: make hint EX=1.2
+# One more hint each time: make hint EX=1.2 (from the first again: make hint EX=1.2 RESET=1)
 hint: setup
-	@$(PY) -m checker hint $(EX)
+	@$(PY) -m checker hint $(EX) $(if $(RESET),--reset)
 
 # Check again on every save (Ctrl-C to stop): make watch, or make watch EX=1.2
 watch: setup
@@ -35,6 +36,10 @@ watch: setup
 # Draw the graph your code builds, with each node's gradient: make graph (EXAMPLE=reuse)
 graph: setup
 	@$(PY) -m checker graph --impl $(IMPL) --example $(EXAMPLE)
+
+# Run your training loop (Part 5) and print its test accuracy: make train (IMPL=solutions)
+train: setup
+	@$(PY) -m $(notdir $(patsubst %/,%,$(IMPL))).part5_training
 
 test: setup
 	$(PY) -m pytest -q -n auto

@@ -4,7 +4,8 @@ __version__ = "0.1.0"
 
 
 def check(selector, *functions, **options):
-    """Grade functions written in a notebook: `check("unbroadcast", unbroadcast)`.
+    """Grade what you wrote in a notebook: `check("1.3")` takes what exercise 1.3
+    needs from the notebook; `check("1.3", multiply_back0, multiply_back1)` names it.
 
     See checker/notebook.py. Imported on first call, so that `import checker`
     (which every command does) stays cheap.
@@ -12,3 +13,10 @@ def check(selector, *functions, **options):
     from .notebook import check as check_in_notebook
 
     return check_in_notebook(selector, *functions, **options)
+
+
+def hint(exercise, reset=False):
+    """One more hint for an exercise, in a notebook: `hint("1.3")`."""
+    from .notebook import hint as hint_in_notebook
+
+    return hint_in_notebook(exercise, reset=reset)

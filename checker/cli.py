@@ -29,7 +29,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m checker", description="Check the backprop kit's exercises.")
+    parser = _Parser(prog=".venv/bin/python -m checker", description="Check the backprop kit's exercises (make check, make list, make hint, ... call it for you).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -107,14 +107,14 @@ def command_check(arguments: argparse.Namespace) -> int:
         result.write_json(Path(arguments.json))
     from . import report
 
-    report.make_console().print(report.render(result))
+    report.show(report.make_console(), report.render(result))
     return EXIT_PASSED if result.all_passed else EXIT_FAILED
 
 
 def command_list(arguments: argparse.Namespace) -> int:
     from . import report
 
-    report.make_console().print(report.exercise_list(list(manifest.EXERCISES)))
+    report.show(report.make_console(), report.exercise_list(list(manifest.EXERCISES)))
     return EXIT_PASSED
 
 
@@ -149,7 +149,7 @@ def command_grade(arguments: argparse.Namespace) -> int:
             on_start=lambda total: progress.update(task, total=total),
             on_done=lambda done: progress.update(task, advance=1, last=f"{done.name}: {done.score:g}/{done.max_score:g}"),
         )
-    report.make_console().print(grade_report.summary(grades, exercises, out_dir, time.monotonic() - started))
+    report.show(report.make_console(), grade_report.summary(grades, exercises, out_dir, time.monotonic() - started))
     return EXIT_PASSED
 
 
@@ -175,7 +175,7 @@ def command_hint(arguments: argparse.Namespace) -> int:
         step = hints.next_hint(arguments.exercises, reset=arguments.reset)
     except manifest.UnknownExercise as error:
         raise UsageError(str(error)) from None
-    report.make_console().print(hints.render(step))
+    report.show(report.make_console(), hints.render(step))
     return EXIT_PASSED
 
 
@@ -200,5 +200,5 @@ def command_graph(arguments: argparse.Namespace) -> int:
     impl_dir = Path(arguments.impl)
     if not impl_dir.is_dir():
         raise UsageError(f"no folder {str(impl_dir)!r} to run")
-    report.make_console().print(graphview.render(graphview.run_example(impl_dir, arguments.example)))
+    report.show(report.make_console(), graphview.render(graphview.run_example(impl_dir, arguments.example)))
     return EXIT_PASSED

@@ -398,6 +398,6 @@ def _error_text(description: dict[str, Any]) -> str:
         stage = description.get("stage", "")
         return (
             f"{function} is not written yet{where}. The graph view runs your own framework, "
-            f"so the {stage or 'computation'} needs it: see make check 1 and make check 2."
+            f"so the {stage or 'computation'} needs it: see make check EX=1 and make check EX=2."
         )
     return f"{kind}: {message}{where}"

@@ -1,4 +1,4 @@
-"""Graduated hints: `python -m checker hint EX` shows one more hint each time.
+"""Graduated hints: `make hint EX=1.2` shows one more hint each time.
 
 The hints themselves live in the manifest, as questions that each get a
 little closer to the answer. How many of them a student has seen is
@@ -75,7 +75,7 @@ def choose_exercise(words: list[str], state: dict[str, Any]) -> Exercise:
         last = state.get("last")
         if isinstance(last, str) and last in {exercise.id for exercise in manifest.EXERCISES}:
             return manifest.get(last)
-        raise manifest.UnknownExercise("which exercise? For example: make hint EX=1.2 (or python -m checker hint unbroadcast)")
+        raise manifest.UnknownExercise("which exercise? For example: make hint EX=1.2 (or make hint EX=unbroadcast)")
     chosen = manifest.select(words)
     if len(chosen) != 1:
         ids = ", ".join(exercise.id for exercise in chosen)
@@ -103,8 +103,12 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and value >= 0 else 0
 
 
-def render(step: HintStep) -> RenderableType:
-    """The hints seen so far, the newest one bright, and what to do next."""
+def render(step: HintStep, commands: Any = None) -> RenderableType:
+    """The hints seen so far, the newest one bright, and what to do next
+    (commands: how to spell them, report.TERMINAL or report.NOTEBOOK)."""
+    from .report import TERMINAL
+
+    commands = commands or TERMINAL
     exercise = step.exercise
     if not exercise.hints:
         body = Text(f"There are no hints for {exercise.id} yet. Read the docstring of {', '.join(exercise.functions)} in exercises/{exercise.module}.py.")
@@ -117,15 +121,15 @@ def render(step: HintStep) -> RenderableType:
         lines.append("\n")
     if step.finished:
         lines.append(
-            "\nNo more hints: that was the last one. Reread the docstring, try a tiny example "
-            "by hand, then run make check EX=" + exercise.id + ".",
+            "\nNo more hints: that was the last one. Reread the docstring and the lesson "
+            f"({exercise.lesson}), try a tiny example by hand, then run {commands.check(exercise.id)}.",
             style="italic",
         )
-        lines.append(f"\nTo see them from the start again: python -m checker hint {exercise.id} --reset", style="dim")
+        lines.append(f"\nTo see them from the start again: {commands.hint_reset(exercise.id)}", style="dim")
     else:
         left = step.total - step.shown
         lines.append(
-            f"\nHint {step.shown} of {step.total}. Still stuck? Ask again (make hint EX={exercise.id}) "
+            f"\nHint {step.shown} of {step.total}. Still stuck? Ask again ({commands.hint(exercise.id)}) "
             f"for the next one ({left} left).",
             style="dim",
         )

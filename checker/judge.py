@@ -29,7 +29,8 @@ def judge_run(impl: str, exercises: list[Exercise], cases: list[Case], records: 
         record = records.get(case.id)
         result, observation = judge_case(case, exercise, record)
         # Memory addresses in reprs differ from run to run: a message must not.
-        result.message = safetext.without_addresses(result.message)
+        # Nor should it show the checker's own names and staging paths.
+        result.message = safetext.without_internals(safetext.without_addresses(result.message))
         by_exercise[case.exercise].append(result)
         if observation is not None:
             observations[case.exercise][case.name] = observation
@@ -63,7 +64,8 @@ def judge_case(case: Case, exercise: Exercise, record: dict[str, Any] | None) ->
 
     if outcome == "raised":
         status, message = describe_exception(record.get("error"), exercise)
-        return TestResult(case.name, status, message, output), None
+        general = _about_the_code(record.get("error"))
+        return TestResult(case.name, status, message, output, general=general), None
 
     if outcome == "timeout":
         limit = record.get("limit")
@@ -154,8 +156,19 @@ def summarise(exercise: Exercise, tests: list[TestResult]) -> ExerciseResult:
         if candidates:
             test = min(candidates, key=_readability)
             overall = "failed" if status == "not_started" else status
-            return ExerciseResult(exercise, overall, f"{test.name}: {test.message}", tests)
+            # A syntax error is no test's fault: the test's name would only mislead.
+            message = test.message if test.general else f"{test.name}: {test.message}"
+            return ExerciseResult(exercise, overall, message, tests)
     raise AssertionError(f"unknown statuses {statuses}")
+
+
+def _about_the_code(error: Any) -> bool:
+    """Whether an exception says something about the code whatever the test's inputs:
+    it cannot be compiled or imported, or it calls a function not written yet."""
+    if not isinstance(error, dict):
+        return False
+    kind = str(error.get("type", ""))
+    return kind in ("SyntaxError", "IndentationError", "TabError", "ImportError", "ModuleNotFoundError", "NotImplementedError")
 
 
 def _readability(test: TestResult) -> tuple[int, int, int]:

@@ -4,8 +4,8 @@ This is the one place that says what the course is. The checker, the report,
 the hints and the kit's own tests all read it.
 
 Hints are graduated: each is a question that gets a little closer to the
-answer than the one before. `python -m checker hint EX` shows one more each
-time it is asked.
+answer than the one before. `make hint EX=1.2` shows one more each time it
+is asked.
 """
 
 from __future__ import annotations
@@ -26,6 +26,21 @@ PART_MODULES = {
     "5": "part5_training",
     "bonus": "bonus",
 }
+
+# What each part builds, and where its lesson is (relative to the kit's folder).
+PART_TITLES = {
+    "1": "backward functions by hand",
+    "2": "automatic differentiation",
+    "3": "more operations",
+    "4": "neural networks",
+    "5": "the capstone: training on digits",
+    "bonus": "bonus (optional, scored apart)",
+}
+
+
+def lesson_of(part: str) -> str:
+    """The lesson to read before a part's exercises: docs/course/part1.md, ..., docs/course/bonus.md."""
+    return f"docs/course/{'bonus' if part == 'bonus' else 'part' + part}.md"
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,10 @@ class Exercise:
     def label(self) -> str:
         return f"{self.id} {self.title}"
 
+    @property
+    def lesson(self) -> str:
+        return lesson_of(self.part)
+
 
 # The framework that Tensor operations run on: Parts 3 to 5 need all of it.
 AUTOGRAD = ("2.1", "2.3", "2.4", "2.5", "2.6")
@@ -61,16 +80,16 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise(
         "1.1", "log_back", "1", ("log_back",), 2,
         hints=(
-            "What is the derivative of log(x) with respect to x?",
-            "The chain rule multiplies the upstream gradient by the local derivative. What is the local derivative here?",
-            "Return grad_out times 1/x, elementwise.",
+            "Look at sin_back above it: the same two steps work here. First, what is d(out)/dx for out = log(x)?",
+            "The chain rule: dL/dx = dL/d(out) * d(out)/dx, entry by entry. dL/d(out) is grad_out; what is the other factor?",
+            "d(log x)/dx = 1/x, so return grad_out / x (or grad_out * (1 / x)): elementwise, shaped like x.",
         ),
     ),
     Exercise(
         "1.2", "unbroadcast", "1", ("unbroadcast",), 4,
         hints=(
-            "When broadcasting copies an entry many times, what happens to the gradients of the copies?",
-            "How many leading dims did broadcasting add? Sum those away first.",
+            "When broadcasting copies an entry many times, what happens to the gradients of the copies? (The lesson's section on broadcasting draws it.)",
+            "How many leading dims did broadcasting add? broadcasted.ndim - original.ndim of them: sum those away first.",
             "After that, which dims have size 1 in `original` but not in the gradient? Sum over them with keepdims=True.",
             "What should a 0-d original get back? Check the result's shape against original.shape.",
         ),
@@ -78,9 +97,10 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise(
         "1.3", "multiply_back", "1", ("multiply_back0", "multiply_back1"), 3, requires=("1.2",),
         hints=(
-            "d(x*y)/dx is y. What do you multiply grad_out by?",
-            "x and y may have been broadcast against each other: whose shape must the result have?",
-            "What if y is a Python float rather than an array? Does your code still work?",
+            "Treat y as a constant: what is d(x*y)/dx for one entry? What do you multiply grad_out by?",
+            "grad_out * y has the broadcast shape. Whose shape must the result have, and which function of 1.2 gets it there?",
+            "dL/dx = unbroadcast(grad_out * y, x), and dL/dy = unbroadcast(grad_out * x, y).",
+            "y may be a Python float: grad_out * y still works, but y.shape or y.ndim would not. Does your code use either?",
         ),
     ),
     Exercise(
@@ -96,9 +116,9 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise(
         "2.1", "BackwardFuncLookup", "2", ("BackwardFuncLookup",), 2,
         hints=(
-            "What key identifies one backward function? Two things together.",
-            "A dict keyed by (forward_fn, arg_position) tuples does the job. Where does it live: on the class or on the instance?",
-            "When the key is missing, raise KeyError with a message that names the function and the position.",
+            "What identifies one backward function? Two things together: which forward function, and which argument.",
+            "__init__ already gives each lookup its own dict, self.back_funcs. What tuple is a good key for it?",
+            "add_back_func stores under (forward_fn, arg_position); get_back_func reads from there. When the key is missing, raise KeyError with a message that names the function and the position.",
         ),
     ),
     Exercise(
@@ -122,10 +142,10 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise(
         "2.4", "topological_sort", "2", ("topological_sort",), 5,
         hints=(
-            "A node may be appended only after all of its children. Which traversal gives you that order?",
-            "How do you avoid visiting a node twice when two parents share it?",
-            "Telling a cycle from a shared child needs two kinds of mark: 'finished' and 'still on the current path'.",
-            "Compare nodes by identity (a set of nodes or of id(node)), never with == on a list.",
+            "Think of the order reversed, parents before children: which node can go first? Once it is placed, which can follow?",
+            "A node can be placed once every node pointing to it is placed. So first find all reachable nodes (a loop with a to-visit list) and count, for each, the edges pointing to it. A child listed twice counts twice.",
+            "Kahn's algorithm: keep a list of ready nodes (count 0), starting with `node`. Take one, append it, and take 1 off each of its children's counts; a child that reaches 0 is ready. Reverse the list at the end.",
+            "If fewer nodes were placed than are reachable, the rest wait on each other: a cycle, so raise ValueError. Key the counts by id(node), never by ==.",
         ),
     ),
     Exercise(
@@ -149,21 +169,21 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise(
         "3.1", "negative_back and exp_back", "3", ("negative_back", "exp_back"), 2,
         hints=(
-            "What are the derivatives of -x and of exp(x)? Multiply each by grad_out.",
-            "exp's derivative is exp itself: which argument already holds exp(x)? Do not exponentiate it again.",
+            "As in sin_back: what is d(out)/dx for out = -x, entry by entry? And for out = exp(x)?",
+            "Multiply each local derivative by grad_out. exp's derivative is exp itself: which argument already holds exp(x)? Do not exponentiate it again.",
         ),
     ),
     Exercise(
         "3.2", "reshape_back", "3", ("reshape_back",), 2,
         hints=(
-            "Reshape only relabels the entries; their order in memory stays. What shape must the gradient get back to?",
+            "Reshape only relabels the entries; their order stays. So each entry of x has exactly one entry of out, with derivative 1. What shape must the gradient get back to?",
             "Reshape grad_out to x.shape (not to new_shape, and without transposing).",
         ),
     ),
     Exercise(
         "3.3", "permute_back", "3", ("invert_transposition", "permute_back"), 3,
         hints=(
-            "If axes sends dim axes[i] of x to position i of out, where must the gradient's dim i go back to?",
+            "Transposing moves entries and changes none: each gradient entry just moves back. If axes sends dim axes[i] of x to position i of out, where must the gradient's dim i go back to?",
             "Try axes = (1, 2, 0): is the inverse the same tuple? Why not?",
             "The inverse of a permutation p is the q with q[p[i]] = i.",
             "Tensor.T calls permute with axes=(-1, -2): turn each axis into axis % x.ndim before inverting.",
@@ -174,13 +194,13 @@ EXERCISES: tuple[Exercise, ...] = (
         hints=(
             "New dims may appear in front, so line new_shape up with x.shape from the right. Each -1 keeps the size of x's dim it lines up with.",
             "Once -1 is replaced, np.broadcast_to does the rest.",
-            "Expanding is broadcasting. What undoes broadcasting in a backward pass?",
+            "Expanding is broadcasting: the copies' gradients add up. Which function of Part 1 does exactly that?",
         ),
     ),
     Exercise(
         "3.5", "sum_back", "3", ("sum_back",), 4,
         hints=(
-            "Each x entry contributes once, with weight 1, to one output entry. What gradient does it get?",
+            "Each x entry is added, with weight 1, into exactly one out entry. So what is dL/dx for it? (The lesson of Part 3 works this through.)",
             "dim may be None, an int, a negative int, or a tuple. Turn it into a tuple of non-negative dims first.",
             "With keepdim=False the summed dims are gone from grad_out. Put them back as size 1 (np.expand_dims), then broadcast to x.shape.",
         ),
@@ -198,16 +218,17 @@ EXERCISES: tuple[Exercise, ...] = (
         ("add_back0", "add_back1", "subtract_back0", "subtract_back1", "true_divide_back0", "true_divide_back1"),
         4, requires=("1.2",),
         hints=(
-            "Write down d(x+y)/dx, d(x-y)/dy and d(x/y)/dy. Which one has a minus sign, and which one needs x?",
-            "Either operand may have been broadcast, or be a Python number. Where does unbroadcast come in?",
+            "Write down d(x+y)/dx, d(x-y)/dy and d(x/y)/dy, treating the other operand as a constant. Which one has a minus sign, and which one needs x?",
+            "Multiply grad_out by that local derivative, as in multiply_back0. Either operand may have been broadcast, or be a Python number: where does unbroadcast come in?",
+            "d(x/y)/dx = 1/y and d(x/y)/dy = -x / y**2.",
         ),
     ),
     Exercise(
         "3.8", "maximum and relu", "3", ("maximum_back0", "maximum_back1", "relu"), 4,
         requires=("1.2",) + AUTOGRAD,
         hints=(
-            "Where x > y, the gradient goes to x; where y > x, to y. What about ties?",
-            "At a tie the two shares must add up to grad_out: never give all of it to both, or none to either. This kit splits it in half.",
+            "Where x > y, out moves with x and not at all with y: what is d(out)/dx there? And where x < y?",
+            "At a tie maximum has no derivative. Any split whose two shares add up to grad_out is accepted: never all of it to both, or none to either. Half to each is the simplest.",
             "x and y may have been broadcast, and one may be a Python number: unbroadcast each share.",
             "relu(x) is maximum(x, 0.0) on Tensors: build it from Tensor operations so backprop can go through it.",
         ),
@@ -216,7 +237,9 @@ EXERCISES: tuple[Exercise, ...] = (
         "3.9", "matmul", "3", ("_matmul2d", "matmul2d_back0", "matmul2d_back1"), 4,
         hints=(
             "For out = x @ y, what shapes do x, y and grad_out have?",
-            "Find the product of grad_out with x or y (one of them transposed) whose shape matches the argument.",
+            "out[i, j] = sum over l of x[i, l] * y[l, j]. Which entries of out does x[i, l] appear in, and with which factor?",
+            "dL/dx[i, l] = sum over j of grad_out[i, j] * y[l, j]: which matrix product is that? Check its shape against x's.",
+            "grad_out @ y.T for x, x.T @ grad_out for y.",
         ),
     ),
     Exercise(
@@ -307,8 +330,8 @@ EXERCISES: tuple[Exercise, ...] = (
         file="part2_autograd",
         hints=(
             "How deep can a recursive function go before Python stops it? How long is the longest path in a 10,000-deep graph?",
-            "A recursive call remembers where it was in its loop over the children. What can hold that memory instead?",
-            "Keep an explicit stack of (node, iterator over its children). Look at the top: if it has an unseen child, push that child; if not, pop it and append it to the order.",
+            "Kahn's algorithm (the hints of 2.4) uses loops only: if your 2.4 follows it, it passes already. A recursive depth-first search has to change.",
+            "To keep a depth-first search, replace the call stack by your own: a list of (node, iterator over its children). Look at the top: if it has an unseen child, push that child; if not, pop it and append it to the order.",
             "You still need both marks: 'finished' (skip it) and 'on the current path' (a cycle). A node is on the path while it is on the stack.",
         ),
     ),
@@ -352,6 +375,10 @@ def get(exercise_id: str) -> Exercise:
 class UnknownExercise(ValueError):
     """A selection word that names no exercise, part or function."""
 
+    def __init__(self, message: str, word: str | None = None):
+        super().__init__(message)
+        self.word = word  # the word that named nothing, when that is the problem
+
 
 def select(words: list[str]) -> list[Exercise]:
     """The exercises named by `words`, in course order; all of them for no words.
@@ -365,7 +392,7 @@ def select(words: list[str]) -> list[Exercise]:
     for word in words:
         matches = _match(word)
         if not matches:
-            raise UnknownExercise(f"no exercise, part or function is called {word!r} (see `python -m checker list`)")
+            raise UnknownExercise(f"no exercise, part or function is called {word!r} (see: make list)", word)
         chosen.update(exercise.id for exercise in matches)
     return [exercise for exercise in EXERCISES if exercise.id in chosen]
 

@@ -1,27 +1,40 @@
-"""Check functions written in a notebook: `check("unbroadcast", unbroadcast)`.
+"""Check functions written in a notebook: `check("1.3")`.
 
-    from checker import check
-    check("unbroadcast", unbroadcast)
+    from checker import check, hint
+    check("1.3")                                  # what 1.3 needs, from this notebook
+    check("1.3", multiply_back0, multiply_back1)  # or name the functions yourself
+    hint("1.3")                                   # one more hint each time
 
-grades the notebook's `unbroadcast` with the same hidden suite as `make
-check EX=unbroadcast` and shows the same report. It copies the exercises
-folder, puts each given function's source in place of the definition of the
-same name (or adds it to the exercise's file), and runs the normal checker
-on the copy, in a child process: the notebook's own state is never touched
-and the student's files are never changed.
+grades the notebook's definitions with the same hidden suite as `make check
+EX=1.3` and shows the same report. Without functions, it takes from the
+caller's namespace every function or class that the exercise grades, and
+those of the exercises it builds on (unbroadcast, for 1.3), provided the
+notebook defined them itself (not imported them from exercises/). With
+functions, it takes those, and the notebook's definitions of the ones they
+build on. Helpers that a taken definition calls and that the notebook
+defined come along too.
 
-A function may also be given as source text, which is what to do for a class
-whose source Python cannot find (classes defined in a notebook, before
-Python 3.13).
+It copies the exercises folder, puts each definition's source in place of
+the definition of the same name (or adds it to the exercise's file), and
+runs the normal checker on the copy, in a child process: the notebook's own
+state is never touched and the student's files are never changed. Nothing
+taken from the notebook: the files are checked as they are.
+
+A definition may also be given as source text, for a class or function
+whose source Python cannot find.
 """
 
 from __future__ import annotations
 
 import ast
 import inspect
+import linecache
+import re
 import shutil
+import sys
 import tempfile
 import textwrap
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,25 +66,29 @@ class Checked:
         return f"<checked: {', '.join(parts)}; score {self.result.score:g}>"
 
 
-def check(selector: str | list[str], *functions: Any, impl: str | Path | None = None, show: bool = True) -> Checked:
-    """Grade `functions` (defined in this notebook) as the exercises named by `selector`.
+def check(selector: str | list[str], *functions: Any, impl: str | Path | None = None, show: bool = True,
+          namespace: dict[str, Any] | None = None) -> Checked:
+    """Grade the notebook's definitions as the exercises named by `selector`.
 
-    selector:  an exercise id ("1.2"), a part ("1") or a function name, as for make check.
+    selector:  an exercise id ("1.3"), a part ("1") or a function name, as for make check.
     functions: functions or classes defined in the notebook, or their source as strings.
-               None at all: check the files as they are.
+               The exercise's other functions and those of the exercises it builds on
+               are taken from the notebook too, when it defines them.
     impl:      the exercises folder to start from (default: the kit's exercises/).
     show:      print the report (rich draws it in the notebook).
+    namespace: where to look for definitions (default: the caller's globals).
     """
     words = [selector] if isinstance(selector, str) else list(selector)
     try:
         exercises = manifest.select(words)
     except manifest.UnknownExercise as error:
-        raise NotebookError(str(error)) from None
+        raise NotebookError(_unknown(error)) from None
     base = Path(impl) if impl is not None else KIT_ROOT / "exercises"
     if not base.is_dir():
         raise NotebookError(f"no folder {str(base)!r} to start from")
-    definitions = [source_of(function) for function in functions]
-    definitions = _renamed_for(words, definitions)
+    namespace = caller_namespace() if namespace is None else namespace
+    definitions = _renamed_for(words, [source_of(function) for function in functions])
+    definitions += from_namespace(namespace, exercises, given={name for name, _ in definitions}, passed=functions)
 
     from . import api, report
 
@@ -79,27 +96,120 @@ def check(selector: str | list[str], *functions: Any, impl: str | Path | None = 
         folder = Path(tmp) / "exercises"
         shutil.copytree(base, folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         for name, source in definitions:
-            place_definition(folder, name, source, default_module=exercises[0].module)
+            place_definition(folder, name, source, default_module=_home_module(name, exercises))
         result = api.run_check(folder, exercises)
     result.impl = f"notebook ({', '.join(name for name, _ in definitions)})" if definitions else str(base)
     if show:
-        report.make_console().print(report.render(result))
+        report.show(report.make_console(), report.render(result, report.NOTEBOOK))
     return Checked(result)
+
+
+def hint(exercise: str, reset: bool = False) -> None:
+    """Show one more hint for `exercise` ("1.3", or a function name), as `make hint EX=1.3` does."""
+    from . import hints, report
+
+    try:
+        step = hints.next_hint([exercise] if exercise else [], reset=reset)
+    except manifest.UnknownExercise as error:
+        raise NotebookError(_unknown(error)) from None
+    report.show(report.make_console(), hints.render(step, report.NOTEBOOK))
+
+
+def _unknown(error: manifest.UnknownExercise) -> str:
+    """The selection error in a notebook's words: no `make` there."""
+    if error.word is not None:
+        ids = ", ".join(exercise.id for exercise in manifest.EXERCISES)
+        return f"no exercise, part or function is called {error.word!r}. The exercises are {ids}; a function name such as 'unbroadcast' works too."
+    text = re.sub(r"make hint EX=([^\s)]+)", r'hint("\1")', str(error))
+    return re.sub(r" \(or hint\(.*?\)\)", "", text)
+
+
+def caller_namespace() -> dict[str, Any]:
+    """The globals of the first frame outside the checker: the notebook's, when called from one."""
+    frame = sys._getframe(1)
+    while frame is not None and str(frame.f_globals.get("__name__", "")).split(".")[0] == __name__.split(".")[0]:
+        frame = frame.f_back
+    return frame.f_globals if frame is not None else {}
+
+
+def _defined_in(value: Any, namespace: dict[str, Any]) -> bool:
+    """Whether `value` is a function or class that the code owning `namespace` defined itself."""
+    if not isinstance(value, (types.FunctionType, type)):
+        return False
+    return getattr(value, "__module__", None) == namespace.get("__name__", "__main__")
+
+
+def from_namespace(namespace: dict[str, Any], exercises: list[manifest.Exercise], *, given: set[str],
+                   passed: tuple[Any, ...] = ()) -> list[tuple[str, str]]:
+    """(name, source) of what the exercises and the exercises they build on grade, and the
+    notebook defines; then the notebook's helpers that any taken definition calls."""
+    from .api import with_prerequisites
+
+    wanted = [name for exercise in with_prerequisites(exercises) for name in exercise.functions]
+    taken: list[tuple[str, str]] = []
+    seen = set(given)
+    for name in wanted:
+        value = namespace.get(name)
+        if name not in seen and _defined_in(value, namespace):
+            seen.add(name)
+            taken.append(source_of(value))
+    # Helpers: names the taken (and passed) definitions use that the notebook defined.
+    frontier = [value for value in passed if not isinstance(value, str)] + [namespace[name] for name, _ in taken]
+    while frontier:
+        for name in sorted(_global_names(frontier.pop())):
+            value = namespace.get(name)
+            if name not in seen and _defined_in(value, namespace):
+                seen.add(name)
+                taken.append(source_of(value))
+                frontier.append(value)
+    return taken
+
+
+def _global_names(value: Any) -> set[str]:
+    """The global names a function's code (or a class's methods' code) may read."""
+    codes = []
+    if isinstance(value, types.FunctionType):
+        codes.append(value.__code__)
+    elif isinstance(value, type):
+        codes += [function.__code__ for function in _methods(value)]
+    names: set[str] = set()
+    while codes:
+        code = codes.pop()
+        names.update(code.co_names)
+        codes += [constant for constant in code.co_consts if isinstance(constant, types.CodeType)]
+    return names
+
+
+def _methods(cls: type) -> list[types.FunctionType]:
+    """The plain functions defined in a class's body (methods, static and class methods, property getters)."""
+    found = []
+    for value in vars(cls).values():
+        for candidate in (value, getattr(value, "__func__", None), getattr(value, "fget", None)):
+            if isinstance(candidate, types.FunctionType):
+                found.append(candidate)
+    return found
+
+
+def _home_module(name: str, exercises: list[manifest.Exercise]) -> str:
+    """The file a definition belongs in when no file defines it yet: that of the exercise grading it."""
+    for exercise in manifest.EXERCISES:
+        if name in exercise.functions and not exercise.bonus:
+            return exercise.module
+    return exercises[0].module
 
 
 def source_of(function: Any) -> tuple[str, str]:
     """(name, dedented source) of a function or class, or of a source string."""
     if isinstance(function, str):
         source = textwrap.dedent(function)
+    elif isinstance(function, (types.FunctionType, type)):
+        source = _source_text(function)
     else:
-        try:
-            source = textwrap.dedent(inspect.getsource(function))
-        except (OSError, TypeError) as error:
-            name = getattr(function, "__name__", repr(function))
-            raise NotebookError(
-                f"Python cannot find the source of {name} ({error}). Pass its source as a string instead: "
-                f'check("...", """def {name}(...): ...""")'
-            ) from None
+        kind = type(function).__name__
+        raise NotebookError(
+            f"check() takes functions and classes (or their source as a string), not a {kind}: "
+            "pass the function itself, without calling it."
+        )
     try:
         tree = ast.parse(source)
     except SyntaxError as error:
@@ -108,6 +218,41 @@ def source_of(function: Any) -> tuple[str, str]:
     if len(definitions) != 1:
         raise NotebookError("give one function or class at a time (its source must hold exactly one definition)")
     return definitions[0].name, source
+
+
+def _source_text(value: Any) -> str:
+    """The source of a function or class, found where Python put it: for a class
+    defined in a notebook cell (which inspect cannot find before Python 3.13),
+    the cell that its methods' code came from."""
+    try:
+        return textwrap.dedent(inspect.getsource(value))
+    except (OSError, TypeError):
+        pass
+    if isinstance(value, type):
+        for method in _methods(value):
+            lines = linecache.getlines(method.__code__.co_filename)
+            source = _class_in("".join(lines), value.__name__, method.__code__.co_firstlineno)
+            if source is not None:
+                return source
+    name = getattr(value, "__name__", "it")
+    word = "class" if isinstance(value, type) else "def"
+    raise NotebookError(
+        f"Python cannot find the source of {name}. Pass its source as a string instead: "
+        f'check("...", """{word} {name}...""")'
+    )
+
+
+def _class_in(text: str, name: str, line: int) -> str | None:
+    """The source of the class `name` in `text` whose body holds `line`."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == name and node.lineno <= line <= (node.end_lineno or 0):
+            start = min([node.lineno] + [decorator.lineno for decorator in node.decorator_list])
+            return textwrap.dedent("".join(text.splitlines(keepends=True)[start - 1 : node.end_lineno]))
+    return None
 
 
 def _renamed_for(words: list[str], definitions: list[tuple[str, str]]) -> list[tuple[str, str]]:

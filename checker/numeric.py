@@ -179,6 +179,10 @@ def array_of(
         raise CaseFailure(f"{what} returned None. Did you forget a `return`?")
     if kind == "tensor":
         raise CaseFailure(f"{what} returned a {type_name}; it should return a plain NumPy array (a Tensor's data is its .array).")
+    if type_name in ("tuple", "list") and isinstance(observation.get("length"), int):
+        count = observation["length"]
+        items = f"{count} item{'' if count == 1 else 's'}"
+        raise CaseFailure(f"{what} returned a {type_name} of {items}; it should return one NumPy array, shaped like the argument it is the gradient of.")
     if kind == "other" or "values" not in observation:
         shown = observation.get("repr", "")
         raise CaseFailure(f"{what} returned a {type_name} ({shown}); it should return a NumPy array.")

@@ -31,6 +31,7 @@ _isinstance = isinstance
 _type = type
 _str = str
 _repr = repr
+_len = len
 
 PACKAGE = "submission"  # the name the student's folder is imported under
 
@@ -193,6 +194,7 @@ def returned(value: Any) -> dict[str, Any]:
         description["repr"] = _safe_repr(value)
         if not _isinstance(value, (list, tuple)):
             return description
+        description["length"] = _len(value)
         source = value
     try:
         plain = _array(source, dtype=_float64, copy=True)

@@ -8,17 +8,42 @@ terminal, or NO_COLOR set) the same renderables come out as plain text.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.panel import Panel
-from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from . import manifest
 from .results import CheckResult, ExerciseResult
+
+
+@dataclass(frozen=True)
+class Commands:
+    """How the report spells the commands it suggests, so that each can be pasted where it is read.
+
+    In a terminal, from the kit's folder: `make check EX=1.2`, `make hint EX=1.2`.
+    In a notebook: `check("1.2")`, `hint("1.2")` (both from `checker`).
+    """
+
+    notebook: bool = False
+
+    def check(self, selection: str) -> str:
+        return f'check("{selection}")' if self.notebook else f"make check EX={selection}"
+
+    def hint(self, exercise_id: str) -> str:
+        return f'hint("{exercise_id}")' if self.notebook else f"make hint EX={exercise_id}"
+
+    def hint_reset(self, exercise_id: str) -> str:
+        return f'hint("{exercise_id}", reset=True)' if self.notebook else f"make hint EX={exercise_id} RESET=1"
+
+
+TERMINAL = Commands()
+NOTEBOOK = Commands(notebook=True)
 
 GLYPHS = {
     "passed": ("✓", "green"),
@@ -42,7 +67,23 @@ def make_console(**options: object) -> Console:
     return Console(highlight=False, **options)
 
 
-def render(result: CheckResult) -> RenderableType:
+def show(console: Console, renderable: RenderableType) -> None:
+    """Print on `console`; when it is not a terminal (a pipe, a file), without trailing spaces.
+
+    rich pads every line of a table or a panel to its full width, which a
+    terminal never shows but a file or a diff does.
+    """
+    if console.is_terminal or console.is_jupyter:
+        console.print(renderable)
+        return
+    with console.capture() as captured:
+        console.print(renderable)
+    text = "\n".join(line.rstrip() for line in captured.get().split("\n"))
+    console.file.write(text)
+    console.file.flush()
+
+
+def render(result: CheckResult, commands: Commands = TERMINAL) -> RenderableType:
     parts: list[RenderableType] = [exercise_table(result), progress(result)]
     notice = sandbox_notice(result)
     if notice is not None:
@@ -50,9 +91,9 @@ def render(result: CheckResult) -> RenderableType:
     parts += [curve for curve in map(loss_curve, result.exercises) if curve is not None]
     focus = first_to_fix(result)
     if focus is not None:
-        parts.append(focus_panel(focus))
+        parts.append(focus_panel(focus, commands))
     elif result.optional and result.all_passed:
-        parts.append(finished_panel(result))
+        parts.append(finished_panel(result, commands))
     return Group(*parts)
 
 
@@ -126,17 +167,42 @@ def exercise_table(result: CheckResult) -> Table:
     return table
 
 
+def summary_text(result: CheckResult) -> str:
+    """'3/10 exercises passed, score 12/38' (and the bonus, when there is one)."""
+    passed = sum(1 for exercise_result in result.exercises if exercise_result.status == "passed")
+    text = f"{passed}/{len(result.exercises)} exercises passed, score {result.score:g}/{result.max_score:g}"
+    if result.bonus_max_score:
+        text += f", bonus {result.bonus_score:g}/{result.bonus_max_score:g}"
+    return text
+
+
+class ProgressLine:
+    """A bar and the summary on one line, the bar shortened to fit the console's width.
+
+    Filled with heavy rules, the rest light ones, so that it reads the same
+    in colour and as plain text.
+    """
+
+    MAX_BAR, MIN_BAR = 40, 10
+
+    def __init__(self, passed: int, total: int, text: str):
+        self.passed, self.total, self.text = passed, max(total, 1), text
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        room = options.max_width - len(self.text) - 1
+        width = min(self.MAX_BAR, room) if room >= self.MIN_BAR else min(self.MAX_BAR, options.max_width)
+        filled = round(width * self.passed / self.total)
+        bar = Text("━" * filled, style="green") + Text("─" * (width - filled), style="dim")
+        if room >= self.MIN_BAR:
+            yield bar + Text(" " + self.text)
+        else:  # too narrow for both: the summary goes under the bar
+            yield bar
+            yield Text(self.text)
+
+
 def progress(result: CheckResult) -> RenderableType:
     passed = sum(1 for exercise_result in result.exercises if exercise_result.status == "passed")
-    total = len(result.exercises)
-    bar = ProgressBar(total=max(total, 1), completed=passed, width=40)
-    line = Table.grid(padding=(0, 1))
-    line.add_row(
-        bar,
-        Text(f"{passed}/{total} exercises passed, score {result.score:g}/{result.max_score:g}"
-             + (f", bonus {result.bonus_score:g}/{result.bonus_max_score:g}" if result.bonus_max_score else "")),
-    )
-    return line
+    return ProgressLine(passed, len(result.exercises), summary_text(result))
 
 
 def sandbox_notice(result: CheckResult) -> Text | None:
@@ -165,24 +231,24 @@ def first_to_fix(result: CheckResult) -> ExerciseResult | None:
     return None
 
 
-def finished_panel(result: CheckResult) -> Panel:
+def finished_panel(result: CheckResult, commands: Commands = TERMINAL) -> Panel:
     """Every main exercise passes: say so, and point at the bonus without making it a failure."""
     body = Text(f"Every main exercise passes: {result.score:g}/{result.max_score:g}. Well done.")
     open_bonus = [exercise_result for exercise_result in result.exercises
                   if exercise_result.exercise.id in result.optional and exercise_result.status != "passed"]
     if open_bonus:
         names = ", ".join(f"{item.exercise.id} {item.exercise.title}" for item in open_bonus)
-        body.append(f"\n\nOptional bonus still open: {names}. Try them with: make check EX=b", style="dim")
+        body.append(f"\n\nOptional bonus still open: {names}. Try them with: {commands.check('b')}", style="dim")
     return Panel(body, title="✓ course complete", title_align="left", border_style="green", expand=False)
 
 
-def focus_panel(exercise_result: ExerciseResult) -> Panel:
+def focus_panel(exercise_result: ExerciseResult, commands: Commands = TERMINAL) -> Panel:
     exercise = exercise_result.exercise
     glyph, style = GLYPHS[exercise_result.status]
     if exercise_result.status == "not_started":
         body = Text(
             f"Next up: {', '.join(exercise.functions)} in exercises/{exercise.module}.py.\n"
-            f"Read its docstring, write it, then run: make check EX={exercise.id}"
+            f"Read the lesson ({exercise.lesson}) and the docstring, write it, then run: {commands.check(exercise.id)}"
         )
     else:
         body = Text(exercise_result.message)
@@ -193,25 +259,39 @@ def focus_panel(exercise_result: ExerciseResult) -> Panel:
         if printed:
             body.append("\n\nYour code printed:\n", style="dim")
             body.append(printed.rstrip()[:1500])
-    body.append(f"\n\nStuck? make hint EX={exercise.id}", style="dim")
+    body.append(f"\n\nStuck? {commands.hint(exercise.id)}", style="dim")
+    if exercise_result.status != "not_started":
+        body.append(f"\nThe lesson of Part {exercise.part}: {exercise.lesson}" if not exercise.bonus
+                    else f"\nThe lesson of the bonus: {exercise.lesson}", style="dim")
     title = f"{glyph} {exercise.id} {exercise.title}: {STATUS_WORDS[exercise_result.status]}"
     return Panel(body, title=title, title_align="left", border_style=style, expand=False)
 
 
-def exercise_list(exercises: list) -> Table:
-    """The syllabus, for `checker list`."""
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    table.add_column("id", no_wrap=True)
-    table.add_column("exercise")
-    table.add_column("file", no_wrap=True)
-    table.add_column("grades")
-    table.add_column("points", justify="right")
+def exercise_list(exercises: list) -> RenderableType:
+    """The syllabus, for `make list`: part by part, each part's lesson and file
+    first, then each exercise with its points and time limit (per test)."""
+    parts: list[RenderableType] = []
+    by_part: dict[str, list] = {}
     for exercise in exercises:
-        table.add_row(
-            exercise.id,
-            exercise.title + ("  (bonus)" if exercise.bonus else ""),
-            f"{exercise.module}.py",
-            ", ".join(exercise.functions),
-            f"{exercise.points:g}",
-        )
-    return table
+        by_part.setdefault(exercise.part, []).append(exercise)
+    for part, members in by_part.items():
+        name = "Bonus" if part == "bonus" else f"Part {part}"
+        heading = Text(f"{name}: {manifest.PART_TITLES[part]}", style="bold")
+        heading.append(f"\nlesson {manifest.lesson_of(part)}, code in exercises/{manifest.PART_MODULES[part]}.py", style="dim")
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, show_header=not parts, expand=True)
+        table.add_column("id", width=4, no_wrap=True)
+        table.add_column("exercise", width=26)
+        table.add_column("grades", ratio=1, min_width=26)
+        table.add_column("points", justify="right", width=6, no_wrap=True)
+        table.add_column("limit", justify="right", width=5, no_wrap=True)
+        for exercise in members:
+            table.add_row(
+                exercise.id,
+                exercise.title,
+                ", ".join(exercise.functions) + (f" (in {exercise.module}.py)" if exercise.file else ""),
+                f"{exercise.points:g}",
+                f"{exercise.timeout:g} s",
+            )
+        parts += [heading, table, Text("")]
+    parts.append(Text("limit: how long each test of an exercise may run before it counts as timed out.", style="dim"))
+    return Group(*parts)

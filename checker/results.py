@@ -41,6 +41,7 @@ class TestResult:
     output: str = ""  # what the student's code printed during this test
     size: int | None = None  # entries in the expected array of a failed comparison (not in the JSON)
     diagnosed: bool = False  # its message names a likely mistake (not in the JSON)
+    general: bool = False  # its message is about the code as a whole (a syntax error), not this test's inputs
 
 
 @dataclass

@@ -50,3 +50,28 @@ _OBJECT_ID = re.compile(r"(?<![\d.])\d{12,}(?![\d.])")
 def without_addresses(text: str) -> str:
     """`text` with object addresses and ids left out, so the same code gets the same message in every run."""
     return _OBJECT_ID.sub("<id>", _ADDRESS.sub("", text))
+
+
+# Names and paths that mean something to the checker, not to a student:
+# "_back_stub.<locals>.back" (a function made inside another), the staging
+# folder the student's files are copied to ("/tmp/backprop-check-x1y2/package/
+# part1_backward.py"), and the package name they are imported under
+# ("submission.part1_backward").
+_LOCALS = re.compile(r"\b(?:[A-Za-z_]\w*\.)*<locals>\.")
+_STAGED_PATH = re.compile(r"(?:[A-Za-z]:)?[\\/][^\s'\"()<>]*?backprop-[a-z]+-[^\s/\\'\"]*[\\/](?:[^\s/\\'\"]+[\\/])*")
+_PACKAGE = re.compile(r"\bsubmission\.(?=[A-Za-z_])")
+_LAMBDA = re.compile(r"<function <lambda>>|<lambda>(?:\(\))?")
+
+
+def without_internals(text: str) -> str:
+    """`text` as a student should read it: no checker-made qualified names, staging paths or package names.
+
+    "<function _back_stub.<locals>.back>" becomes "<function back>", a staged
+    file's path becomes its name, "submission.part1_backward" becomes
+    "part1_backward", and a lambda ("<function <lambda>>", "<lambda>()") becomes
+    "a lambda function".
+    """
+    text = _LOCALS.sub("", text)
+    text = _STAGED_PATH.sub("", text)
+    text = _PACKAGE.sub("", text)
+    return _LAMBDA.sub("a lambda function", text)

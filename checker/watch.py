@@ -1,25 +1,32 @@
-"""`python -m checker watch [EXERCISE ...]`: check again on every save.
+"""`make watch` (`python -m checker watch [EXERCISE ...]`): check again on every save, and move on.
 
 It polls the modification times of the exercise folder's .py files (every
 half second: polling works on every system and every editor, including
-those that save by replacing the file). On a change it clears the screen and
-runs `python -m checker check` as a fresh process, so each run sees the
-student's latest code and nothing is left over from the last one.
+those that save by replacing the file). On a change it runs `python -m
+checker check` as a fresh process, so each run sees the student's latest
+code and nothing is left over from the last one.
 
-Without EXERCISE it follows the course: it checks the first exercise that
-does not pass yet, and when that one passes, looks for the next.
+Like rustlings, it follows one exercise at a time: the first that does not
+pass (of EXERCISE, when given; else of the course). When that one passes, it
+says so and moves to the next exercise that does not pass. Each screen shows
+only the exercise being followed, then one line of course progress, so that
+it fits a terminal of normal height.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
+from . import manifest
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 POLL_SECONDS = 0.5
@@ -40,9 +47,17 @@ def fingerprint(folder: Path) -> Fingerprint:
 
 
 @dataclass
+class CheckRun:
+    """One `check` run: what it printed, and each checked exercise's status."""
+
+    output: str
+    statuses: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class Watcher:
     impl_dir: Path
-    exercises: list[str]  # what the student asked for; empty means "the first not passing"
+    exercises: list[str]  # what the student asked for: where to start; empty means the course
     interval: float = POLL_SECONDS
     max_runs: int | None = None  # for tests: stop after this many checks
     clear_screen: bool = True
@@ -50,7 +65,8 @@ class Watcher:
 
     def __post_init__(self) -> None:
         self.runs = 0
-        self.focus: str | None = None  # the exercise being followed, without EXERCISE
+        self.focus: str | None = None  # the exercise being followed
+        self.course: dict[str, str] = {}  # the last known status of every exercise
 
     def run(self) -> int:
         try:
@@ -75,55 +91,89 @@ class Watcher:
 
     def _check(self) -> None:
         self.runs += 1
+        news: list[str] = []
+        if self.focus is None:
+            self._survey()
+            self.focus = self._next_focus()
+        shown = None
+        while self.focus is not None:
+            shown = run_check(self.impl_dir, [self.focus])
+            status = shown.statuses.get(self.focus, "error")
+            self.course[self.focus] = status
+            if status != "passed":
+                break
+            news.append(f"✓ {manifest.get(self.focus).label} passes.")
+            self._survey()  # the others may have changed too: one save can finish several
+            self.focus = self._next_focus()
+            if self.focus is not None:
+                news.append(f"Next: {manifest.get(self.focus).label} (read {manifest.get(self.focus).lesson}).")
+        self._clear()
+        stamp = time.strftime("%H:%M:%S")
+        self.say(f"[{stamp}] run {self.runs}: " + (f"following {self.focus}" if self.focus else "nothing left to follow"))
+        for line in news:
+            self.say(line)
+        if self.focus is None:
+            self.say(self._finished())
+        elif shown is not None:
+            self.say(shown.output.rstrip("\n"))
+        self.say(course_line(self.course))
+        self.say(f"Watching {self.impl_dir}/: save a file to check again (Ctrl-C to stop).")
+
+    def _survey(self) -> None:
+        """Every exercise's status, from a full check whose report is not shown."""
+        self.course.update(run_check(self.impl_dir, []).statuses)
+
+    def _next_focus(self) -> str | None:
+        """The first exercise not passing: among those asked for, else in the course (main before bonus)."""
+        asked = [exercise.id for exercise in manifest.select(self.exercises)] if self.exercises else []
+        main = [exercise.id for exercise in manifest.EXERCISES if not exercise.bonus]
+        bonus = [exercise.id for exercise in manifest.EXERCISES if exercise.bonus]
+        for candidates in (asked, main, bonus):
+            for exercise_id in candidates:
+                if self.course.get(exercise_id, "not_started") != "passed":
+                    return exercise_id
+        return None
+
+    def _finished(self) -> str:
+        return "Every exercise passes, the bonus included. Well done!"
+
+    def _clear(self) -> None:
         if self.clear_screen and sys.stdout.isatty():
             sys.stdout.write("\033[2J\033[H")
             sys.stdout.flush()
-        if self.exercises:
-            self._announce(" ".join(self.exercises))
-            run_check(self.impl_dir, self.exercises)
-        else:
-            self._follow_the_course()
-        self.say(f"\nWatching {self.impl_dir}/ for changes: save a file to check again (Ctrl-C to stop).")
-
-    def _follow_the_course(self) -> None:
-        if self.focus is not None:
-            self._announce(self.focus)
-            status, _ = run_check(self.impl_dir, [self.focus])
-            if status != "passed":
-                return
-            self.say(f"\n{self.focus} passes. Looking for the next exercise...\n")
-        self._announce("everything")
-        _, next_focus = run_check(self.impl_dir, [])
-        self.focus = next_focus
-
-    def _announce(self, what: str) -> None:
-        stamp = time.strftime("%H:%M:%S")
-        self.say(f"[{stamp}] checking {what} (run {self.runs})")
 
 
-def run_check(impl_dir: Path, exercises: list[str]) -> tuple[str, str | None]:
-    """Run `python -m checker check` in a fresh process; its output goes straight to the terminal.
+def course_line(course: dict[str, str]) -> str:
+    """One line of course progress: 'Course: 5/28 main exercises pass, score 12/100; bonus 0/10'."""
+    main = [exercise for exercise in manifest.EXERCISES if not exercise.bonus]
+    bonus = [exercise for exercise in manifest.EXERCISES if exercise.bonus]
 
-    Returns the status of the first selected exercise and the id of the
-    first exercise that still needs work (None when all pass).
+    def points(exercises: list[manifest.Exercise]) -> float:
+        return sum(exercise.points for exercise in exercises if course.get(exercise.id) == "passed")
+
+    passed = sum(1 for exercise in main if course.get(exercise.id) == "passed")
+    return (
+        f"Course: {passed}/{len(main)} main exercises pass, score {points(main):g}/{sum(e.points for e in main):g}; "
+        f"bonus {points(bonus):g}/{sum(e.points for e in bonus):g}"
+    )
+
+
+def run_check(impl_dir: Path, exercises: list[str]) -> CheckRun:
+    """Run `python -m checker check` in a fresh process and collect what it printed.
+
+    The output keeps its colours when the watch runs in a terminal.
     """
+    environment = dict(os.environ)
+    if sys.stdout.isatty() and "NO_COLOR" not in environment:
+        environment["FORCE_COLOR"] = "1"
+        environment["COLUMNS"] = str(shutil.get_terminal_size().columns)
     with tempfile.TemporaryDirectory(prefix="backprop-watch-") as tmp:
         json_path = Path(tmp) / "result.json"
         command = [sys.executable, "-m", "checker", "check", *exercises, "--impl", str(impl_dir), "--json", str(json_path)]
-        subprocess.run(command, cwd=KIT_ROOT, stdin=subprocess.DEVNULL)
+        completed = subprocess.run(command, cwd=KIT_ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=environment)
         try:
             result = json.loads(json_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return "error", None
-    exercises_json = result.get("exercises") or []
-    first_status = exercises_json[0].get("status", "error") if exercises_json else "error"
-    return first_status, first_needing_work(exercises_json)
-
-
-def first_needing_work(exercises: list[dict]) -> str | None:
-    """Like the report's focus: the first started but failing exercise, else the first not started."""
-    for wanted in (("failed", "error", "timeout"), ("not_started",)):
-        for exercise in exercises:
-            if exercise.get("status") in wanted:
-                return exercise.get("id")
-    return None
+            result = {}
+    statuses = {entry.get("id"): entry.get("status", "error") for entry in result.get("exercises") or [] if isinstance(entry, dict)}
+    return CheckRun(completed.stdout + completed.stderr, statuses)

@@ -4,7 +4,8 @@ b.1  Recursion-free topological sort. Nothing to write in this file: the
      checker runs your own `topological_sort` (part2_autograd.py) on graphs
      10,000 nodes deep. A recursive depth-first search needs one Python stack
      frame per node on the current path and stops at Python's recursion limit
-     (about 1,000 frames). Rewrite it with a loop and an explicit stack.
+     (about 1,000 frames). Kahn's algorithm (see the hints of 2.4) uses loops
+     only; a depth-first search can too, with an explicit stack.
 
 b.2  `numerical_gradient`: the tool this kit's checker is built on. Write
      your own, and use it to test any backward function you write.

@@ -32,7 +32,7 @@ def sin_back(grad_out: Arr, out: Arr, x: Arr) -> Arr:
 def log_back(grad_out: Arr, out: Arr, x: Arr) -> Arr:
     """Backward function of `out = np.log(x)`, elementwise.
 
-    d(out)/dx = 1/x, so dL/dx = grad_out / x.
+    Given grad_out = dL/d(out), return dL/dx. The entries of x are positive.
 
     grad_out, out and x all have the same shape; so does the result.
     """
@@ -44,17 +44,14 @@ def unbroadcast(broadcasted: Arr, original: Arr) -> Arr:
     """Sum a gradient back down to the shape of the array it belongs to.
 
     When NumPy broadcasts `original` up to a larger shape, each entry of
-    `original` is used many times, so its gradient is the sum of the gradients
-    of all its copies. `broadcasted` is such a gradient, shaped like the
-    broadcast result. Undo the broadcast in two steps:
+    `original` is used several times: it has copies. `broadcasted` is a
+    gradient shaped like the broadcast result, with one entry per copy. Return
+    the gradient of `original` itself: each of its entries gets the sum of the
+    gradients of all its copies.
 
-    1. Dims that broadcasting added in front: sum them away.
-       (2, 3, 4) -> original (3, 4): sum over axis 0.
-    2. Dims where `original` has size 1 but `broadcasted` does not: sum over
-       them keeping the dim. (3, 4) -> original (3, 1): sum over axis 1 with
-       keepdims=True.
-
-    A 0-d `original` (a scalar array) receives the sum of everything.
+    Broadcasting may have added dims in front ((3, 4) -> (2, 3, 4)) and
+    stretched dims of size 1 ((3, 1) -> (3, 4)), or both. A 0-d `original` (a
+    scalar array) was copied to every entry.
 
     Returns an array with exactly `original.shape`.
     """
@@ -65,8 +62,9 @@ def unbroadcast(broadcasted: Arr, original: Arr) -> Arr:
 def multiply_back0(grad_out: Arr, out: Arr, x: Arr, y: Arr | float) -> Arr:
     """Backward function of `out = x * y` with respect to x (argument 0).
 
-    d(out)/dx = y, so dL/dx = grad_out * y, summed back to x's shape with
-    `unbroadcast` (x and y may have been broadcast against each other).
+    Given grad_out = dL/d(out), return dL/dx, shaped like x. x and y may have
+    been broadcast against each other, so grad_out has the broadcast shape,
+    which may be larger than x's.
 
     y may be a plain Python number instead of an array.
     """
@@ -77,7 +75,8 @@ def multiply_back0(grad_out: Arr, out: Arr, x: Arr, y: Arr | float) -> Arr:
 def multiply_back1(grad_out: Arr, out: Arr, x: Arr | float, y: Arr) -> Arr:
     """Backward function of `out = x * y` with respect to y (argument 1).
 
-    d(out)/dy = x, so dL/dy = grad_out * x, summed back to y's shape.
+    Given grad_out = dL/d(out), return dL/dy, shaped like y (x and y may have
+    been broadcast against each other).
 
     x may be a plain Python number instead of an array.
     """

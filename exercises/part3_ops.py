@@ -32,8 +32,6 @@ from .part1_backward import unbroadcast
 def negative_back(grad_out: Arr, out: Arr, x: Arr) -> Arr:
     """Backward function of `out = np.negative(x)`, that is out = -x.
 
-    d(out)/dx = -1 elementwise, so dL/dx = -grad_out.
-
     grad_out, out and x have the same shape; so does the result.
     """
     # TODO(3.1): write negative_back.
@@ -42,8 +40,6 @@ def negative_back(grad_out: Arr, out: Arr, x: Arr) -> Arr:
 
 def exp_back(grad_out: Arr, out: Arr, x: Arr) -> Arr:
     """Backward function of `out = np.exp(x)`, elementwise.
-
-    d(out)/dx = exp(x), which is `out` itself, so dL/dx = grad_out * out.
 
     grad_out, out and x have the same shape; so does the result.
     """
@@ -60,8 +56,7 @@ def reshape_back(grad_out: Arr, out: Arr, x: Arr, new_shape: tuple[int, ...]) ->
     """Backward function of `out = np.reshape(x, new_shape)`.
 
     Reshaping moves no entry relative to the others in C order: entry k of
-    x.ravel() is entry k of out.ravel(). So the gradient is grad_out
-    reshaped back to x's shape.
+    x.ravel() is entry k of out.ravel().
 
     grad_out has out's shape (new_shape, with any -1 worked out); the result
     has x.shape.
@@ -97,8 +92,8 @@ def invert_transposition(axes: tuple[int, ...]) -> tuple[int, ...]:
 def permute_back(grad_out: Arr, out: Arr, x: Arr, axes: tuple[int, ...] | None = None) -> Arr:
     """Backward function of `out = np.transpose(x, axes)`.
 
-    Each entry only moves, so the gradient is grad_out moved back: transpose
-    it by the inverse permutation.
+    Transposing moves entries without changing them: out's dim i is x's dim
+    axes[i].
 
     axes may contain negative dims (`Tensor.T` uses axes=(-1, -2)); None
     means reverse all dims, as in np.transpose.
@@ -133,9 +128,7 @@ def _expand(x: Arr, new_shape: tuple[int, ...]) -> Arr:
 def expand_back(grad_out: Arr, out: Arr, x: Arr, new_shape: tuple[int, ...]) -> Arr:
     """Backward function of `out = _expand(x, new_shape)`.
 
-    Expanding is broadcasting: every copy of an entry of x sends its gradient
-    back to that entry, so the copies' gradients are summed. That is exactly
-    `unbroadcast`.
+    Every entry of out is a copy of one entry of x (see _expand).
 
     grad_out has the expanded shape; the result has x.shape.
     """
@@ -160,13 +153,12 @@ def _sum(x: Arr, dim: int | tuple[int, ...] | None = None, keepdim: bool = False
 def sum_back(grad_out: Arr, out: Arr, x: Arr, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Arr:
     """Backward function of `out = _sum(x, dim, keepdim)`.
 
-    Each entry x[i] is added into exactly one entry out[j] with coefficient 1,
-    so dL/dx[i] = grad_out[j]: the gradient is grad_out copied back along the
-    summed dims.
+    Each entry out[j] is the sum of the entries of x that the summed dims
+    collapse onto j.
 
     dim: None (all dims), an int, a negative int, or a tuple of them.
-    keepdim: if False, the summed dims are missing from grad_out; put them
-    back as size 1 before broadcasting to x.shape.
+    keepdim: whether out kept the summed dims as size 1; if False, they are
+    missing from out and from grad_out.
 
     grad_out has out's shape; the result has x.shape.
     """
@@ -199,13 +191,9 @@ def _getitem(x: Arr, index: Any) -> Arr:
 def getitem_back(grad_out: Arr, out: Arr, x: Arr, index: Any) -> Arr:
     """Backward function of `out = _getitem(x, index)`, that is x[index].
 
-    Entry x[i] gets the sum of the gradients of every out entry that was
-    read from it: zero if it was not picked, grad_out's entry if it was
-    picked once, the sum of several if an integer-array index picked it more
+    Each entry of out is read from one entry of x. Some entries of x may not
+    be read at all, and an integer-array index may read the same entry more
     than once (x[[0, 0]] reads x[0] twice).
-
-    Plain assignment `grad[index] = grad_out` keeps only one of repeated
-    picks; `np.add.at` adds them all.
 
     grad_out has out's shape; the result has x.shape.
     """
@@ -221,55 +209,39 @@ def getitem_back(grad_out: Arr, out: Arr, x: Arr, index: Any) -> Arr:
 
 
 def add_back0(grad_out: Arr, out: Arr, x: Arr, y: Arr | float) -> Arr:
-    """Backward function of `out = x + y` with respect to x.
-
-    d(out)/dx = 1, so dL/dx = grad_out, unbroadcast to x's shape.
-    """
+    """Backward function of `out = x + y` with respect to x; the result has x.shape."""
     # TODO(3.7): write add_back0.
     raise NotImplementedError("exercise 3.7 add_back0")
 
 
 def add_back1(grad_out: Arr, out: Arr, x: Arr | float, y: Arr) -> Arr:
-    """Backward function of `out = x + y` with respect to y.
-
-    d(out)/dy = 1, so dL/dy = grad_out, unbroadcast to y's shape.
-    """
+    """Backward function of `out = x + y` with respect to y; the result has y.shape."""
     # TODO(3.7): write add_back1.
     raise NotImplementedError("exercise 3.7 add_back1")
 
 
 def subtract_back0(grad_out: Arr, out: Arr, x: Arr, y: Arr | float) -> Arr:
-    """Backward function of `out = x - y` with respect to x.
-
-    d(out)/dx = 1, so dL/dx = grad_out, unbroadcast to x's shape.
-    """
+    """Backward function of `out = x - y` with respect to x; the result has x.shape."""
     # TODO(3.7): write subtract_back0.
     raise NotImplementedError("exercise 3.7 subtract_back0")
 
 
 def subtract_back1(grad_out: Arr, out: Arr, x: Arr | float, y: Arr) -> Arr:
-    """Backward function of `out = x - y` with respect to y.
-
-    d(out)/dy = -1, so dL/dy = -grad_out, unbroadcast to y's shape.
-    """
+    """Backward function of `out = x - y` with respect to y; the result has y.shape."""
     # TODO(3.7): write subtract_back1.
     raise NotImplementedError("exercise 3.7 subtract_back1")
 
 
 def true_divide_back0(grad_out: Arr, out: Arr, x: Arr, y: Arr | float) -> Arr:
-    """Backward function of `out = x / y` with respect to x.
-
-    d(out)/dx = 1/y, so dL/dx = grad_out / y, unbroadcast to x's shape.
-    """
+    """Backward function of `out = x / y` with respect to x; the result has x.shape."""
     # TODO(3.7): write true_divide_back0.
     raise NotImplementedError("exercise 3.7 true_divide_back0")
 
 
 def true_divide_back1(grad_out: Arr, out: Arr, x: Arr | float, y: Arr) -> Arr:
-    """Backward function of `out = x / y` with respect to y.
+    """Backward function of `out = x / y` with respect to y; the result has y.shape.
 
-    d(out)/dy = -x / y**2, so dL/dy = -grad_out * x / y**2, unbroadcast to
-    y's shape.
+    The entries of y are non-zero.
     """
     # TODO(3.7): write true_divide_back1.
     raise NotImplementedError("exercise 3.7 true_divide_back1")
@@ -283,10 +255,11 @@ def true_divide_back1(grad_out: Arr, out: Arr, x: Arr | float, y: Arr) -> Arr:
 def maximum_back0(grad_out: Arr, out: Arr, x: Arr, y: Arr | float) -> Arr:
     """Backward function of `out = np.maximum(x, y)` with respect to x.
 
-    Where x > y, out is x: x gets the whole gradient. Where x < y it gets
-    none. Where x == y, maximum has no derivative; any split of grad_out
-    between x and y whose shares add up to grad_out is a valid choice. This
-    kit's convention: split ties evenly, half to each.
+    Where x == y, maximum has no derivative. Any split of grad_out between
+    x and y there is accepted, provided the two shares add up to grad_out
+    (maximum_back0's share for x plus maximum_back1's share for y): the
+    checker leaves the choice to you. Splitting ties evenly, half to each, is
+    the simplest symmetric choice.
 
     x and y may be broadcast against each other, and y may be a number;
     the result has x.shape.
@@ -298,8 +271,9 @@ def maximum_back0(grad_out: Arr, out: Arr, x: Arr, y: Arr | float) -> Arr:
 def maximum_back1(grad_out: Arr, out: Arr, x: Arr | float, y: Arr) -> Arr:
     """Backward function of `out = np.maximum(x, y)` with respect to y.
 
-    The mirror image of maximum_back0: y gets the gradient where y > x and
-    half of it where they tie. The result has y.shape.
+    The mirror image of maximum_back0. At ties, y's share and x's share from
+    maximum_back0 must add up to grad_out. x may be a number; the result has
+    y.shape.
     """
     # TODO(3.8): write maximum_back1.
     raise NotImplementedError("exercise 3.8 maximum_back1")
@@ -310,8 +284,8 @@ def relu(x: Tensor) -> Tensor:
 
     Build it from the Tensor operations (maximum with 0.0), so that backprop
     goes through maximum_back0 and needs nothing new. At x == 0 relu has no
-    derivative; any value in [0, 1] is a valid choice there (with the tie
-    convention above it is 1/2).
+    derivative; any value in [0, 1] is a valid choice there (1/2 with an even
+    split of ties).
 
     Returns a new Tensor shaped like x.
     """
@@ -335,8 +309,7 @@ def _matmul2d(x: Arr, y: Arr) -> Arr:
 def matmul2d_back0(grad_out: Arr, out: Arr, x: Arr, y: Arr) -> Arr:
     """Backward function of `out = _matmul2d(x, y)` with respect to x.
 
-    dL/dx[i, l] = sum over j of grad_out[i, j] * y[l, j], that is
-    grad_out @ y.T: shapes (n, m) @ (m, k) give x's (n, k).
+    x has shape (n, k), y (k, m), grad_out (n, m); the result has x's (n, k).
     """
     # TODO(3.9): write matmul2d_back0.
     raise NotImplementedError("exercise 3.9 matmul2d_back0")
@@ -345,8 +318,7 @@ def matmul2d_back0(grad_out: Arr, out: Arr, x: Arr, y: Arr) -> Arr:
 def matmul2d_back1(grad_out: Arr, out: Arr, x: Arr, y: Arr) -> Arr:
     """Backward function of `out = _matmul2d(x, y)` with respect to y.
 
-    dL/dy[l, j] = sum over i of x[i, l] * grad_out[i, j], that is
-    x.T @ grad_out: shapes (k, n) @ (n, m) give y's (k, m).
+    x has shape (n, k), y (k, m), grad_out (n, m); the result has y's (k, m).
     """
     # TODO(3.9): write matmul2d_back1.
     raise NotImplementedError("exercise 3.9 matmul2d_back1")

@@ -3,13 +3,15 @@
 The data set (data/digits.csv.gz, see data/README.md) has 1,797 images of
 8x8 pixels, each a handwritten digit 0-9. Everything you need is in Part 4:
 an MLP, cross_entropy, SGD and NoGrad. Write the training loop and the
-evaluation, then run this file to see how well it learns:
+evaluation, then run this file from the kit's folder to see how well it
+learns:
 
-    python -m exercises.part5_training
+    make train
 
 The checker calls `train_digits` on a fixed training set (with seed=0),
 computes the test accuracy of the model you return, and needs at least 95%,
-within the exercise's time limit. Your loss history is drawn in the report.
+with training and evaluation done within 60 seconds (`make list` shows every
+exercise's time limit). Your loss history is drawn in the report.
 """
 
 from __future__ import annotations

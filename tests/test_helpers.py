@@ -92,13 +92,14 @@ def test_watch_runs_the_check_once_and_stops(tmp_path):
     shutil.copytree(EXERCISES, impl, ignore=shutil.ignore_patterns("__pycache__"))
     completed = run_checker("watch", "1.1", "--impl", str(impl), "--max-runs", "1")
     assert completed.returncode == 0
-    assert "checking 1.1 (run 1)" in completed.stdout
+    assert "run 1: following 1.1" in completed.stdout
     text = " ".join(completed.stdout.replace("│", " ").split())
     assert "Next up: log_back" in text
+    assert "Course: 0/28 main exercises pass, score 0/100; bonus 0/10" in completed.stdout
     assert "Watching" in completed.stdout
 
 
-def test_watch_checks_again_after_a_save(tmp_path):
+def test_watch_moves_on_when_the_exercise_passes(tmp_path):
     impl = tmp_path / "mine"
     shutil.copytree(EXERCISES, impl, ignore=shutil.ignore_patterns("__pycache__"))
     process = subprocess.Popen(
@@ -117,36 +118,45 @@ def test_watch_checks_again_after_a_save(tmp_path):
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0
-    assert "checking 1.1 (run 2)" in rest
-    assert "1/1 exercises passed" in rest
+    assert "run 2: following 2.1" in rest
+    assert "✓ 1.1 log_back passes." in rest
+    assert "Next: 2.1 BackwardFuncLookup (read docs/course/part2.md)." in rest
+    assert "Course: 4/28 main exercises pass, score 12/100" in rest
+    assert len(rest.splitlines()) < 30  # one exercise's report and a line of progress: a normal terminal's height
 
 
-def test_watch_without_an_exercise_follows_the_course(tmp_path):
-    impl = tmp_path / "mine"
-    shutil.copytree(EXERCISES, impl, ignore=shutil.ignore_patterns("__pycache__"))
-    lines: list[str] = []
-    from checker.watch import Watcher
+def test_watch_follows_one_exercise_and_advances_past_every_passing_one(tmp_path):
+    from checker import watch
+    from checker.watch import CheckRun, Watcher
 
+    course = {exercise.id: "not_started" for exercise in manifest.EXERCISES}
     calls: list[list[str]] = []
 
     def fake_check(impl_dir, exercises):
         calls.append(list(exercises))
-        return ("not_started", "1.1") if not exercises else ("passed", "1.2")
+        chosen = exercises or list(course)
+        return CheckRun(f"report of {' '.join(exercises) or 'everything'}\n", {exercise_id: course[exercise_id] for exercise_id in chosen})
 
-    import checker.watch as watch
-
+    lines: list[str] = []
     original = watch.run_check
     watch.run_check = fake_check
     try:
-        watcher = Watcher(impl, [], interval=0.01, max_runs=1, say=lines.append)
+        watcher = Watcher(tmp_path, [], interval=0.01, max_runs=1, say=lines.append)
         assert watcher.run() == 0
-        assert calls == [[]] and watcher.focus == "1.1"
-        watcher.max_runs = 2
+        assert calls == [[], ["1.1"]] and watcher.focus == "1.1"
+        assert "report of 1.1" in lines and "report of everything" not in lines  # the full survey is not shown
+        course.update({"1.1": "passed", "1.2": "passed", "1.3": "failed"})
+        lines.clear()
         watcher._check()
-        assert calls == [[], ["1.1"], []]  # 1.1 passes, so look for the next one
+        assert calls[2:] == [["1.1"], [], ["1.3"]] and watcher.focus == "1.3"
+        assert "✓ 1.1 log_back passes." in lines and "Next: 1.3 multiply_back (read docs/course/part1.md)." in lines
+        assert "Course: 2/28 main exercises pass, score 6/100; bonus 0/10" in lines
+        course.update({exercise_id: "passed" for exercise_id in course})
+        lines.clear()
+        watcher._check()
+        assert watcher.focus is None and any("Every exercise passes" in line for line in lines)
     finally:
         watch.run_check = original
-    assert any("1.1 passes" in line for line in lines)
 
 
 def test_watch_stops_cleanly_on_ctrl_c(tmp_path):
@@ -277,3 +287,39 @@ def test_notebook_check_explains_bad_arguments():
         checker.check("1.1", "def log_back(:\n", show=False)
     with pytest.raises(NotebookError, match="source"):
         checker.check("1.1", len, show=False)
+
+
+def test_notebook_class_whose_source_is_lost_gets_a_hint_for_a_class():
+    namespace: dict = {}
+    exec(compile("class Parameter:\n    def __init__(self, tensor):\n        self.tensor = tensor\n", "<nowhere>", "exec"), namespace)
+    with pytest.raises(NotebookError, match='"""class Parameter'):
+        checker.check("4.1", namespace["Parameter"], show=False)
+
+
+def test_notebook_takes_what_the_exercise_builds_on_from_the_namespace():
+    checked = checker.check("1.3", show=False, namespace={"__name__": __name__, "unbroadcast": unbroadcast})
+    assert checked.result.impl == "notebook (unbroadcast)"  # 1.3 builds on 1.2; multiply_back0/1 stay the files' stubs
+    assert checked.result.exercises[0].status == "not_started"
+
+
+def test_notebook_ignores_what_it_imported_from_the_exercises():
+    from exercises.part1_backward import unbroadcast as imported
+
+    checked = checker.check("1.2", show=False, namespace={"__name__": __name__, "unbroadcast": imported})
+    assert checked.result.impl.endswith("exercises") and checked.result.exercises[0].status == "not_started"
+
+
+def test_a_syntax_error_is_not_prefixed_by_a_test_name():
+    from checker import judge
+    from checker.results import TestResult
+
+    error = {"type": "SyntaxError", "message": "expected ':'", "file": "part1_backward.py", "line": 3, "text": "def f()", "frames": []}
+    status, message = judge.describe_exception(error, manifest.get("1.1"))
+    tests = [TestResult("log_back on a 0-d array", status, message, general=judge._about_the_code(error))]
+    summary = judge.summarise(manifest.get("1.1"), tests)
+    assert summary.message.startswith("part1_backward.py, line 3 has a syntax error"), summary.message
+
+
+def test_make_hint_can_start_again():
+    dry_run = subprocess.run(["make", "-n", "hint", "EX=1.2", "RESET=1"], cwd=KIT_ROOT, capture_output=True, text=True)
+    assert "-m checker hint 1.2 --reset" in dry_run.stdout

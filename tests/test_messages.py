@@ -267,3 +267,43 @@ def test_the_smallest_diagnosed_case_is_shown(tmp_path):
     source = "def log_back(grad_out, out, x):\n    return -grad_out / x\n"
     (result,) = check_planted("1.1", source, tmp_path).exercises
     assert "shape (5,)" in result.message.splitlines()[0]
+
+
+# Messages show no internal names or paths; they say what they know ---------------------------
+
+
+def test_a_returned_tuple_says_how_many_items_it_had():
+    with pytest.raises(CaseFailure) as failure:
+        expect_array(returned((RIGHT, RIGHT)), RIGHT, what="multiply_back0(grad_out, out, x, y)")
+    assert "returned a tuple of 2 items" in str(failure.value), str(failure.value)
+
+
+def test_messages_leave_out_checker_names_and_staging_paths():
+    from checker.safetext import without_internals
+
+    assert without_internals("get_back_func returned <function _back_stub.<locals>.back>") == "get_back_func returned <function back>"
+    staged = "cannot import name 'x' from 'submission.part1_backward' (/tmp/backprop-check-k2j_9/package/part1_backward.py)"
+    assert without_internals(staged) == "cannot import name 'x' from 'part1_backward' (part1_backward.py)"
+    assert without_internals("get_children was <function <lambda>>") == "get_children was a lambda function"
+    assert without_internals("TypeError: <lambda>() missing 1 required keyword-only argument: 'axis'") == (
+        "TypeError: a lambda function missing 1 required keyword-only argument: 'axis'"
+    )
+    assert without_internals("no backward function registered for <lambda> at argument position 0") == (
+        "no backward function registered for a lambda function at argument position 0"
+    )
+    assert without_internals("1.5 and np.log and x.y") == "1.5 and np.log and x.y"
+
+
+def test_a_planted_bug_in_the_lookup_names_the_registered_function(tmp_path):
+    source = (
+        "class BackwardFuncLookup:\n"
+        "    def __init__(self):\n"
+        "        self.back_funcs = {}\n"
+        "    def add_back_func(self, forward_fn, arg_position, back_fn):\n"
+        "        self.back_funcs[forward_fn] = back_fn\n"
+        "    def get_back_func(self, forward_fn, arg_position):\n"
+        "        return self.back_funcs[forward_fn]\n"
+    )
+    (result,) = check_planted("2.1", source, tmp_path).exercises
+    assert result.status == "failed"
+    assert "<locals>" not in result.message and "backprop-check" not in result.message, result.message

@@ -7,6 +7,7 @@ Results are built by hand (no student code runs), rendered with rich on a
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from rich.console import Console
 
 from checker import graphview, hints, manifest, report
@@ -98,7 +99,80 @@ def test_what_student_code_printed_is_shown():
 
 def test_exercise_list():
     text = render_text(report.exercise_list(list(manifest.EXERCISES)))
-    assert "part1_backward.py" in text and "unbroadcast" in text and "(bonus)" in text
+    assert "part1_backward.py" in text and "unbroadcast" in text and "Bonus: bonus (optional" in text
+
+
+def test_exercise_list_shows_each_time_limit_and_each_lesson():
+    lines = render_text(report.exercise_list(list(manifest.EXERCISES))).splitlines()
+    row = {line.split()[0]: line for line in lines if line.split() and line.split()[0] in {"1.1", "5.1", "b.1"}}
+    assert row["1.1"].rstrip().endswith("5 s") and row["5.1"].rstrip().endswith("60 s") and row["b.1"].rstrip().endswith("10 s")
+    for part in ("part1", "part2", "part3", "part4", "part5", "bonus"):
+        assert f"docs/course/{part}.md" in "\n".join(lines)
+
+
+def test_every_lesson_the_kit_points_to_exists():
+    from pathlib import Path
+
+    kit = Path(__file__).resolve().parent.parent
+    for exercise in manifest.EXERCISES:
+        assert (kit / exercise.lesson).is_file(), exercise.lesson
+
+
+def test_the_panel_points_to_the_lesson_of_the_exercise():
+    started = render_text(report.render(part1({"1.1": "passed", "1.2": "not_started", "1.3": "not_started", "1.4": "not_started"})))
+    assert "docs/course/part1.md" in started
+    failing = render_text(report.render(part1({"1.1": "failed", "1.2": "passed", "1.3": "passed", "1.4": "passed"}, {"1.1": "wrong"})))
+    assert "The lesson of Part 1: docs/course/part1.md" in failing
+
+
+def test_in_a_notebook_the_panel_suggests_notebook_calls():
+    result = part1({"1.1": "failed", "1.2": "passed", "1.3": "passed", "1.4": "passed"}, {"1.1": "wrong"})
+    text = render_text(report.render(result, report.NOTEBOOK))
+    assert 'Stuck? hint("1.1")' in text and "make " not in text
+    hint_text = render_text(hints.render(hints.HintStep(manifest.get("1.2"), shown=4, new=False), report.NOTEBOOK))
+    assert 'check("1.2")' in hint_text and 'hint("1.2", reset=True)' in hint_text and "make " not in hint_text
+
+
+def full_course(bonus_passed: int) -> CheckResult:
+    results = [exercise(item.id, "passed") for item in manifest.EXERCISES if not item.bonus]
+    results += [exercise(item.id, "passed" if number < bonus_passed else "not_started")
+                for number, item in enumerate(item for item in manifest.EXERCISES if item.bonus)]
+    return CheckResult("exercises", results, optional=frozenset(item.id for item in manifest.EXERCISES if item.bonus))
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_the_summary_line_does_not_wrap(width):
+    console = Console(width=width, color_system=None, force_terminal=False, record=True)
+    console.print(report.progress(full_course(bonus_passed=2)))
+    lines = console.export_text().splitlines()
+    assert len(lines) == 1 and len(lines[0]) <= width, lines
+    main = sum(1 for item in manifest.EXERCISES if not item.bonus)
+    assert lines[0].endswith(f"{main + 2}/{len(manifest.EXERCISES)} exercises passed, score 100/100, bonus 4/10")
+
+
+def test_the_summary_goes_under_the_bar_on_a_very_narrow_console():
+    console = Console(width=40, color_system=None, force_terminal=False, record=True)
+    console.print(report.progress(full_course(bonus_passed=0)))
+    lines = console.export_text().splitlines()
+    assert set(lines[0]) <= {"━", "─"} and "exercises passed" in lines[1]
+
+
+def test_the_bar_shows_progress_in_plain_text():
+    line = render_text(report.progress(part1({"1.1": "passed", "1.2": "passed", "1.3": "failed", "1.4": "failed"})))
+    bar = line.split()[0]
+    assert bar.count("━") == bar.count("─") == 20
+
+
+def test_piped_output_has_no_trailing_spaces():
+    import io
+
+    stream = io.StringIO()
+    console = Console(file=stream, width=80, color_system=None, force_terminal=False)
+    result = part1({"1.1": "failed", "1.2": "not_started", "1.3": "not_started", "1.4": "not_started"}, {"1.1": WRONG_VALUES})
+    report.show(console, report.render(result))
+    report.show(console, report.exercise_list(list(manifest.EXERCISES)))
+    lines = stream.getvalue().splitlines()
+    assert len(lines) > 40 and not [line for line in lines if line != line.rstrip()]
 
 
 def test_hints_render_the_ones_seen_and_say_when_there_are_no_more():

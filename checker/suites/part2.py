@@ -189,7 +189,7 @@ def _back_stub(name: str) -> Callable:
     def back(grad_out: Any, out: Any, *args: Any, **kwargs: Any) -> Any:
         return grad_out
 
-    back.__name__ = name
+    back.__name__ = back.__qualname__ = name  # messages show its repr: "<function log_back>"
     return back
 
 
