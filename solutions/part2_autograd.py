@@ -249,7 +249,6 @@ def backprop(end_node: Tensor, end_grad: Tensor | None = None) -> None:
         for position, parent in recipe.parents.items():
             back_fn = BACK_FUNCS.get_back_func(recipe.func, position)
             parent_grad = back_fn(grad, node.array, *recipe.args, **recipe.kwargs)
-            if parent in grads:
-                grads[parent] = grads[parent] + parent_grad
-            else:
-                grads[parent] = parent_grad
+            # One lookup: most parents hear from a single child.
+            received = grads.get(parent)
+            grads[parent] = parent_grad if received is None else received + parent_grad
