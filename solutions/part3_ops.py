@@ -277,10 +277,14 @@ def maximum_back0(grad_out: Arr, out: Arr, x: Arr, y: Arr | float) -> Arr:
     x and y may be broadcast against each other, and y may be a number;
     the result has x.shape.
     """
-    # np.float32(0.5), not 0.5: a plain float would make the share float64,
-    # and with it the gradient and every matmul it flows back through.
-    share = (x > y) + np.float32(0.5) * (x == y)
-    return unbroadcast(grad_out * share, x)
+    grad = grad_out * (x > y)
+    ties = x == y
+    # Ties are rare in real data (relu's input is seldom exactly 0): only
+    # then pay for the half shares. np.float32(0.5), not 0.5: a plain float
+    # would make the gradient float64, and every matmul it flows back through.
+    if ties.any():
+        grad = grad + np.float32(0.5) * grad_out * ties
+    return unbroadcast(grad, x)
 
 
 def maximum_back1(grad_out: Arr, out: Arr, x: Arr | float, y: Arr) -> Arr:
@@ -290,8 +294,11 @@ def maximum_back1(grad_out: Arr, out: Arr, x: Arr | float, y: Arr) -> Arr:
     maximum_back0 must add up to grad_out. x may be a number; the result has
     y.shape.
     """
-    share = (y > x) + np.float32(0.5) * (x == y)
-    return unbroadcast(grad_out * share, y)
+    grad = grad_out * (y > x)
+    ties = x == y
+    if ties.any():
+        grad = grad + np.float32(0.5) * grad_out * ties
+    return unbroadcast(grad, y)
 
 
 def relu(x: Tensor) -> Tensor:
