@@ -32,6 +32,7 @@ class Result:
     budget: str
     met: bool | None
     note: str = ""
+    within_noise: bool = False
 
 
 def skipped(what: str, budget: str, why: str) -> Result:
@@ -68,15 +69,72 @@ def median_timing(timings: list[Timing]) -> Timing:
     return Timing(statistics.median(t.wall for t in timings), statistics.median(t.cpu for t in timings))
 
 
-def interleaved(first: Callable[[], object], second: Callable[[], object], repeats: int = 5) -> tuple[Timing, Timing]:
-    """Median timings of two functions run in turn, so that a busy moment of
-    the machine falls on both alike. Each runs once first, to warm up."""
-    first(), second()
-    first_timings, second_timings = [], []
-    for _ in range(repeats):
-        first_timings.append(timed(first))
-        second_timings.append(timed(second))
-    return median_timing(first_timings), median_timing(second_timings)
+@dataclass
+class Comparison:
+    """Rounds of two functions timed in turn: ours and a reference, round by round."""
+
+    ours: list[Timing]
+    theirs: list[Timing]
+
+    @property
+    def ratios(self) -> list[float]:
+        """Our CPU time over theirs, one ratio per round: a busy moment of the
+        machine falls on both sides of a round alike."""
+        return [mine.cpu / other.cpu for mine, other in zip(self.ours, self.theirs)]
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ratios)
+
+    def spread(self) -> str:
+        """The lowest and highest of the rounds' ratios, e.g. "0.58-0.63x"."""
+        return f"{min(self.ratios):.2f}-{max(self.ratios):.2f}x"
+
+    def met(self, budget: float) -> bool:
+        return self.ratio <= budget
+
+    def within_noise(self, budget: float) -> bool:
+        """Whether the budget lies between the best and the worst round, where
+        jitter alone could tip the verdict either way."""
+        return min(self.ratios) <= budget < max(self.ratios)
+
+    def result(self, what: str, measured: str, reference: str, budget: float) -> Result:
+        return Result(
+            what, measured, reference, f"{self.ratio:.2f}x", f"<= {budget}x", self.met(budget),
+            self.note(), self.within_noise(budget),
+        )
+
+    def note(self) -> str:
+        ours, theirs = median_timing(self.ours), median_timing(self.theirs)
+        return (
+            f"CPU time, median of {len(self.ratios)} rounds in turn, ratio per round {self.spread()} "
+            f"(noise: ours {relative_spread(self.ours):.0%}, reference {relative_spread(self.theirs):.0%}); "
+            f"wall clock {ours.wall * 1e3:.0f} vs {theirs.wall * 1e3:.0f} ms ({ours.wall / theirs.wall:.2f}x)"
+        )
+
+
+def relative_spread(timings: list[Timing]) -> float:
+    """(slowest - fastest) / median of the CPU times: how much one side jittered."""
+    times = [t.cpu for t in timings]
+    return (max(times) - min(times)) / statistics.median(times)
+
+
+def interleaved(ours: Callable[[], object], theirs: Callable[[], object], rounds: int = 7) -> Comparison:
+    """Time two functions in turn, `rounds` times each, in this process.
+
+    Each runs once first, to warm up. Who goes first alternates from round to
+    round, so that neither always inherits the other's garbage or cache.
+    """
+    ours(), theirs()
+    comparison = Comparison([], [])
+    for index in range(rounds):
+        if index % 2 == 0:
+            comparison.ours.append(timed(ours))
+            comparison.theirs.append(timed(theirs))
+        else:
+            comparison.theirs.append(timed(theirs))
+            comparison.ours.append(timed(ours))
+    return comparison
 
 
 def run_command(arguments: list[str], cwd: Path = REPO) -> float:

@@ -32,11 +32,14 @@ def check_one_exercise(repeats: int = 7) -> Result:
         bare.append(run_command(BARE_IMPORT))
         check.append(run_command(check_command(ONE_EXERCISE)))
     bare_seconds, check_seconds = statistics.median(bare), statistics.median(check)
-    ratio = check_seconds / bare_seconds
+    ratios = [ours / theirs for ours, theirs in zip(check, bare)]
+    ratio = statistics.median(ratios)
     return Result(
         f"check of one exercise ({ONE_EXERCISE})",
         f"{check_seconds:.3f} s", f"{bare_seconds:.3f} s bare import",
-        f"{ratio:.2f}x", "<= 2x", ratio <= 2.0, f"median of {repeats}, in turn",
+        f"{ratio:.2f}x", "<= 2x", ratio <= 2.0,
+        f"wall clock, median of {repeats} rounds in turn, ratio per round {min(ratios):.2f}-{max(ratios):.2f}x",
+        min(ratios) <= 2.0 < max(ratios),
     )
 
 
@@ -61,7 +64,7 @@ def grading_throughput() -> Result:
     return Result(
         f"batch grading, {GRADING_JOBS} jobs",
         f"{per_minute:.1f} / min", f"{GRADED_SUBMISSIONS} in {seconds:.1f} s",
-        f"{per_minute:.1f} / min", ">= 30 / min", per_minute >= 30.0, "copies of the solutions, all exercises",
+        f"{per_minute:.1f} / min", ">= 60 / min", per_minute >= 60.0, "copies of the solutions, all exercises",
     )
 
 

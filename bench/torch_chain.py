@@ -1,23 +1,16 @@
-"""The scalar chain in PyTorch, in a process of its own.
+"""The scalar chain in PyTorch: the reference that chains.py times ours against.
 
-    python -m bench.torch_chain
-
-Runs the chain once per line read on standard input, and answers each with
-a line of JSON: {"wall": seconds, "cpu": seconds, "gradient": dL/dx}. In a
-process of its own, PyTorch's many objects do not weigh on the reference's
-garbage collector, nor the other way round: each framework is timed as its
-users run it.
+Imported only when PyTorch is installed; it is never a dependency of the kit.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-
 import torch
 
 from .chains import FACTOR, OFFSET, SCALAR_CHAIN_OPS
-from .common import timed_call
+
+# One thread, like NumPy's BLAS in the benchmarks (see __main__.py).
+torch.set_num_threads(1)
 
 
 def forward_backward() -> float:
@@ -29,12 +22,5 @@ def forward_backward() -> float:
     return float(x.grad)
 
 
-def main() -> None:
-    torch.set_num_threads(1)
-    for _ in sys.stdin:
-        gradient, timing = timed_call(forward_backward)
-        print(json.dumps({"wall": timing.wall, "cpu": timing.cpu, "gradient": gradient, "version": torch.__version__}), flush=True)
-
-
-if __name__ == "__main__":
-    main()
+def version() -> str:
+    return torch.__version__
