@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -139,12 +140,21 @@ def interleaved(ours: Callable[[], object], theirs: Callable[[], object], rounds
 
 def run_command(arguments: list[str], cwd: Path = REPO) -> float:
     """Wall time of a command; raises if it fails."""
+    return timed_command(arguments, cwd).wall
+
+
+def timed_command(arguments: list[str], cwd: Path = REPO) -> Timing:
+    """Wall time of a command, and the CPU time it and every process it
+    waited for used (user + system); raises if it fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     completed = subprocess.run(arguments, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=quiet_environment())
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if completed.returncode != 0:
         raise RuntimeError(f"{' '.join(arguments)} failed ({completed.returncode}): {completed.stderr.decode()[-500:]}")
-    return seconds
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Timing(seconds, cpu)
 
 
 def quiet_environment() -> dict[str, str]:
