@@ -64,9 +64,12 @@ def unbroadcast(broadcasted: Arr, original: Arr) -> Arr:
         for dim, size in enumerate(original.shape)
         if size == 1 and summed.shape[dim] != 1
     )
+    if stretched_dims:
+        # (Only then: a sum over no axes would still copy the whole array.)
+        summed = summed.sum(axis=stretched_dims, keepdims=True)
     # For a 0-d original, NumPy's sum gives back a NumPy scalar, not an
     # array; asarray keeps the promise of returning an array.
-    return np.asarray(summed.sum(axis=stretched_dims, keepdims=True))
+    return np.asarray(summed)
 
 
 def multiply_back0(grad_out: Arr, out: Arr, x: Arr, y: Arr | float) -> Arr:

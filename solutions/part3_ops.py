@@ -176,9 +176,12 @@ def sum_back(grad_out: Arr, out: Arr, x: Arr, dim: int | tuple[int, ...] | None 
         summed_dims = tuple(d % x.ndim for d in dim)
     if not keepdim:
         grad_out = np.expand_dims(grad_out, summed_dims)
-    # broadcast_to gives a read-only view with repeated entries; a real copy
-    # is safer for whatever later code does with this gradient.
-    return np.array(np.broadcast_to(grad_out, x.shape))
+    # A new array of x's shape (not a read-only broadcast view, which later
+    # code could not write to), with grad_out copied along the summed dims:
+    # assigning into it broadcasts.
+    grad = np.empty(x.shape, dtype=np.result_type(grad_out))
+    grad[...] = grad_out
+    return grad
 
 
 # ---------------------------------------------------------------------------
