@@ -1,4 +1,4 @@
-"""Benchmarks of the kit against the budgets of DESIGN section 8 (not tests).
+"""Benchmarks of the kit against its performance budgets (not tests; see docs/performance.md).
 
     make bench        (or: python -m bench, from the repo root)
 
