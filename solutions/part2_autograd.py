@@ -156,34 +156,39 @@ def topological_sort(node: Hashable, get_children: Callable[[Any], Iterable[Any]
     Nodes are hashable, but compare them by identity: two distinct nodes are
     two nodes, whatever their `==` says.
     """
-    # Depth first, with a loop and an explicit stack instead of recursion, so
-    # that deep graphs cannot hit Python's recursion limit. A node is listed
-    # when it comes back to the top of the stack: by then every child above
-    # it has been listed. Nodes are keyed by id().
-    visiting, done = 1, 2
-    state: dict[int, int] = {}
+    # Kahn's algorithm, with no recursion, so that deep graphs cannot hit
+    # Python's recursion limit. Nodes are keyed by id().
+    #
+    # First pass: every reachable node, and how many times reachable nodes
+    # point to it.
+    pointed_to: dict[int, int] = {id(node): 0}
+    reachable = [node]
+    to_visit = [node]
+    while to_visit:
+        for child in get_children(to_visit.pop()):
+            child_id = id(child)
+            if child_id not in pointed_to:
+                pointed_to[child_id] = 0
+                reachable.append(child)
+                to_visit.append(child)
+            pointed_to[child_id] += 1
+
+    # Second pass: take a node once every node pointing to it is taken. That
+    # lists parents before children; reversed, it is the order we want.
+    # On a cycle, the nodes of the cycle never become ready.
     order: list[Any] = []
-    stack = [node]
-    while stack:
-        current = stack[-1]
-        current_id = id(current)
-        current_state = state.get(current_id)
-        if current_state is None:
-            # First time on top: leave it there, and put its unvisited children above it.
-            state[current_id] = visiting
-            for child in get_children(current):
-                child_state = state.get(id(child))
-                if child_state is None:
-                    stack.append(child)
-                elif child_state == visiting:
-                    # The child is still being visited: it is an ancestor of current.
-                    raise ValueError("the graph has a cycle")
-        else:
-            stack.pop()
-            # A node pushed by two parents comes back twice: list it only once.
-            if current_state == visiting:
-                state[current_id] = done
-                order.append(current)
+    ready = [node] if pointed_to[id(node)] == 0 else []
+    while ready:
+        current = ready.pop()
+        order.append(current)
+        for child in get_children(current):
+            child_id = id(child)
+            pointed_to[child_id] -= 1
+            if pointed_to[child_id] == 0:
+                ready.append(child)
+    if len(order) != len(reachable):
+        raise ValueError("the graph has a cycle")
+    order.reverse()
     return order
 
 
