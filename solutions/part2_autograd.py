@@ -134,10 +134,11 @@ def wrap_forward_fn(numpy_func: Callable, is_differentiable: bool = True) -> Cal
                 arrays.append(arg)
         unboxed_args = tuple(arrays)  # one tuple, both for the call and for the recipe
         requires_grad = is_differentiable and core.grad_tracking_enabled and bool(parents)
-        out = Tensor(numpy_func(*unboxed_args, **kwargs), requires_grad=requires_grad)
+        # Arguments by position, here and for the Recipe (its fields in
+        # order: func, args, kwargs, parents): this runs once per operation,
+        # and calling a class with keywords costs a dict each time.
+        out = Tensor(numpy_func(*unboxed_args, **kwargs), requires_grad)
         if requires_grad:
-            # Fields in order (func, args, kwargs, parents): made once per
-            # operation, and by position it costs less than by keyword.
             out.recipe = Recipe(numpy_func, unboxed_args, kwargs, parents)
         return out
 
