@@ -1,5 +1,5 @@
-"""The given code that no exercise grades: the worked example sin_back, Part 4's
-`uniform`, and Part 5's load_digits, split_train_test and main.
+"""The given code that no exercise grades: the worked example sin_back, Part 3's
+`_sum`, Part 4's `uniform`, and Part 5's load_digits, split_train_test and main.
 
 Students build on these and the checker never calls them, so the kit tests
 them itself. By default they test solutions/ (the given code is the same in
@@ -62,6 +62,29 @@ def test_sin_back_on_a_0d_array():
     result = part1.sin_back(np.array(2.0, dtype=np.float32), np.sin(x), x)
     assert np.shape(result) == ()
     assert float(result) == pytest.approx(2 * np.cos(0.5), rel=1e-6)
+
+
+# Part 3: _sum, np.sum with PyTorch's names --------------------------------------------
+
+
+def test_given_sum_defaults_sum_everything_and_drop_the_summed_dims():
+    part3 = load("part3_ops")
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    everything = part3._sum(x)
+    assert np.shape(everything) == () and float(everything) == 276.0
+    # keepdim left out is False: the summed dim is gone.
+    np.testing.assert_array_equal(part3._sum(x, 1), x.sum(axis=1))
+    assert part3._sum(x, dim=-1).shape == (2, 3)
+    assert part3._sum(x, dim=(0, 2)).shape == (3,)
+
+
+def test_given_sum_keepdim_keeps_the_summed_dims_as_size_1():
+    part3 = load("part3_ops")
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    assert part3._sum(x, keepdim=True).shape == (1, 1, 1)
+    kept = part3._sum(x, dim=(0, 2), keepdim=True)
+    assert kept.shape == (1, 3, 1)
+    np.testing.assert_array_equal(kept.reshape(3), x.sum(axis=(0, 2)))
 
 
 # Part 4: uniform ---------------------------------------------------------------------
