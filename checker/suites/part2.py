@@ -16,7 +16,9 @@ Mistakes these cases are built to catch:
   a non-differentiable result, dropping keyword arguments.
 - topological_sort: duplicates, parents before children, unreachable nodes
   listed, the root not last, any exception (or none) on a cycle instead of
-  ValueError, a false cycle on a diamond, comparing nodes with ==.
+  ValueError, a false cycle on a diamond, comparing nodes with ==, taking
+  the root first whatever points to it, comparing counts with `is` (right
+  only up to 256 in CPython).
 - sorted_computational_graph: forgetting to reverse, leaving out leaves,
   following the wrong attribute, duplicates for a tensor used twice.
 - backprop: overwriting instead of adding (a tensor used twice, a reused
