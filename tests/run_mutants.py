@@ -74,7 +74,12 @@ class FileResult:
 # Files with given code that no exercise grades: the kit's own tests of it
 # (tests/test_given_code.py) judge their mutants too.
 # The value selects the tests of that file's given code (pytest -k).
-GIVEN_CODE_TESTS = {"part1_backward": "sin_back", "part4_nn": "uniform", "part5_training": "digits or split or main"}
+GIVEN_CODE_TESTS = {
+    "part1_backward": "sin_back",
+    "part3_ops": "given_sum",
+    "part4_nn": "uniform",
+    "part5_training": "digits or split or main",
+}
 
 
 def test_command(copy: Path, name: str) -> str:
@@ -193,6 +198,19 @@ def skip_annotation_mutants(session: Path, module: Path) -> None:
                 database.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
 
 
+def expect_own_copy(session: Path, module: Path) -> None:
+    """Refuse a session that mutates a file outside this copy (one copied from
+    another checkout): its mutants would change that file, while the checker
+    judged this copy's unchanged one, and every mutant would survive."""
+    import sqlite3
+
+    with sqlite3.connect(session) as database:
+        paths = {row[0] for row in database.execute("SELECT DISTINCT module_path FROM mutation_specs")}
+    foreign = sorted(path for path in paths if Path(path) != module)
+    if foreign:
+        sys.exit(f"{session} mutates {foreign[0]}, not {module}: run with --fresh, or correct the session's paths.")
+
+
 def forget_survivors(session: Path) -> None:
     """Drop the verdicts of the surviving mutants, so that the next exec judges them again."""
     import sqlite3
@@ -285,8 +303,11 @@ def main(argv: list[str] | None = None) -> int:
             copy, session = WORK / name, WORK / name / "session.sqlite"
         else:
             copy, session = prepare(name, args.fresh)
+            expect_own_copy(session, copy / "solutions" / f"{name}.py")
             if args.recheck_survivors:
                 forget_survivors(session)
+                # Mutants inside annotations need no run: skip them again.
+                skip_annotation_mutants(session, copy / "solutions" / f"{name}.py")
             run(["cosmic-ray", "exec", str(copy / "config.toml"), str(session)], copy)
         results.append(collect(name, session, equivalents))
     table = summary(results)

@@ -1,5 +1,7 @@
-"""The given code that no exercise grades: the worked example sin_back, Part 4's
-`uniform`, and Part 5's load_digits, split_train_test and main.
+"""The given code that no exercise grades: the worked example sin_back, Part 3's
+`_sum`, Part 4's `uniform`, Part 5's load_digits, split_train_test and main,
+and in core.py and functional.py the Tensor's operators and properties,
+`backward`, Recipe and the registration table.
 
 Students build on these and the checker never calls them, so the kit tests
 them itself. By default they test solutions/ (the given code is the same in
@@ -62,6 +64,29 @@ def test_sin_back_on_a_0d_array():
     result = part1.sin_back(np.array(2.0, dtype=np.float32), np.sin(x), x)
     assert np.shape(result) == ()
     assert float(result) == pytest.approx(2 * np.cos(0.5), rel=1e-6)
+
+
+# Part 3: _sum, np.sum with PyTorch's names --------------------------------------------
+
+
+def test_given_sum_defaults_sum_everything_and_drop_the_summed_dims():
+    part3 = load("part3_ops")
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    everything = part3._sum(x)
+    assert np.shape(everything) == () and float(everything) == 276.0
+    # keepdim left out is False: the summed dim is gone.
+    np.testing.assert_array_equal(part3._sum(x, 1), x.sum(axis=1))
+    assert part3._sum(x, dim=-1).shape == (2, 3)
+    assert part3._sum(x, dim=(0, 2)).shape == (3,)
+
+
+def test_given_sum_keepdim_keeps_the_summed_dims_as_size_1():
+    part3 = load("part3_ops")
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    assert part3._sum(x, keepdim=True).shape == (1, 1, 1)
+    kept = part3._sum(x, dim=(0, 2), keepdim=True)
+    assert kept.shape == (1, 3, 1)
+    np.testing.assert_array_equal(kept.reshape(3), x.sum(axis=(0, 2)))
 
 
 # Part 4: uniform ---------------------------------------------------------------------
@@ -212,3 +237,161 @@ def test_importing_part5_training_does_not_run_main():
     with fresh_package("A_given_code_imported") as package, redirect_stdout(output):
         importlib.import_module(f"{package}.part5_training")
     assert output.getvalue() == ""
+
+
+# core.py and functional.py: the Tensor, Recipe and the registration table -----------------
+
+
+def leaves(values_a, values_b, requires_grad=True):
+    core = load("core")
+    return (core.Tensor(np.array(values_a, dtype=np.float32), requires_grad=requires_grad),
+            core.Tensor(np.array(values_b, dtype=np.float32), requires_grad=requires_grad))
+
+
+# (label, the operation on Tensors a and b, the NumPy function it records, its value from the arrays)
+OPERATORS = [
+    ("a + b", lambda a, b: a + b, np.add, lambda a, b: a + b),
+    ("2 + a", lambda a, b: 2 + a, np.add, lambda a, b: 2 + a),
+    ("a - b", lambda a, b: a - b, np.subtract, lambda a, b: a - b),
+    ("2 - a", lambda a, b: 2 - a, np.subtract, lambda a, b: 2 - a),
+    ("a * b", lambda a, b: a * b, np.multiply, lambda a, b: a * b),
+    ("3 * a", lambda a, b: 3 * a, np.multiply, lambda a, b: 3 * a),
+    ("a / b", lambda a, b: a / b, np.true_divide, lambda a, b: a / b),
+    ("2 / a", lambda a, b: 2 / a, np.true_divide, lambda a, b: 2 / a),
+    ("-a", lambda a, b: -a, np.negative, lambda a, b: -a),
+    ("a.log()", lambda a, b: a.log(), np.log, lambda a, b: np.log(a)),
+    ("a.exp()", lambda a, b: a.exp(), np.exp, lambda a, b: np.exp(a)),
+    ("a.maximum(b)", lambda a, b: a.maximum(b), np.maximum, lambda a, b: np.maximum(a, b)),
+    ("a.reshape((3, 2))", lambda a, b: a.reshape((3, 2)), np.reshape, lambda a, b: a.reshape(3, 2)),
+    ("a.permute((1, 0))", lambda a, b: a.permute((1, 0)), np.transpose, lambda a, b: a.T),
+    ("a.T", lambda a, b: a.T, np.transpose, lambda a, b: a.T),
+    ("a.sum()", lambda a, b: a.sum(), None, lambda a, b: a.sum()),
+    ("a.sum(1, keepdim=True)", lambda a, b: a.sum(1, keepdim=True), None, lambda a, b: a.sum(1, keepdims=True)),
+    ("a.expand((4, 2, 3))", lambda a, b: a.expand((4, 2, 3)), None, lambda a, b: np.broadcast_to(a, (4, 2, 3))),
+    ("a[1]", lambda a, b: a[1], None, lambda a, b: a[1]),
+    ("a @ b.T", lambda a, b: a @ b.T, None, lambda a, b: a @ b.T),
+]
+
+
+@pytest.mark.parametrize("label, operation, func, value", OPERATORS, ids=[row[0] for row in OPERATORS])
+def test_tensor_operators_compute_and_record_their_numpy_function(label, operation, func, value):
+    a, b = leaves([[0.5, 1.0, 2.0], [3.0, 0.25, 1.5]], [[1.0, -2.0, 0.5], [2.0, 4.0, -1.0]])
+    result = operation(a, b)
+    assert isinstance(result, load("core").Tensor)
+    np.testing.assert_allclose(result.array, value(a.array.astype(np.float64), b.array.astype(np.float64)), rtol=1e-6)
+    assert result.requires_grad and result.recipe is not None
+    if func is not None:
+        assert result.recipe.func is func
+    # Every operation above is of a (b.T in `a @ b.T` is a computed Tensor of its own).
+    assert any(parent is a for parent in result.recipe.parents.values())
+    assert all(isinstance(parent, load("core").Tensor) for parent in result.recipe.parents.values())
+
+
+def test_reflected_operators_keep_the_number_first():
+    a, _ = leaves([1.0, 4.0], [0.0, 0.0])
+    assert (2 - a).recipe.args[0] == 2 and (2 - a).recipe.parents == {1: a}
+    assert (8 / a).recipe.args[0] == 8 and (8 / a).recipe.parents == {1: a}
+    np.testing.assert_array_equal((8 / a).array, [8.0, 2.0])
+
+
+def test_tensor_equality_is_elementwise_and_not_differentiable():
+    a, b = leaves([1.0, 2.0, 3.0], [1.0, 5.0, 3.0])
+    same = a == b
+    np.testing.assert_array_equal(same.array, [True, False, True])
+    assert same.requires_grad is False and same.recipe is None
+    # Hashed by identity, so that tensors can be dictionary keys although == is elementwise.
+    assert hash(a) != hash(b) and {a: 1, b: 2}[a] == 1
+
+
+def test_argmax_of_a_tensor_passes_dim_and_keepdim_on():
+    a, _ = leaves([[0.5, 3.0, 2.0], [4.0, 0.25, 1.5]], [0.0])
+    assert a.argmax().item() == 3
+    np.testing.assert_array_equal(a.argmax(1).array, [1, 0])
+    assert a.argmax(1, keepdim=True).shape == (2, 1)
+    assert a.argmax().requires_grad is False
+
+
+def test_in_place_operators_change_the_same_array_and_record_nothing():
+    a, b = leaves([1.0, 2.0], [0.5, 0.5], requires_grad=False)
+    array = a.array
+    a += b
+    a -= 2.0
+    assert a.array is array and a.recipe is None
+    np.testing.assert_array_equal(array, [-0.5, 0.5])
+    assert a.add_(b, alpha=2.0) is a
+    np.testing.assert_array_equal(array, [0.5, 1.5])
+    assert a.sub_(1.0) is a
+    np.testing.assert_array_equal(array, [-0.5, 0.5])
+
+
+def test_a_new_tensor_stores_float64_as_float32_and_starts_without_grad_or_recipe():
+    core = load("core")
+    made = core.Tensor([[1.0, 2.0, 3.0]])
+    assert made.array.dtype == np.float32 and made.shape == (1, 3) and made.ndim == 2 and made.size == 3
+    assert made.dtype == np.float32 and made.grad is None and made.recipe is None and made.requires_grad is False
+    assert made.is_leaf and made.numpy() is made.array
+    assert core.Tensor(np.arange(3)).dtype == np.arange(3).dtype  # integers are kept as they are
+    assert core.tensor([1.0], requires_grad=True).requires_grad is True
+    assert len(made) == 1 and made[0, 2].item() == 3.0
+    with pytest.raises(TypeError):
+        len(core.Tensor(1.0))
+    assert bool(core.Tensor([2.0])) is True and bool(core.Tensor(0.0)) is False
+    with pytest.raises(RuntimeError):
+        bool(made)
+
+
+def test_is_leaf_is_false_only_for_a_computed_tensor_that_requires_grad():
+    a, _ = leaves([1.0, 2.0], [0.0, 0.0])
+    assert a.is_leaf
+    assert not (a * 2).is_leaf
+    assert (load("core").Tensor([1.0]) * 2).is_leaf  # no input requires grad
+
+
+@pytest.mark.parametrize("kind", ["ndarray", "Tensor"])
+def test_backward_takes_end_grad_as_an_array_or_a_tensor(kind):
+    core = load("core")
+    a, b = leaves([1.0, 2.0, 3.0], [0.5, -1.0, 4.0])
+    end_grad = np.array([1.0, 10.0, 100.0], dtype=np.float32)
+    (a * b).backward(end_grad if kind == "ndarray" else core.Tensor(end_grad))
+    np.testing.assert_allclose(a.grad.array, end_grad * b.array)
+    np.testing.assert_allclose(b.grad.array, end_grad * a.array)
+    assert isinstance(a.grad, core.Tensor)
+
+
+def test_backward_without_end_grad_starts_from_ones():
+    a, b = leaves([1.0, 2.0, 3.0], [0.5, -1.0, 4.0])
+    (a * b).backward()
+    np.testing.assert_allclose(a.grad.array, b.array)
+
+
+def test_recipe_is_frozen():
+    import dataclasses
+
+    a, _ = leaves([1.0, 2.0], [0.0, 0.0])
+    recipe = a.log().recipe
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        recipe.func = np.exp
+    with pytest.raises((AttributeError, TypeError)):
+        recipe.extra = 1  # slots: no new attributes either
+    assert recipe.func is np.log and recipe.args[0] is a.array and recipe.kwargs == {} and recipe.parents == {0: a}
+
+
+def test_every_wrapped_function_has_its_backward_functions_registered():
+    functional = load("functional")
+    part1, part3 = load("part1_backward"), load("part3_ops")
+    for forward, position, backward in functional.BACKWARD_FUNCTIONS:
+        assert functional.BACK_FUNCS.get_back_func(forward, position) is backward
+    registered = {(forward, position) for forward, position, _ in functional.BACKWARD_FUNCTIONS}
+    assert len(registered) == len(functional.BACKWARD_FUNCTIONS) == 20
+    # Spot checks against the exercises' names.
+    assert functional.BACK_FUNCS.get_back_func(np.log, 0) is part1.log_back
+    assert functional.BACK_FUNCS.get_back_func(np.multiply, 1) is part1.multiply_back1
+    assert functional.BACK_FUNCS.get_back_func(part3._sum, 0) is part3.sum_back
+    assert functional.BACK_FUNCS.get_back_func(part3._matmul2d, 1) is part3.matmul2d_back1
+    # Every differentiable binary NumPy function has both positions; the unary ones have position 0 only.
+    for binary in (np.multiply, np.add, np.subtract, np.true_divide, np.maximum):
+        assert {(binary, 0), (binary, 1)} <= registered
+    for unary in (np.log, np.exp, np.negative, np.reshape, np.transpose):
+        assert (unary, 0) in registered and (unary, 1) not in registered
+    with pytest.raises(KeyError):
+        functional.BACK_FUNCS.get_back_func(np.equal, 0)  # eq is not differentiable

@@ -16,7 +16,9 @@ Mistakes these cases are built to catch:
   a non-differentiable result, dropping keyword arguments.
 - topological_sort: duplicates, parents before children, unreachable nodes
   listed, the root not last, any exception (or none) on a cycle instead of
-  ValueError, a false cycle on a diamond, comparing nodes with ==.
+  ValueError, a false cycle on a diamond, comparing nodes with ==, taking
+  the root first whatever points to it, comparing counts with `is` (right
+  only up to 256 in CPython).
 - sorted_computational_graph: forgetting to reverse, leaving out leaves,
   following the wrong attribute, duplicates for a tensor used twice.
 - backprop: overwriting instead of adding (a tensor used twice, a reused
@@ -36,7 +38,7 @@ import numpy as np
 
 from ..cases import CaseFailure, probe
 from ..numeric import expect_array, numerical_vjp, rng
-from ..observe import attempt, returned
+from ..observe import attempt, returned, where_raised
 from .common import changed_inputs, expect_untouched, float32
 
 # ---------------------------------------------------------------------------
@@ -542,6 +544,17 @@ CYCLIC_GRAPHS: dict[str, dict[int, list[int]]] = {
     "a cycle through the root": {0: [1], 1: [2], 2: [0]},
     "the root its own child": {0: [0]},
     "a long cycle back to the root, beside a diamond": {0: [1, 4], 1: [2, 3], 2: [5], 3: [5], 4: [5], 5: [6], 6: [0]},
+    # Taking the root first although a node points back to it lists it twice,
+    # while the self-loop below keeps node 2 out: the count still comes out right.
+    "a cycle back to the root, and below it a node that is its own child": {0: [1], 1: [0, 2], 2: [2]},
+}
+
+# Hints for a sort that returns on one of CYCLIC_GRAPHS.
+CYCLE_HINTS = {
+    "a cycle back to the root, and below it a node that is its own child": (
+        " Node 1 points back to the root, so the root is on a cycle too: it is not ready to be taken until every node "
+        "pointing to it has been, which never happens. Was the root taken first whatever its count of incoming edges?"
+    ),
 }
 
 
@@ -657,6 +670,31 @@ def children_tuple(node: Node) -> tuple[Node, ...]:
     return tuple(node.hidden_children)
 
 
+# More than 256 nodes: CPython shares the int objects -5..256 only, so counts
+# or lengths compared with `is` agree on small graphs and not on this one.
+LARGE_GRAPH = random_dag(213, 300)
+
+
+@probe("2.4", "sorts a random graph of 300 nodes")
+def topological_large(student: Any) -> dict[str, Any]:
+    nodes = build_nodes(LARGE_GRAPH)
+    outcome = attempt(student.part2_autograd.topological_sort, nodes[0], get_children)
+    if "raised" in outcome:
+        return outcome
+    return labels_of(student.part2_autograd.topological_sort(nodes[0], get_children), nodes)
+
+
+@topological_large.judge
+def _(observation: dict[str, Any]) -> None:
+    what = "topological_sort on a random graph of 300 nodes (with no cycle)"
+    if "raised" in observation:
+        error = observation["raised"]
+        hint = (" Do you compare counts or lengths with `is` or `is not`? Use == and !=: CPython shares the int "
+                "objects up to 256 only, so two equal larger ints can be distinct objects." if "ValueError" in error.get("bases", []) else "")
+        raise CaseFailure(f"{what} raised {error.get('type')}: {error.get('message')}{where_raised(error)}.{hint}")
+    expect_topological(observation, LARGE_GRAPH, 0, what=what)
+
+
 @probe("2.4", "sorting again after the graph grew")
 def topological_again(student: Any) -> dict[str, Any]:
     graph = GRAPHS["a diamond"]
@@ -743,7 +781,10 @@ def cycle_case(name: str, graph: dict[int, list[int]]) -> None:
 
     @case.judge
     def _(observation: dict[str, Any]) -> None:
-        expect_raised(observation, "ValueError", f"topological_sort on {name}")
+        try:
+            expect_raised(observation, "ValueError", f"topological_sort on {name}")
+        except CaseFailure as failure:
+            raise CaseFailure(f"{failure}{CYCLE_HINTS.get(name, '') if 'returned' in observation else ''}") from None
 
 
 for graph_name, graph in CYCLIC_GRAPHS.items():
