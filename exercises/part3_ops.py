@@ -13,6 +13,9 @@ registers these backward functions in BACK_FUNCS.
 
 A few exercises work on Tensors instead (`relu`, `argmax`, `add_`, `sub_`):
 they are built from the Tensor operations, so they need Part 2.
+
+`flip_back`, first below, is given: a worked example of a backward function
+whose forward takes an extra argument.
 """
 
 from __future__ import annotations
@@ -23,6 +26,27 @@ import numpy as np
 
 from .core import Arr, Tensor
 from .part1_backward import unbroadcast
+
+# ---------------------------------------------------------------------------
+# Worked example: a backward function whose forward takes more arguments
+# ---------------------------------------------------------------------------
+
+
+def flip_back(grad_out: Arr, out: Arr, x: Arr, axis: int | tuple[int, ...] | None = None) -> Arr:
+    """Given (a worked example): backward function of `out = np.flip(x, axis)`.
+
+    grad_out and out have x's shape; so does the result. `axis` is passed on
+    exactly as the forward got it (None flips every axis).
+    """
+    # Flipping moves entries without changing them: out[i] = x[j] for one j
+    # per i (along the flipped axes, j = n - 1 - i). So dL/dx[j] is the
+    # upstream gradient of the entry x[j] went to, dL/dout[i]: the upstream
+    # gradient moved back by the same permutation. A flip is its own
+    # inverse, so that is flipping grad_out along the same axes. The
+    # forward's extra argument (`axis`) arrives after x, as a keyword if the
+    # forward got it as one, and tells the backward what the forward did.
+    return np.flip(grad_out, axis)
+
 
 # ---------------------------------------------------------------------------
 # 3.1 negative and exp

@@ -395,3 +395,25 @@ def test_every_wrapped_function_has_its_backward_functions_registered():
         assert (unary, 0) in registered and (unary, 1) not in registered
     with pytest.raises(KeyError):
         functional.BACK_FUNCS.get_back_func(np.equal, 0)  # eq is not differentiable
+
+
+# Part 3: the worked example ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 2)])
+def test_flip_back_moves_the_gradient_back(axis):
+    part3 = load("part3_ops")
+    generator = np.random.default_rng(3)
+    x = generator.normal(size=(2, 3, 4))
+    grad_out = generator.normal(size=(2, 3, 4))
+    grad_before = grad_out.copy()
+    result = part3.flip_back(grad_out, np.flip(x, axis), x, axis)
+    # dL/dx by the definition: L = sum(grad_out * flip(x)), one entry of x at a time.
+    expected = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        basis = np.zeros_like(x)
+        basis[index] = 1.0
+        expected[index] = np.sum(grad_out * np.flip(basis, axis))
+    np.testing.assert_allclose(result, expected, rtol=1e-12, atol=0)
+    assert result.shape == x.shape
+    np.testing.assert_array_equal(grad_out, grad_before)
