@@ -191,6 +191,8 @@ def confine(readable: list[str], user: int | None = None, processes: int = 64, w
     from the main thread, before student code runs; it cannot be undone.
     """
     without = set(without)
+    if not without <= set(MECHANISMS):
+        raise ValueError(f"unknown sandbox mechanisms {sorted(without - set(MECHANISMS))}; known: {', '.join(MECHANISMS)}")
     report = Confinement()
     if sys.platform != "linux":
         report.user = "the checker's own user"
