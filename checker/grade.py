@@ -4,7 +4,7 @@
 
 writes DIR/grades.csv (columns `submission`, `score`, `max_score`, then one
 per exercise id, holding the points earned) and DIR/<submission>.json (the
-check JSON of DESIGN section 4, with `impl` set to the submission's name).
+check JSON (results.py), with `impl` set to the submission's name).
 
 How a submission is kept from touching another:
 

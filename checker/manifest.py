@@ -48,7 +48,7 @@ class Exercise:
     id: str  # "1.2"; bonus exercises are "b.1", ...
     title: str
     part: str  # a key of PART_MODULES
-    functions: tuple[str, ...]  # the names of DESIGN section 3 it grades (classes by class name)
+    functions: tuple[str, ...]  # the curriculum names it grades (classes by class name)
     points: float
     requires: tuple[str, ...] = ()  # exercises whose code this one runs
     hints: tuple[str, ...] = ()

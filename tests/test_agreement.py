@@ -1,4 +1,4 @@
-"""exercises/ and solutions/ agree (DESIGN section 7): one source of truth.
+"""exercises/ and solutions/ agree: one source of truth.
 
 - the two folders hold the same files;
 - given modules (manifest.GIVEN_MODULES) are byte-identical;

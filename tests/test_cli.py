@@ -1,4 +1,4 @@
-"""The command line contract (DESIGN section 4): exit status, JSON, selection, `list`.
+"""The command line contract (README; JSON in results.py): exit status, JSON, selection, `list`.
 
 Every test runs the real `python -m checker` in a subprocess. Part 1 keeps
 them quick; selection is checked across parts on `exercises/` (stubs fail fast).
