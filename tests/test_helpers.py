@@ -203,8 +203,9 @@ def test_graph_shows_where_an_accumulation_bug_goes_wrong(tmp_path):
     impl = tmp_path / "mine"
     shutil.copytree(SOLUTIONS, impl, ignore=shutil.ignore_patterns("__pycache__"))
     source = (impl / "part2_autograd.py").read_text()
-    accumulate = "grads[parent] = grads[parent] + parent_grad"
+    accumulate = "grads[parent] = parent_grad if received is None else received + parent_grad"
     assert accumulate in source
+    # The mistake: a gradient from a second child replaces the first instead of adding to it.
     (impl / "part2_autograd.py").write_text(source.replace(accumulate, "grads[parent] = parent_grad"))
     completed = run_checker("graph", "--impl", str(impl), "--example", "reuse")
     assert "✗" in completed.stdout and "should be" in completed.stdout
