@@ -99,6 +99,7 @@ def test_watch_runs_the_check_once_and_stops(tmp_path):
     assert "Watching" in completed.stdout
 
 
+@pytest.mark.pristine
 def test_watch_moves_on_when_the_exercise_passes(tmp_path):
     impl = tmp_path / "mine"
     shutil.copytree(EXERCISES, impl, ignore=shutil.ignore_patterns("__pycache__"))
@@ -297,12 +298,14 @@ def test_notebook_class_whose_source_is_lost_gets_a_hint_for_a_class():
         checker.check("4.1", namespace["Parameter"], show=False)
 
 
+@pytest.mark.pristine
 def test_notebook_takes_what_the_exercise_builds_on_from_the_namespace():
     checked = checker.check("1.3", show=False, namespace={"__name__": __name__, "unbroadcast": unbroadcast})
     assert checked.result.impl == "notebook (unbroadcast)"  # 1.3 builds on 1.2; multiply_back0/1 stay the files' stubs
     assert checked.result.exercises[0].status == "not_started"
 
 
+@pytest.mark.pristine
 def test_notebook_ignores_what_it_imported_from_the_exercises():
     from exercises.part1_backward import unbroadcast as imported
 
