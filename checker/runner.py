@@ -573,10 +573,10 @@ def probe_sandbox(limits: Limits = Limits()) -> sandbox.Confinement:
         package = workdir / "package"
         package.mkdir()
         (workdir / "tmp").mkdir()
-        code = "import sys; sys.path.insert(0, sys.argv[1]); from checker.sandbox import probe_main; probe_main()"
+        code = "import sys; sys.path.insert(0, sys.argv[1]); from checker.child import probe_main; probe_main()"
         try:
             completed = subprocess.run(
-                [sys.executable, "-I", "-B", "-c", code, str(KIT_ROOT), str(package), "" if user is None else str(user)],
+                [sys.executable, "-I", "-B", "-c", code, str(KIT_ROOT), str(package), "" if user is None else str(user), str(limits.processes)],
                 cwd=workdir, env=child_environment(workdir), stdin=subprocess.DEVNULL,
                 capture_output=True, timeout=60, preexec_fn=lambda: apply_limits(limits),
             )

@@ -51,7 +51,6 @@ import struct
 import sys
 import sysconfig
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable
 
 PROTECTIONS = ("filesystem", "network", "processes", "signals", "ptrace")
@@ -596,20 +595,3 @@ def _thread_count() -> int:
 def _error(libc: ctypes.CDLL) -> str:
     number = ctypes.get_errno()
     return os.strerror(number) if number else "unknown error"
-
-
-def probe_main() -> None:
-    """`python -I -c ...probe_main() KIT_ROOT PACKAGE [USER]`: confine an empty
-    process as a test child would be, and print its report as JSON.
-
-    Batch grading runs this once before it starts, to refuse a partial sandbox.
-    """
-    import json
-
-    kit_root, package = sys.argv[1], sys.argv[2]
-    user = int(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3] else None
-    kit = Path(kit_root)
-    readable = readable_paths(package, str(kit / "checker"), str(kit / "data"), private=[kit_root, str(Path(package).parent)])
-    report = confine(readable, user)
-    sys.stdout.write(json.dumps(report.to_json()) + "\n")
-    sys.stdout.flush()
