@@ -23,7 +23,8 @@ A suite module declares its cases like this:
         expect_array(observation, GRAD.sum(axis=0), what="unbroadcast(...)")
 
 Both processes import the same suite modules, so inputs built at import time
-from a fixed seed are the same on both sides.
+are the same on both sides: each is drawn from `seeds.rng(number)`, and both
+processes use the same grading seed (none under `make check`; see seeds.py).
 """
 
 from __future__ import annotations

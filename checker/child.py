@@ -100,8 +100,10 @@ def run(config: dict) -> None:
         ),
     )
 
-    from . import cases
+    from . import cases, seeds
 
+    # Before the suites are imported: their inputs are drawn from it.
+    seeds.use(config.get("seed"))
     cases.cases_for(sorted({case_id.split("::", 1)[0] for case_id, _ in config["cases"]}))
 
     import pytest

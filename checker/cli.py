@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("exercises", nargs="*", metavar="EXERCISE", help="an exercise id (1.2), a part (1), or a function name; none means all")
     check.add_argument("--impl", default="exercises", metavar="DIR", help="the folder to check (default: exercises)")
     check.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    check.add_argument("--seed", type=seed_argument(allow_random=True), default=None, metavar="N|random",
+                       help="draw the hidden inputs from grading seed N, as `grade` does (random: a fresh one); default: the fixed inputs")
     check.set_defaults(handler=command_check)
 
     listing = commands.add_parser("list", help="list the exercises")
@@ -65,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", required=True, metavar="DIR", help="where to write grades.csv and one JSON per submission")
     grade.add_argument("--jobs", type=int, default=None, metavar="N", help="submissions checked at once (default: one per CPU)")
     grade.add_argument("--allow-partial-sandbox", action="store_true", help="grade even where the kernel sandbox is not complete (unsafe for untrusted code)")
+    grade.add_argument("--seed", type=seed_argument(allow_random=False), default=None, metavar="N",
+                       help="draw the hidden inputs from grading seed N, to repeat a grade (default: a fresh secret seed)")
     grade.set_defaults(handler=command_grade)
 
     gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder bundle (instructors)")
@@ -73,6 +77,22 @@ def build_parser() -> argparse.ArgumentParser:
     gradescope.add_argument("--allow-partial-sandbox", action="store_true", help="let the bundle grade where the kernel sandbox is not complete (unsafe)")
     gradescope.set_defaults(handler=command_gradescope)
     return parser
+
+
+def seed_argument(allow_random: bool):
+    """argparse type of --seed: a whole number from 0 up (or `random`, drawn here, where allowed)."""
+
+    def parse(text: str) -> int:
+        from . import seeds
+
+        if allow_random and text == "random":
+            return seeds.draw()
+        if not text.isdigit():
+            expected = "a whole number from 0 up" + (" or 'random'" if allow_random else "")
+            raise argparse.ArgumentTypeError(f"--seed takes {expected}, not {text!r}")
+        return int(text)
+
+    return parse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,9 +119,9 @@ def command_check(arguments: argparse.Namespace) -> int:
     from . import api
 
     try:
-        result = api.run_check(impl_dir, exercises)
+        result = api.run_check(impl_dir, exercises, seed=arguments.seed)
     except Exception as error:  # a checker bug must still leave a report behind
-        result = api.failed_to_run(impl_dir, exercises, f"{type(error).__name__}: {error}")
+        result = api.failed_to_run(impl_dir, exercises, f"{type(error).__name__}: {error}", arguments.seed)
     result.optional = manifest.optional_bonus(arguments.exercises)
     if arguments.json:
         result.write_json(Path(arguments.json))
@@ -131,7 +151,7 @@ def command_grade(arguments: argparse.Namespace) -> int:
 
     import time
 
-    from . import grade, grade_report, report, runner, sandbox
+    from . import grade, grade_report, report, runner, sandbox, seeds
 
     runner.refuse_inspection()  # no process of our user can open this one's pipes or memory
     confinement = runner.probe_sandbox()
@@ -140,16 +160,18 @@ def command_grade(arguments: argparse.Namespace) -> int:
             f"refusing to grade: {sandbox.summary(confinement)} "
             "Students' code could forge grades here; pass --allow-partial-sandbox to grade anyway."
         )
+    # One secret seed for the whole run, drawn fresh unless a grade is being repeated.
+    seed = arguments.seed if arguments.seed is not None else seeds.draw()
     console = report.make_console(stderr=True)
     started = time.monotonic()
     with grade_report.make_progress(console) as progress:
         task = progress.add_task("grading", total=None, last="")
         grades = grade.grade_all(
-            submissions_dir, out_dir, exercises, jobs=arguments.jobs, words=arguments.exercises,
+            submissions_dir, out_dir, exercises, jobs=arguments.jobs, words=arguments.exercises, seed=seed,
             on_start=lambda total: progress.update(task, total=total),
             on_done=lambda done: progress.update(task, advance=1, last=f"{done.name}: {done.score:g}/{done.max_score:g}"),
         )
-    report.show(report.make_console(), grade_report.summary(grades, exercises, out_dir, time.monotonic() - started))
+    report.show(report.make_console(), grade_report.summary(grades, exercises, out_dir, time.monotonic() - started, seed))
     return EXIT_PASSED
 
 

@@ -95,12 +95,15 @@ def grade_all(
     words: list[str] | None = None,
     on_start: Callable[[int], None] | None = None,
     on_done: Callable[[Grade], None] | None = None,
+    seed: int | None = None,
 ) -> list[Grade]:
     """Grade every submission in `submissions_dir`; write the CSV and the JSONs to `out_dir`.
 
     `words` is the exercise selection as typed (ids, parts, names), passed on
     to the workers; `exercises` is what it selects. The callbacks feed the
     progress bar: `on_start(total)` once, `on_done(grade)` per submission.
+    `seed` is the grading seed every submission's hidden inputs are drawn
+    from (seeds.py); None gives the fixed inputs of `make check`.
     """
     found = submissions.discover(Path(submissions_dir))
     jobs = max(1, jobs or default_jobs())
@@ -115,10 +118,10 @@ def grade_all(
         def grade_one(submission: submissions.Submission) -> None:
             stage = staged[submission.name]
             if isinstance(stage, str):
-                grade = _error_grade(submission.name, exercises, stage)
+                grade = _error_grade(submission.name, exercises, stage, seed)
             else:
                 try:
-                    grade = _run_worker(submission.name, stage, words or [], exercises, alone=False)
+                    grade = _run_worker(submission.name, stage, words or [], exercises, seed, alone=False)
                 except WorkerFailed:
                     with lock:
                         retry.append((submission, Path(tmp), stage))
@@ -136,10 +139,10 @@ def grade_all(
         # Alone now: nothing another submission runs can disturb these.
         for submission, _, stage in retry:
             try:
-                grade = _run_worker(submission.name, stage, words or [], exercises, alone=True)
+                grade = _run_worker(submission.name, stage, words or [], exercises, seed, alone=True)
                 grade.attempts = 2
             except WorkerFailed as failure:
-                grade = _error_grade(submission.name, exercises, f"the checker's process for this submission failed twice ({failure})")
+                grade = _error_grade(submission.name, exercises, f"the checker's process for this submission failed twice ({failure})", seed)
                 grade.missing, grade.attempts = stage.missing, 2
             grades[submission.name] = grade
             _sweep_orphans()
@@ -163,7 +166,7 @@ def _stage_all(found: list[submissions.Submission], tmp: Path) -> dict[str, subm
     return staged
 
 
-def _run_worker(name: str, stage: submissions.Staged, words: list[str], exercises: list[Exercise], alone: bool) -> Grade:
+def _run_worker(name: str, stage: submissions.Staged, words: list[str], exercises: list[Exercise], seed: int | None, alone: bool) -> Grade:
     """Check one staged submission in its own worker process.
 
     Raises WorkerFailed when the worker did not hand back a result, or, unless
@@ -172,6 +175,8 @@ def _run_worker(name: str, stage: submissions.Staged, words: list[str], exercise
     """
     started = time.monotonic()
     command = [sys.executable, "-m", "checker.grade_worker", str(stage.folder), *words]
+    if seed is not None:
+        command += ["--seed", str(seed)]
     worker = subprocess.Popen(
         command,
         cwd=KIT_ROOT,
@@ -248,10 +253,10 @@ def _exit_text(code: int) -> str:
     return f"exit status {code}"
 
 
-def _error_grade(name: str, exercises: list[Exercise], reason: str) -> Grade:
+def _error_grade(name: str, exercises: list[Exercise], reason: str, seed: int | None) -> Grade:
     from .api import failed_to_run
 
-    result = failed_to_run(Path(name), exercises, reason).to_json()
+    result = failed_to_run(Path(name), exercises, reason, seed).to_json()
     result["impl"] = name
     return Grade(name, result, problem=reason)
 

@@ -34,7 +34,7 @@ def make_progress(console: Console) -> Progress:
     )
 
 
-def summary(grades: list[Grade], exercises: list[Exercise], out_dir: Path, seconds: float) -> RenderableType:
+def summary(grades: list[Grade], exercises: list[Exercise], out_dir: Path, seconds: float, seed: int | None = None) -> RenderableType:
     if not grades:
         return Text(f"No submissions found. (Each subfolder, .zip, or group of loose part files is one.)")
     parts: list[RenderableType] = [
@@ -56,6 +56,8 @@ def summary(grades: list[Grade], exercises: list[Exercise], out_dir: Path, secon
     incomplete = sum(1 for grade in grades if grade.missing)
     if incomplete:
         parts.append(Text(f"{incomplete} submissions lacked some part files; those parts were graded as not started.", style="dim"))
+    if seed is not None:
+        parts.append(Text(f"Hidden inputs drawn from grading seed {seed}: `grade --seed {seed}` grades again with the same inputs.", style="dim"))
     parts.append(Text(f"Wrote {out_dir / 'grades.csv'} and one JSON per submission.", style="dim"))
     return Group(*parts)
 

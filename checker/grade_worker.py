@@ -1,6 +1,6 @@
 """Check one staged submission in a process of its own, for batch grading.
 
-    python -m checker.grade_worker FOLDER [EXERCISE ...]
+    python -m checker.grade_worker FOLDER [EXERCISE ...] [--seed N]
 
 writes `{"result": <the check JSON of FOLDER>, "crashed": <bool>}` to
 standard output (a pipe the grader reads) and nothing else. `crashed` says
@@ -24,14 +24,18 @@ def main(argv: list[str]) -> int:
     runner.refuse_inspection()
     from . import api, manifest
 
+    seed = None
+    if "--seed" in argv:
+        at = argv.index("--seed")
+        seed, argv = int(argv[at + 1]), argv[:at] + argv[at + 2:]
     folder, words = Path(argv[0]), argv[1:]
     exercises = manifest.select(words)
     crashed = False
     try:
-        result, log = api.run_check_logged(folder, exercises)
+        result, log = api.run_check_logged(folder, exercises, seed=seed)
         crashed = any(record.get("outcome") == "crashed" for record in log.records.values())
     except Exception as error:  # a checker bug still leaves a grade behind
-        result = api.failed_to_run(folder, exercises, f"{type(error).__name__}: {error}")
+        result = api.failed_to_run(folder, exercises, f"{type(error).__name__}: {error}", seed)
     sys.stdout.write(json.dumps({"result": result.to_json(), "crashed": crashed}))
     sys.stdout.flush()
     return 0

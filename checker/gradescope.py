@@ -149,7 +149,7 @@ def autograde(submission_dir: str, results_path: str) -> int:
     """Grade the files in `submission_dir`; write results.json. Always writes it; returns 0, or 2 when it refused to grade for want of the full sandbox."""
     started = time.monotonic()
     try:
-        from . import api, runner, sandbox
+        from . import api, runner, sandbox, seeds
 
         runner.refuse_inspection()
         confinement = runner.probe_sandbox()
@@ -157,14 +157,16 @@ def autograde(submission_dir: str, results_path: str) -> int:
             reason = (f"it refuses to run students' code without the full sandbox: {sandbox.summary(confinement)} "
                       "Rebuild the bundle with --allow-partial-sandbox to grade anyway.")
             results = failure_results(reason, time.monotonic() - started)
-            results["extra_data"] = {"sandbox": confinement.to_json()}
+            results["extra_data"] = {"sandbox": confinement.to_json(), "seed": None}
             write_json_atomically(Path(results_path), results)
             print(results["output"])
             return 2
         with tempfile.TemporaryDirectory(prefix="backprop-gradescope-") as tmp:
             staged = submissions.stage_folder(Path(submission_dir), Path(tmp))
             exercises = selected_exercises()
-            result = api.run_check(staged.folder, exercises)
+            # Fresh secret inputs for every submission: answers hard-coded
+            # for the inputs students can see do not pass here.
+            result = api.run_check(staged.folder, exercises, seed=seeds.draw())
             result.impl = "your submission"
             graded_modules = {exercise.module for exercise in exercises}
             missing = [module for module in staged.missing if module in graded_modules]
@@ -205,7 +207,7 @@ def to_gradescope(result: CheckResult, seconds: float, missing: list[str] = ()) 
         "output_format": "text",
         "stdout_visibility": "hidden",
         "visibility": "visible",
-        "extra_data": {"sandbox": result.sandbox},
+        "extra_data": {"sandbox": result.sandbox, "seed": result.seed},
         "tests": tests,
     }
 
@@ -247,7 +249,7 @@ def failure_results(reason: str, seconds: float) -> dict[str, Any]:
         "output_format": "text",
         "stdout_visibility": "hidden",
         "visibility": "visible",
-        "extra_data": {"sandbox": None},
+        "extra_data": {"sandbox": None, "seed": None},
         "tests": [
             {
                 "name": f"{exercise.id} {exercise.title}" + (" (bonus)" if exercise.bonus else ""),

@@ -20,11 +20,6 @@ RTOL = 1e-4
 ATOL = 1e-5
 
 
-def rng(seed: int) -> np.random.Generator:
-    """The random source of a test input: always seeded."""
-    return np.random.default_rng(seed)
-
-
 def numerical_vjp(
     function: Callable[..., Any],
     args: Sequence[Any],

@@ -88,6 +88,8 @@ def render(result: CheckResult, commands: Commands = TERMINAL) -> RenderableType
     notice = sandbox_notice(result)
     if notice is not None:
         parts.append(notice)
+    if result.seed is not None:
+        parts.append(seed_line(result.seed))
     parts += [curve for curve in map(loss_curve, result.exercises) if curve is not None]
     focus = first_to_fix(result)
     if focus is not None:
@@ -214,6 +216,11 @@ def sandbox_notice(result: CheckResult) -> Text | None:
     notes = "; ".join(sandbox.get("notes", [])[:2])
     return Text(f"! Sandbox partial: no {missing} protection" + (f" ({notes})" if notes else "")
                 + ". Fine for your own code; do not grade others' code here.", style="yellow")
+
+
+def seed_line(seed: int) -> Text:
+    """Under a grading seed the hidden inputs differ from `make check`'s: say which, so the run can be repeated."""
+    return Text(f"Hidden inputs drawn from grading seed {seed}: `python -m checker check --seed {seed}` draws them again.", style="dim")
 
 
 def first_to_fix(result: CheckResult) -> ExerciseResult | None:

@@ -75,6 +75,7 @@ class CheckResult:
     impl: str
     exercises: list[ExerciseResult]
     sandbox: dict[str, Any] | None = None  # Confinement.to_json() of the run; None: no student code ran
+    seed: int | None = None  # the grading seed of the hidden inputs (seeds.py); None: the fixed ones of `make check`
     # Bonus exercises shown but not asked for by name (a plain `check`): they
     # do not decide whether the check passed.
     optional: frozenset[str] = frozenset()
@@ -112,6 +113,7 @@ class CheckResult:
             "bonus_max_score": self.bonus_max_score,
             "exercises": [result.to_json() for result in self.exercises],
             "sandbox": self.sandbox,
+            "seed": self.seed,
         }
 
     def write_json(self, path: Path) -> None:

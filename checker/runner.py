@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import manifest, safetext, sandbox
+from . import manifest, safetext, sandbox, seeds
 from .cases import Case
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
@@ -439,6 +439,9 @@ def _run_child(child: _Child, workdir: Path, package: Path, pending: list[str], 
         "processes": limits.processes,
         "sandbox_without": list(limits.sandbox_without),
         "channel_fd": child.write_fd_number,
+        # The grading seed this process built the cases' inputs from: the
+        # child builds its own from the same one (seeds.py).
+        "seed": seeds.current(),
         "cases": [[case_id, session.timeouts[case_id]] for case_id in pending],
         "dependents": session.dependents,
         "dependent_timeout": limits.dependent_timeout,

@@ -19,7 +19,7 @@ from checker import __version__, manifest
 KIT_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = KIT_ROOT / "solutions"
 
-TOP_KEYS = {"impl", "score", "max_score", "bonus_score", "bonus_max_score", "exercises", "sandbox"}
+TOP_KEYS = {"impl", "score", "max_score", "bonus_score", "bonus_max_score", "exercises", "sandbox", "seed"}
 EXERCISE_KEYS = {"id", "title", "functions", "status", "score", "max_score", "message", "tests"}
 TEST_KEYS = {"name", "status", "message"}
 STATUSES = {"passed", "failed", "not_started", "error", "timeout"}

@@ -7,9 +7,16 @@ every exercise at once (as `check` does). A verdict must not depend on which
 other cases ran before it, so both runs must give its exercise the same
 status and the same message; and a correct variant must leave every
 exercise passing, not only its own.
+
+The inputs are those of `make check`, unless BACKPROP_FIXTURE_SEED names a
+grading seed (seeds.py): then every fixture is checked on the inputs
+`grade` would draw from it. CI runs the fixtures both ways, since no suite
+may depend on its inputs being the ones students see.
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -19,13 +26,14 @@ from tests.mutation import all_fixtures, build_submission
 
 BUGS = all_fixtures("bugs")
 VARIANTS = all_fixtures("variants")
+SEED = int(os.environ["BACKPROP_FIXTURE_SEED"]) if os.environ.get("BACKPROP_FIXTURE_SEED") else None
 
 
 def check_alone_and_in_full(fixture, tmp_path):
     """The fixture's exercise result checked alone, and every result of a full check."""
     submission = build_submission(fixture, tmp_path)
-    (alone,) = run_check(submission, [manifest.get(fixture.exercise)]).exercises
-    full = {result.exercise.id: result for result in run_check(submission, list(manifest.EXERCISES)).exercises}
+    (alone,) = run_check(submission, [manifest.get(fixture.exercise)], seed=SEED).exercises
+    full = {result.exercise.id: result for result in run_check(submission, list(manifest.EXERCISES), seed=SEED).exercises}
     return alone, full
 
 
@@ -74,10 +82,11 @@ ORDER_FIXTURES = [fixture for fixture in BUGS + VARIANTS if fixture.name in (
 @pytest.mark.parametrize("fixture", ORDER_FIXTURES, ids=[fixture.name for fixture in ORDER_FIXTURES])
 def test_verdicts_do_not_depend_on_the_order_cases_run_in(fixture, tmp_path):
     """The same code, its cases run first to last and last to first: the same statuses and messages."""
-    from checker import judge, runner
+    from checker import judge, runner, seeds
     from checker.api import with_prerequisites
     from checker.cases import cases_for
 
+    seeds.use(SEED)
     submission = build_submission(fixture, tmp_path)
     exercises = with_prerequisites([manifest.get(fixture.exercise)])
     cases = cases_for([exercise.id for exercise in exercises])

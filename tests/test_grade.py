@@ -32,7 +32,7 @@ HOSTILE = Path(__file__).resolve().parent / "fixtures" / "submissions" / "hostil
 
 WRONG_LOG_BACK = "def log_back(grad_out, out, x):\n    return grad_out * x\n"
 PART1 = [exercise.id for exercise in manifest.select(["1"])]
-CHECK_JSON_KEYS = {"impl", "score", "max_score", "bonus_score", "bonus_max_score", "exercises", "sandbox"}
+CHECK_JSON_KEYS = {"impl", "score", "max_score", "bonus_score", "bonus_max_score", "exercises", "sandbox", "seed"}
 
 
 def run_checker(*arguments: str, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -25,7 +25,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..cases import CaseFailure, probe
-from ..numeric import expect_array, numerical_vjp, rng, shape_message
+from ..numeric import expect_array, numerical_vjp, shape_message
+from ..seeds import rng
 from ..observe import exception_info, returned, where_raised
 from .common import changed_inputs, expect_untouched, float32
 

@@ -14,6 +14,7 @@ import numpy as np
 from ..cases import Case, CaseFailure, register
 from ..numeric import expect_array, numerical_vjp
 from ..observe import attempt, returned, where_raised
+from ..seeds import rng
 
 
 def float32(values: Any) -> np.ndarray:
@@ -99,7 +100,7 @@ def backward_case(
     kwargs = dict(kwargs or {})
     out = np.asarray(forward(*args, **kwargs))
     if grad_out is None:
-        grad_out = float32(np.random.default_rng(seed).normal(size=out.shape))
+        grad_out = float32(rng(seed).normal(size=out.shape))
     names = ["grad_out", "out", *arg_names[: len(args)]]
 
     def probe(student: Any) -> dict[str, Any]:

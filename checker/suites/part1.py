@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from ..cases import CaseFailure, probe
-from ..numeric import expect_array, numerical_vjp, rng
+from ..numeric import expect_array, numerical_vjp
+from ..seeds import rng
 from ..observe import returned
 from .common import backward_case, changed_inputs, copies, expect_not_a_python_number, expect_untouched, float32
 

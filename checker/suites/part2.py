@@ -37,7 +37,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..cases import CaseFailure, probe
-from ..numeric import expect_array, numerical_vjp, rng
+from ..numeric import expect_array, numerical_vjp
+from ..seeds import rng
 from ..observe import attempt, returned, where_raised
 from .common import changed_inputs, expect_untouched, float32
 
@@ -864,6 +865,8 @@ def random_spec(seed: int, size: int) -> tuple[dict[str, tuple[np.ndarray, bool]
     operations = []
     for index in range(size):
         a, b = (names[int(i)] for i in generator.integers(0, len(names), size=2))
+        if index < len(leaves):
+            a = f"l{index}"  # whatever the draw, every leaf is an input of some operation
         function = "add" if generator.uniform() < 0.5 else "multiply"
         operations.append((function, [a, b], f"n{index}"))
         names.append(f"n{index}")

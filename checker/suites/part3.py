@@ -51,7 +51,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..cases import CaseFailure, probe
-from ..numeric import ATOL, RTOL, array_of, expect_array, numerical_vjp, rng
+from ..numeric import ATOL, RTOL, array_of, expect_array, numerical_vjp
+from ..seeds import rng
 from ..observe import attempt, returned
 from .common import backward_case, changed_inputs, copies, expect_untouched, float32
 
@@ -691,9 +692,18 @@ for name, forward, divides in ARITHMETIC:
 # 3.8 maximum_back0/1 and relu --------------------------------------------------
 
 
-def untied(shape: tuple[int, ...]) -> np.ndarray:
-    """Random values that, here, never come within 1e-3 of each other across cases."""
-    return normal(shape)
+# Where an x and a y of maximum sit on a grid of step 0.01: a quarter step
+# in for x, three quarters for y. So an x and a y are never closer than half
+# a step, whatever the draw, and neither comes near the Python floats the
+# cases pair them with (0.3, -0.3, 0.5, -0.25 lie on the grid itself).
+GRID_STEP = 0.01
+X_OFFSET, Y_OFFSET = 0.25, 0.75
+
+
+def untied(shape: tuple[int, ...], offset: float) -> np.ndarray:
+    """Random values that never come within GRID_STEP / 4 of another operand's (see GRID_STEP)."""
+    steps = np.round(rng(next(_seeds)).normal(size=shape) / GRID_STEP)
+    return float32((steps + offset) * GRID_STEP)
 
 
 MAXIMUM_PATTERNS = [
@@ -704,7 +714,7 @@ MAXIMUM_PATTERNS = [
 ]
 
 for label, x_shape, y_shape in MAXIMUM_PATTERNS:
-    x, y = untied(x_shape), untied(y_shape)
+    x, y = untied(x_shape, X_OFFSET), untied(y_shape, Y_OFFSET)
     assert np.min(np.abs(np.subtract(x, y))) > 1e-3, "a maximum case without ties has a near-tie"
     for position in (0, 1):
         grad_case(
@@ -713,11 +723,11 @@ for label, x_shape, y_shape in MAXIMUM_PATTERNS:
         )
 grad_case(
     "3.8", "maximum_back0 without ties, y a Python float",
-    function="maximum_back0", forward=np.maximum, args=[normal((2, 5)), 0.3], wrt=0,
+    function="maximum_back0", forward=np.maximum, args=[untied((2, 5), X_OFFSET), 0.3], wrt=0,
 )
 grad_case(
     "3.8", "maximum_back1 without ties, x a Python float",
-    function="maximum_back1", forward=np.maximum, args=[-0.3, normal((6,))], wrt=1,
+    function="maximum_back1", forward=np.maximum, args=[-0.3, untied((6,), Y_OFFSET)], wrt=1,
 )
 
 
@@ -817,13 +827,13 @@ def tie_mask(shape: tuple[int, ...]) -> np.ndarray:
 
 
 _x = normal((3, 4))
-tie_case("same shapes", _x, with_ties(untied((3, 4)), _x, tie_mask((3, 4))))
+tie_case("same shapes", _x, with_ties(untied((3, 4), Y_OFFSET), _x, tie_mask((3, 4))))
 _y = normal((4,))
-tie_case("y broadcast along rows", with_ties(untied((3, 4)), _y, tie_mask((3, 4))), _y)
+tie_case("y broadcast along rows", with_ties(untied((3, 4), X_OFFSET), _y, tie_mask((3, 4))), _y)
 _x = normal((4,))
-tie_case("x broadcast into y", _x, with_ties(untied((3, 4)), _x, tie_mask((3, 4))))
-tie_case("y a Python float", with_ties(untied((2, 3)), 0.5, tie_mask((2, 3))), 0.5)
-tie_case("x a Python float", -0.25, with_ties(untied((5,)), -0.25, tie_mask((5,))))
+tie_case("x broadcast into y", _x, with_ties(untied((3, 4), Y_OFFSET), _x, tie_mask((3, 4))))
+tie_case("y a Python float", with_ties(untied((2, 3), X_OFFSET), 0.5, tie_mask((2, 3))), 0.5)
+tie_case("x a Python float", -0.25, with_ties(untied((5,), Y_OFFSET), -0.25, tie_mask((5,))))
 _x = normal((2, 2))
 tie_case("every entry tied", _x, _x.copy())
 

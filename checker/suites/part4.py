@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 
 from ..cases import CaseFailure, probe
-from ..numeric import expect_array, expect_finite, numerical_vjp, rng
+from ..numeric import expect_array, expect_finite, numerical_vjp
+from ..seeds import rng
 from ..observe import returned
 from .common import float32
 
