@@ -32,10 +32,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from . import __version__, manifest, submissions
+from . import __version__, kit, manifest, submissions
 from .results import CheckResult, write_json_atomically
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+KIT_ROOT = kit.KIT_ROOT
 
 # What Gradescope's image needs besides Python: pyproject.toml's dependencies.
 REQUIREMENTS = ("numpy>=1.26", "pytest>=7.4", "pytest-timeout>=2.2", "rich>=13.0")
@@ -45,9 +45,6 @@ SELECTION_FILE = "SELECTION"
 # At the bundle's root when the instructor built it with --allow-partial-sandbox:
 # it then grades even where the kernel sandbox is not complete.
 ALLOW_PARTIAL_SANDBOX_FILE = "ALLOW_PARTIAL_SANDBOX"
-
-# Folders of the kit copied into the bundle (Python files and data only).
-BUNDLED_FOLDERS = ("checker", "exercises", "data")
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image.
@@ -113,18 +110,9 @@ def build_bundle(out: Path, words: list[str] | tuple[str, ...] = (), allow_parti
 
 
 def bundled_files() -> list[str]:
-    """The kit's files that go in the bundle, relative to the kit's root."""
-    names = ["pyproject.toml"]
-    for folder in BUNDLED_FOLDERS:
-        root = KIT_ROOT / folder
-        if not root.is_dir():
-            continue
-        for path in sorted(root.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and not path.name.startswith("."):
-                if folder != "data" and path.suffix != ".py":
-                    continue
-                names.append(path.relative_to(KIT_ROOT).as_posix())
-    return names
+    """The kit's files that go in the bundle, relative to the kit's root: what
+    every student copy holds (kit.student_files), and pyproject.toml."""
+    return ["pyproject.toml", *kit.student_files()]
 
 
 def _add_text(bundle: zipfile.ZipFile, name: str, text: str, executable: bool = False) -> None:
