@@ -87,11 +87,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def command_check(arguments: argparse.Namespace) -> int:
+def selected(words: list[str]) -> list[manifest.Exercise]:
+    """The exercises `words` name (all those this kit hands out for none); a word naming none is a usage error."""
     try:
-        exercises = manifest.select(arguments.exercises)
+        return manifest.select(words)
     except manifest.UnknownExercise as error:
         raise UsageError(str(error)) from None
+
+
+def command_check(arguments: argparse.Namespace) -> int:
+    exercises = selected(arguments.exercises)
     impl_dir = Path(arguments.impl)
     if not impl_dir.is_dir():
         raise UsageError(f"no folder {str(impl_dir)!r} to check")
@@ -114,15 +119,12 @@ def command_check(arguments: argparse.Namespace) -> int:
 def command_list(arguments: argparse.Namespace) -> int:
     from . import report
 
-    report.show(report.make_console(), report.exercise_list(list(manifest.EXERCISES)))
+    report.show(report.make_console(), report.exercise_list(selected([])))
     return EXIT_PASSED
 
 
 def command_grade(arguments: argparse.Namespace) -> int:
-    try:
-        exercises = manifest.select(arguments.exercises)
-    except manifest.UnknownExercise as error:
-        raise UsageError(str(error)) from None
+    exercises = selected(arguments.exercises)
     submissions_dir, out_dir = Path(arguments.submissions), Path(arguments.out)
     if not submissions_dir.is_dir():
         raise UsageError(f"no folder {str(submissions_dir)!r} of submissions")
@@ -157,10 +159,7 @@ def command_gradescope(arguments: argparse.Namespace) -> int:
     out = Path(arguments.out)
     if out.suffix.lower() != ".zip":
         raise UsageError(f"the bundle must be a .zip file, not {str(out)!r}")
-    try:
-        manifest.select(arguments.exercises)
-    except manifest.UnknownExercise as error:
-        raise UsageError(str(error)) from None
+    selected(arguments.exercises)
     from . import gradescope
 
     gradescope.build_bundle(out, arguments.exercises, allow_partial_sandbox=arguments.allow_partial_sandbox)
@@ -182,11 +181,7 @@ def command_hint(arguments: argparse.Namespace) -> int:
 def command_watch(arguments: argparse.Namespace) -> int:
     from . import watch
 
-    if arguments.exercises:
-        try:
-            manifest.select(arguments.exercises)
-        except manifest.UnknownExercise as error:
-            raise UsageError(str(error)) from None
+    selected(arguments.exercises)  # also reads course.json: a damaged one stops here, not inside the loop
     impl_dir = Path(arguments.impl)
     if not impl_dir.is_dir():
         raise UsageError(f"no folder {str(impl_dir)!r} to watch")
