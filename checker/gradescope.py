@@ -22,7 +22,6 @@ extra credit. Bonus tests are named "(bonus)".
 
 from __future__ import annotations
 
-import io
 import stat
 import sys
 import tempfile
@@ -213,17 +212,13 @@ def _test_output(exercise_result: Any) -> str:
 
 def summary_text(result: CheckResult, missing: list[str] = ()) -> str:
     """The plain-text report (the same table students see with `make check`)."""
-    from rich.console import Console
+    from .report import plain_text, render
 
-    from .report import render
-
-    buffer = io.StringIO()
-    Console(file=buffer, width=100, no_color=True, force_terminal=False, highlight=False).print(render(result))
     text = f"Main score {result.score:g}/{result.max_score:g}"
     text += f", bonus {result.bonus_score:g}/{result.bonus_max_score:g}.\n" if result.bonus_max_score else ".\n"
     if missing:
         text += f"Not in your submission (graded as not started): {', '.join(name + '.py' for name in missing)}.\n"
-    return text + "\n" + buffer.getvalue()
+    return text + "\n" + plain_text(render(result), width=100)
 
 
 def failure_results(reason: str, seconds: float) -> dict[str, Any]:
