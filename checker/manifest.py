@@ -417,8 +417,10 @@ def released() -> list[Exercise]:
 
 
 def describe(exercises: list[Exercise]) -> str:
-    """A short name for a set of exercises: 'Part 2', 'Parts 1 and 2 and the bonus', 'Part 3 and exercise b.4'."""
+    """A short name for a set of exercises: 'the whole course', 'Part 2', 'Parts 1 and 2 and the bonus', 'Part 3 and exercise b.4'."""
     chosen = {exercise.id for exercise in exercises}
+    if len(chosen) == len(EXERCISES):
+        return "the whole course"
     whole_parts, single = [], []
     for part in PART_MODULES:
         members = [exercise.id for exercise in EXERCISES if exercise.part == part]
@@ -429,15 +431,16 @@ def describe(exercises: list[Exercise]) -> str:
     numbered = [part for part in whole_parts if part != "bonus"]
     pieces = []
     if numbered:
-        pieces.append(("Part " if len(numbered) == 1 else "Parts ") + _and(numbered))
+        pieces.append(("Part " if len(numbered) == 1 else "Parts ") + spoken_list(numbered))
     if "bonus" in whole_parts:
         pieces.append("the bonus")
     if single:
-        pieces.append(("exercise " if len(single) == 1 else "exercises ") + _and(single))
-    return _and(pieces)
+        pieces.append(("exercise " if len(single) == 1 else "exercises ") + spoken_list(single))
+    return spoken_list(pieces)
 
 
-def _and(words: list[str]) -> str:
+def spoken_list(words: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
@@ -466,12 +469,12 @@ def select(words: list[str]) -> list[Exercise]:
 
 
 def _not_released(word: str, matches: list[Exercise], handed_out: list[Exercise]) -> str:
-    reason = f"{word!r} is not part of this release of the course, which hands out {describe(handed_out)} (see: make list)"
+    reason = f"{word!r} is not part of this release of the course, which hands out {describe(handed_out)}"
     built_on = {exercise.id for exercise in with_prerequisites(handed_out)}
     if any(exercise.id in built_on for exercise in matches):
         files = ", ".join(dict.fromkeys(f"{exercise.module}.py" for exercise in matches))
-        reason += f"; this release builds on it: copy your own {files} into exercises/"
-    return reason
+        reason += f"; it builds on {word!r}: copy your own {files} into exercises/"
+    return reason + " (see: make list)"
 
 
 def with_prerequisites(exercises: list[Exercise]) -> list[Exercise]:
