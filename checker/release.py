@@ -368,10 +368,10 @@ def _readme_more(release: Plan, parts: list[str]) -> str:
 _README_CLASSROOM = """\
 ## On GitHub
 
-Each push to your repository runs the same checker on GitHub, one test per
-exercise (`.github/workflows/classroom.yml`; the Actions tab shows the
-output). The points it records are your assignment's score. It checks
-exactly what `make check` checks, so run that first: it is quicker.
+Each push to your repository runs the checker on GitHub, one test per
+exercise (`.github/workflows/classroom.yml`; the Actions tab shows each
+report), and GitHub Classroom records the points. It checks exactly what
+`make check` checks, so run that first: it is quicker.
 """
 
 
