@@ -188,8 +188,11 @@ def command_release(arguments: argparse.Namespace) -> int:
 
     try:
         built = release.build(Path(arguments.out), arguments.exercises, force=arguments.force, classroom=arguments.classroom)
-    except release.OutNotEmpty as error:
+    except release.Refused as error:
         raise UsageError(str(error)) from None
+    except release.BuildFailed as error:
+        print(f"checker: the kit was not written: {error}", file=sys.stderr)
+        return EXIT_FAILED
     if built.moved_aside is not None:
         print(f"Moved what was in {built.out} aside, to {built.moved_aside}.")
     extra = " and GitHub Classroom's autograding files" if arguments.classroom else ""

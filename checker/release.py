@@ -53,8 +53,12 @@ __pycache__/
 """
 
 
-class OutNotEmpty(Exception):
-    """The release's folder exists and holds something: the caller decides (--force moves it aside)."""
+class Refused(Exception):
+    """The kit cannot go to that folder (it holds something, and no --force; or it holds this kit)."""
+
+
+class BuildFailed(Exception):
+    """The kit could not be built as it should be; nothing was written at its folder."""
 
 
 @dataclass(frozen=True)
@@ -135,14 +139,18 @@ def build(out: Path, words: list[str] | tuple[str, ...] = (), *, force: bool = F
 
     The kit is written beside `out` first and renamed into place at the end,
     so a failure leaves `out` as it was. An `out` that holds anything is
-    refused (OutNotEmpty) unless `force`; then it is moved aside to a backup
+    refused (Refused) unless `force`; then it is moved aside to a backup
     name, never deleted. `classroom` adds GitHub Classroom's autograding files.
     """
-    release = plan(words)
     out = Path(out)
+    where = out.resolve()
+    copied_from = [KIT_ROOT / folder for folder in (*kit.STUDENT_FOLDERS, "docs", "tests", "solutions")]
+    if where == KIT_ROOT or where in KIT_ROOT.parents or any(where == folder or folder in where.parents for folder in copied_from):
+        raise Refused(f"{out} would hold this kit, or lie inside a folder the kit is made from: write the student's kit somewhere else")
+    release = plan(words)
     occupied = out.exists() and (not out.is_dir() or any(out.iterdir()))
     if occupied and not force:
-        raise OutNotEmpty(f"{out} exists and is not empty: choose a new folder, or pass --force to move it aside")
+        raise Refused(f"{out} exists and is not empty: choose a new folder, or pass --force to move it aside")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
@@ -213,7 +221,7 @@ def first_report(root: Path, release: Plan) -> str:
     result = api.run_check(root / "exercises", list(release.exercises))
     unexpected = {entry.exercise.id: entry.status for entry in result.exercises if entry.status != "not_started"}
     if unexpected:
-        raise RuntimeError(f"the kit's stubs should all be not started, but: {unexpected}")
+        raise BuildFailed(f"on the new kit's stubs, every exercise should be not started, but: {unexpected}")
     result.impl = "exercises"
     result.optional = frozenset(exercise.id for exercise in release.exercises if exercise.bonus)
     return report.plain_text(report.render(result), width=80).rstrip("\n")

@@ -122,6 +122,7 @@ def test_every_command_passes_on_the_solutions_and_fails_on_the_stubs(tmp_path):
         cwd=KIT_ROOT, capture_output=True, text=True, timeout=300,
     )
     assert built.returncode == 0, built.stderr
+    assert "## On GitHub" in (stubs / "README.md").read_text()  # the students' README says what runs on push
     solved = tmp_path / "solved"
     shutil.copytree(stubs, solved)
     shutil.rmtree(solved / "exercises")

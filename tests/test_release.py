@@ -84,7 +84,7 @@ def test_the_whole_course_kit_holds_what_a_student_needs(kits):
 def test_the_student_readme_describes_only_the_kit(kits):
     readme = (kits["whole"] / "README.md").read_text()
     assert "make check" in readme and "make test" in readme
-    for word in ("solutions", "Instructors", "gradescope", "make grade", "make bench", "make mutate"):
+    for word in ("solutions", "Instructors", "gradescope", "make grade", "make bench", "make mutate", "On GitHub"):
         assert word not in readme, word
     for part in ("1", "2", "3", "4", "5"):
         assert f"| {part} | `{manifest.PART_MODULES[part]}.py` |" in readme
@@ -221,6 +221,18 @@ def test_a_folder_that_holds_something_is_refused_then_moved_aside_with_force(tm
     empty.mkdir()
     assert build(empty, "1").returncode == 0 and (empty / "README.md").is_file()
     assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == []
+
+
+def test_a_kit_is_never_written_over_the_instructors_copy_or_into_its_folders(tmp_path, monkeypatch):
+    # On a stand-in for the kit's root: were the guard to fail, --force would move that folder aside.
+    root = tmp_path / "instructor" / "kit"
+    for folder in ("exercises", "docs", "solutions"):
+        (root / folder).mkdir(parents=True)
+    monkeypatch.setattr(release, "KIT_ROOT", root)
+    for out in (root, root.parent, root / "exercises" / "kit", root / "docs"):
+        with pytest.raises(release.Refused, match="somewhere else"):
+            release.build(out, ["1"], force=True)
+    assert sorted(path.name for path in root.iterdir()) == ["docs", "exercises", "solutions"]
 
 
 @pytest.mark.parametrize("arguments", [["no_such_exercise"], ["9.9"], []])
