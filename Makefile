@@ -9,7 +9,7 @@ IMPL    ?= exercises
 EXAMPLE ?= forward_and_back
 RESET   ?=
 
-.PHONY: setup check list test bench hint watch graph train grade gradescope mutate
+.PHONY: setup check list test hint watch graph train
 
 setup: $(STAMP)
 
@@ -44,6 +44,9 @@ train: setup
 test: setup
 	$(PY) -m pytest -q -n auto
 
+# ---- Instructors only: a student's kit (make release) ends above this line. ----
+.PHONY: bench mutate grade gradescope release
+
 bench: setup
 	$(PY) -m bench
 
@@ -58,7 +61,7 @@ $(MUTATION_STAMP): pyproject.toml $(STAMP)
 mutate: $(MUTATION_STAMP)
 	nice -n 19 $(PY) -m tests.run_mutants $(FILES)
 
-# Instructors: grade a folder of submissions, build a Gradescope autograder.
+# Grade a folder of submissions, build a Gradescope autograder, hand out a student's kit.
 SUBMISSIONS ?= submissions
 OUT         ?= grades
 JOBS        ?=
@@ -69,3 +72,9 @@ grade: setup
 
 gradescope: setup
 	@$(PY) -m checker gradescope $(EX) --out $(BUNDLE)
+
+# A student's kit in a new folder: make release OUT=../kit-part2 EX=2 (none: the whole course).
+# CLASSROOM=1 adds GitHub Classroom's autograding files; FORCE=1 moves an existing OUT aside first.
+release: setup
+	@$(if $(filter file,$(origin OUT)),echo "make release: say where the kit goes (for example: make release OUT=../student-kit)" >&2; exit 2)
+	@$(PY) -m checker release $(EX) --out $(OUT) $(if $(CLASSROOM),--classroom) $(if $(FORCE),--force)

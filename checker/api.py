@@ -12,9 +12,9 @@ from pathlib import Path
 # Nothing here imports NumPy at import time: the child is started first
 # (runner.start), and this process imports the suites and the judge while
 # the child imports NumPy and pytest.
-from . import manifest, runner, seeds
+from . import runner, seeds
 from .cases import cases_for
-from .manifest import Exercise
+from .manifest import Exercise, with_prerequisites
 from .results import CheckResult, ExerciseResult
 
 
@@ -52,18 +52,6 @@ def run_check_logged(
     selected = {exercise.id for exercise in exercises}
     result.exercises = [exercise_result for exercise_result in result.exercises if exercise_result.exercise.id in selected]
     return result, log
-
-
-def with_prerequisites(exercises: list[Exercise]) -> list[Exercise]:
-    """The exercises and everything they require, transitively, in course order."""
-    wanted = {exercise.id for exercise in exercises}
-    frontier = list(wanted)
-    while frontier:
-        for required in manifest.get(frontier.pop()).requires:
-            if required not in wanted:
-                wanted.add(required)
-                frontier.append(required)
-    return [exercise for exercise in manifest.EXERCISES if exercise.id in wanted]
 
 
 def failed_to_run(impl_dir: Path, exercises: list[Exercise], reason: str, seed: int | None = None) -> CheckResult:

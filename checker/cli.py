@@ -1,7 +1,9 @@
 """Command line: `python -m checker check [EXERCISE ...] [--impl DIR] [--json FILE]`,
-`python -m checker list`, and for instructors
-`python -m checker grade SUBMISSIONS [EXERCISE ...] --out DIR [--jobs N]` and
-`python -m checker gradescope --out FILE.zip`.
+`python -m checker list`, `hint`, `watch`, `graph`, and for instructors
+`python -m checker grade SUBMISSIONS [EXERCISE ...] --out DIR [--jobs N]`,
+`python -m checker gradescope --out FILE.zip`,
+`python -m checker release --out DIR [EXERCISE ...]` and
+`python -m checker classroom [--out DIR] [EXERCISE ...]`.
 
 Exit status (a contract): 0 when every selected exercise passed, 1 when one
 did not, 2 for a usage error (an unknown exercise, a missing folder), with a
@@ -76,6 +78,19 @@ def build_parser() -> argparse.ArgumentParser:
     gradescope.add_argument("--out", required=True, metavar="FILE.zip", help="the zip to write")
     gradescope.add_argument("--allow-partial-sandbox", action="store_true", help="let the bundle grade where the kernel sandbox is not complete (unsafe)")
     gradescope.set_defaults(handler=command_gradescope)
+
+    release = commands.add_parser("release", help="write a student's kit into a new folder: stubs, checker, lessons, never the solutions (instructors)")
+    release.add_argument("exercises", nargs="*", metavar="EXERCISE", help="hand out only these (ids, parts, function names); none means the whole course")
+    release.add_argument("--out", required=True, metavar="DIR", help="the folder to write the kit into (new or empty)")
+    release.add_argument("--force", action="store_true", help="when DIR is not empty, move it aside to DIR.bak-<time> first")
+    release.add_argument("--classroom", action="store_true", help="also write GitHub Classroom's autograding files into the kit")
+    release.set_defaults(handler=command_release)
+
+    classroom = commands.add_parser("classroom", help="write GitHub Classroom's autograding files, one test per exercise (instructors)")
+    classroom.add_argument("exercises", nargs="*", metavar="EXERCISE", help="a test for each of these (ids, parts, function names); none means the main course")
+    classroom.add_argument("--out", default=".", metavar="DIR", help="the repository's folder (default: the current one)")
+    classroom.add_argument("--force", action="store_true", help="replace files that differ, moving the old ones aside first")
+    classroom.set_defaults(handler=command_classroom)
     return parser
 
 
@@ -107,11 +122,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def command_check(arguments: argparse.Namespace) -> int:
+def selected(words: list[str]) -> list[manifest.Exercise]:
+    """The exercises `words` name (all those this kit hands out for none); a word naming none is a usage error."""
     try:
-        exercises = manifest.select(arguments.exercises)
+        return manifest.select(words)
     except manifest.UnknownExercise as error:
         raise UsageError(str(error)) from None
+
+
+def command_check(arguments: argparse.Namespace) -> int:
+    exercises = selected(arguments.exercises)
     impl_dir = Path(arguments.impl)
     if not impl_dir.is_dir():
         raise UsageError(f"no folder {str(impl_dir)!r} to check")
@@ -134,15 +154,12 @@ def command_check(arguments: argparse.Namespace) -> int:
 def command_list(arguments: argparse.Namespace) -> int:
     from . import report
 
-    report.show(report.make_console(), report.exercise_list(list(manifest.EXERCISES)))
+    report.show(report.make_console(), report.exercise_list(selected([])))
     return EXIT_PASSED
 
 
 def command_grade(arguments: argparse.Namespace) -> int:
-    try:
-        exercises = manifest.select(arguments.exercises)
-    except manifest.UnknownExercise as error:
-        raise UsageError(str(error)) from None
+    exercises = selected(arguments.exercises)
     submissions_dir, out_dir = Path(arguments.submissions), Path(arguments.out)
     if not submissions_dir.is_dir():
         raise UsageError(f"no folder {str(submissions_dir)!r} of submissions")
@@ -179,14 +196,51 @@ def command_gradescope(arguments: argparse.Namespace) -> int:
     out = Path(arguments.out)
     if out.suffix.lower() != ".zip":
         raise UsageError(f"the bundle must be a .zip file, not {str(out)!r}")
-    try:
-        manifest.select(arguments.exercises)
-    except manifest.UnknownExercise as error:
-        raise UsageError(str(error)) from None
+    selected(arguments.exercises)
     from . import gradescope
 
     gradescope.build_bundle(out, arguments.exercises, allow_partial_sandbox=arguments.allow_partial_sandbox)
     print(f"Wrote {out}: upload it as the autograder of a Gradescope programming assignment (see README, Instructors).")
+    return EXIT_PASSED
+
+
+def command_release(arguments: argparse.Namespace) -> int:
+    handed_out = selected(arguments.exercises)
+    from . import release
+
+    try:
+        built = release.build(Path(arguments.out), arguments.exercises, force=arguments.force, classroom=arguments.classroom)
+    except release.Refused as error:
+        raise UsageError(str(error)) from None
+    except release.BuildFailed as error:
+        print(f"checker: the kit was not written: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    if built.moved_aside is not None:
+        print(f"Moved what was in {built.out} aside, to {built.moved_aside}.")
+    extra = " and GitHub Classroom's autograding files" if arguments.classroom else ""
+    print(f"Wrote a student's kit to {built.out}: {manifest.describe(handed_out)}, {len(handed_out)} exercise{'s' if len(handed_out) != 1 else ''}{extra}.")
+    print(f"Try it as a student would: cd {built.out} && make check")
+    return EXIT_PASSED
+
+
+def command_classroom(arguments: argparse.Namespace) -> int:
+    selected(arguments.exercises)
+    from . import classroom
+
+    graded = classroom.graded(arguments.exercises)
+    if not graded:
+        raise UsageError("no exercise to grade here but the optional bonus: name it (b) to give it tests")
+    out = Path(arguments.out)
+    if not out.is_dir():
+        raise UsageError(f"no folder {str(out)!r} to write into")
+    try:
+        moved = classroom.write_files(out, graded, force=arguments.force)
+    except classroom.Conflict as error:
+        raise UsageError(str(error)) from None
+    for path, backup in moved:
+        print(f"Moved the old {path} aside, to {backup}.")
+    points = sum(exercise.points for exercise in graded)
+    print(f"Wrote {out / classroom.WORKFLOW_FILE} and {out / classroom.AUTOGRADING_FILE}: {len(graded)} tests, {points:g} points.")
     return EXIT_PASSED
 
 
@@ -204,11 +258,7 @@ def command_hint(arguments: argparse.Namespace) -> int:
 def command_watch(arguments: argparse.Namespace) -> int:
     from . import watch
 
-    if arguments.exercises:
-        try:
-            manifest.select(arguments.exercises)
-        except manifest.UnknownExercise as error:
-            raise UsageError(str(error)) from None
+    selected(arguments.exercises)  # also reads course.json: a damaged one stops here, not inside the loop
     impl_dir = Path(arguments.impl)
     if not impl_dir.is_dir():
         raise UsageError(f"no folder {str(impl_dir)!r} to watch")

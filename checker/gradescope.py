@@ -22,7 +22,6 @@ extra credit. Bonus tests are named "(bonus)".
 
 from __future__ import annotations
 
-import io
 import stat
 import sys
 import tempfile
@@ -32,10 +31,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from . import __version__, manifest, submissions
+from . import __version__, kit, manifest, submissions
 from .results import CheckResult, write_json_atomically
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+KIT_ROOT = kit.KIT_ROOT
 
 # What Gradescope's image needs besides Python: pyproject.toml's dependencies.
 REQUIREMENTS = ("numpy>=1.26", "pytest>=7.4", "pytest-timeout>=2.2", "rich>=13.0")
@@ -45,9 +44,6 @@ SELECTION_FILE = "SELECTION"
 # At the bundle's root when the instructor built it with --allow-partial-sandbox:
 # it then grades even where the kernel sandbox is not complete.
 ALLOW_PARTIAL_SANDBOX_FILE = "ALLOW_PARTIAL_SANDBOX"
-
-# Folders of the kit copied into the bundle (Python files and data only).
-BUNDLED_FOLDERS = ("checker", "exercises", "data")
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image.
@@ -113,18 +109,9 @@ def build_bundle(out: Path, words: list[str] | tuple[str, ...] = (), allow_parti
 
 
 def bundled_files() -> list[str]:
-    """The kit's files that go in the bundle, relative to the kit's root."""
-    names = ["pyproject.toml"]
-    for folder in BUNDLED_FOLDERS:
-        root = KIT_ROOT / folder
-        if not root.is_dir():
-            continue
-        for path in sorted(root.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and not path.name.startswith("."):
-                if folder != "data" and path.suffix != ".py":
-                    continue
-                names.append(path.relative_to(KIT_ROOT).as_posix())
-    return names
+    """The kit's files that go in the bundle, relative to the kit's root: what
+    every student copy holds (kit.student_files), and pyproject.toml."""
+    return ["pyproject.toml", *kit.student_files()]
 
 
 def _add_text(bundle: zipfile.ZipFile, name: str, text: str, executable: bool = False) -> None:
@@ -227,17 +214,13 @@ def _test_output(exercise_result: Any) -> str:
 
 def summary_text(result: CheckResult, missing: list[str] = ()) -> str:
     """The plain-text report (the same table students see with `make check`)."""
-    from rich.console import Console
+    from .report import plain_text, render
 
-    from .report import render
-
-    buffer = io.StringIO()
-    Console(file=buffer, width=100, no_color=True, force_terminal=False, highlight=False).print(render(result))
     text = f"Main score {result.score:g}/{result.max_score:g}"
     text += f", bonus {result.bonus_score:g}/{result.bonus_max_score:g}.\n" if result.bonus_max_score else ".\n"
     if missing:
         text += f"Not in your submission (graded as not started): {', '.join(name + '.py' for name in missing)}.\n"
-    return text + "\n" + buffer.getvalue()
+    return text + "\n" + plain_text(render(result), width=100)
 
 
 def failure_results(reason: str, seconds: float) -> dict[str, Any]:

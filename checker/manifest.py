@@ -10,7 +10,9 @@ is asked.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 # Files of the exercise package that are given code, not exercises. They are
 # identical in exercises/ and solutions/; a submission that lacks them is
@@ -367,40 +369,130 @@ EXERCISES: tuple[Exercise, ...] = (
 
 _BY_ID = {exercise.id: exercise for exercise in EXERCISES}
 
+# A student's kit built for part of the course (`checker release --out DIR 2`)
+# lists, in this file at its root, the exercises it hands out. The
+# instructor's copy has none: it hands out the whole course.
+COURSE_FILE = Path(__file__).resolve().parent.parent / "course.json"
+
 
 def get(exercise_id: str) -> Exercise:
     return _BY_ID[exercise_id]
 
 
 class UnknownExercise(ValueError):
-    """A selection word that names no exercise, part or function."""
+    """A selection word that names no exercise, part or function (or none this kit hands out)."""
 
     def __init__(self, message: str, word: str | None = None):
         super().__init__(message)
         self.word = word  # the word that named nothing, when that is the problem
 
 
+class DamagedCourseFile(UnknownExercise):
+    """course.json cannot be read. Every command reports it like an unknown word: one line, exit status 2."""
+
+
+def released() -> list[Exercise]:
+    """The exercises this copy of the kit hands out, in course order: those
+    course.json lists in a release of part of the course, else all of them.
+
+    Read on each call, in the checker's own process only (a confined child
+    may not read the kit's root, and never needs to).
+    """
+    try:
+        text = COURSE_FILE.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return list(EXERCISES)
+    except OSError as error:
+        raise DamagedCourseFile(f"cannot read {COURSE_FILE.name}: {error.strerror or error}") from None
+    try:
+        listed = json.loads(text)["exercises"]
+        if not isinstance(listed, list) or not listed or not all(isinstance(item, str) and item in _BY_ID for item in listed):
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        raise DamagedCourseFile(
+            f"{COURSE_FILE.name} at the kit's root is damaged: it should list the exercises of this release; "
+            "restore it from the kit as you received it"
+        ) from None
+    return [exercise for exercise in EXERCISES if exercise.id in listed]
+
+
+def describe(exercises: list[Exercise]) -> str:
+    """A short name for a set of exercises: 'the whole course', 'Part 2', 'Parts 1 and 2 and the bonus', 'Part 3 and exercise b.4'."""
+    chosen = {exercise.id for exercise in exercises}
+    if len(chosen) == len(EXERCISES):
+        return "the whole course"
+    whole_parts, single = [], []
+    for part in PART_MODULES:
+        members = [exercise.id for exercise in EXERCISES if exercise.part == part]
+        if set(members) <= chosen:
+            whole_parts.append(part)
+        else:
+            single += [exercise_id for exercise_id in members if exercise_id in chosen]
+    numbered = [part for part in whole_parts if part != "bonus"]
+    pieces = []
+    if numbered:
+        pieces.append(("Part " if len(numbered) == 1 else "Parts ") + spoken_list(numbered))
+    if "bonus" in whole_parts:
+        pieces.append("the bonus")
+    if single:
+        pieces.append(("exercise " if len(single) == 1 else "exercises ") + spoken_list(single))
+    return spoken_list(pieces)
+
+
+def spoken_list(words: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def select(words: list[str]) -> list[Exercise]:
-    """The exercises named by `words`, in course order; all of them for no words.
+    """The exercises named by `words`, in course order; all those the kit hands out for no words.
 
     A word is an exercise id ("1.2"), a part ("1", or "bonus"), or the name of
-    a function or class an exercise grades ("unbroadcast", "SGD").
+    a function or class an exercise grades ("unbroadcast", "SGD"). In a
+    release of part of the course a word selects the released exercises it
+    names; one that names only others is refused with the reason.
     """
+    handed_out = released()
     if not words:
-        return list(EXERCISES)
+        return handed_out
+    handed_out_ids = {exercise.id for exercise in handed_out}
     chosen: set[str] = set()
     for word in words:
         matches = _match(word)
         if not matches:
             raise UnknownExercise(f"no exercise, part or function is called {word!r} (see: make list)", word)
-        chosen.update(exercise.id for exercise in matches)
+        kept = [exercise.id for exercise in matches if exercise.id in handed_out_ids]
+        if not kept:
+            raise UnknownExercise(_not_released(word, matches, handed_out), word)
+        chosen.update(kept)
     return [exercise for exercise in EXERCISES if exercise.id in chosen]
+
+
+def _not_released(word: str, matches: list[Exercise], handed_out: list[Exercise]) -> str:
+    reason = f"{word!r} is not part of this release of the course, which hands out {describe(handed_out)}"
+    built_on = {exercise.id for exercise in with_prerequisites(handed_out)}
+    if any(exercise.id in built_on for exercise in matches):
+        files = ", ".join(dict.fromkeys(f"{exercise.module}.py" for exercise in matches))
+        reason += f"; it builds on {word!r}: copy your own {files} into exercises/"
+    return reason + " (see: make list)"
+
+
+def with_prerequisites(exercises: list[Exercise]) -> list[Exercise]:
+    """The exercises and everything they require, transitively, in course order."""
+    wanted = {exercise.id for exercise in exercises}
+    frontier = list(wanted)
+    while frontier:
+        for required in get(frontier.pop()).requires:
+            if required not in wanted:
+                wanted.add(required)
+                frontier.append(required)
+    return [exercise for exercise in EXERCISES if exercise.id in wanted]
 
 
 def optional_bonus(words: list[str]) -> frozenset[str]:
     """The bonus exercises a selection shows without deciding the exit status:
-    all of them for a plain `check`, none when the words name any exercise."""
-    return frozenset() if words else frozenset(exercise.id for exercise in EXERCISES if exercise.bonus)
+    all those handed out for a plain `check`, none when the words name any exercise."""
+    return frozenset() if words else frozenset(exercise.id for exercise in released() if exercise.bonus)
 
 
 def _match(word: str) -> list[Exercise]:

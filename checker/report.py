@@ -8,6 +8,7 @@ terminal, or NO_COLOR set) the same renderables come out as plain text.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +82,14 @@ def show(console: Console, renderable: RenderableType) -> None:
     text = "\n".join(line.rstrip() for line in captured.get().split("\n"))
     console.file.write(text)
     console.file.flush()
+
+
+def plain_text(renderable: RenderableType, width: int) -> str:
+    """A renderable as plain text at a fixed width, without colours or trailing
+    spaces: for what is read outside a terminal (Gradescope's results, a README)."""
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, no_color=True, force_terminal=False, highlight=False).print(renderable)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().split("\n"))
 
 
 def render(result: CheckResult, commands: Commands = TERMINAL) -> RenderableType:

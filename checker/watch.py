@@ -126,8 +126,9 @@ class Watcher:
     def _next_focus(self) -> str | None:
         """The first exercise not passing: among those asked for, else in the course (main before bonus)."""
         asked = [exercise.id for exercise in manifest.select(self.exercises)] if self.exercises else []
-        main = [exercise.id for exercise in manifest.EXERCISES if not exercise.bonus]
-        bonus = [exercise.id for exercise in manifest.EXERCISES if exercise.bonus]
+        course = manifest.released()
+        main = [exercise.id for exercise in course if not exercise.bonus]
+        bonus = [exercise.id for exercise in course if exercise.bonus]
         for candidates in (asked, main, bonus):
             for exercise_id in candidates:
                 if self.course.get(exercise_id, "not_started") != "passed":
@@ -135,7 +136,8 @@ class Watcher:
         return None
 
     def _finished(self) -> str:
-        return "Every exercise passes, the bonus included. Well done!"
+        has_bonus = any(exercise.bonus for exercise in manifest.released())
+        return "Every exercise passes" + (", the bonus included" if has_bonus else "") + ". Well done!"
 
     def _clear(self) -> None:
         if self.clear_screen and sys.stdout.isatty():
@@ -145,17 +147,17 @@ class Watcher:
 
 def course_line(course: dict[str, str]) -> str:
     """One line of course progress: 'Course: 5/28 main exercises pass, score 12/100; bonus 0/10'."""
-    main = [exercise for exercise in manifest.EXERCISES if not exercise.bonus]
-    bonus = [exercise for exercise in manifest.EXERCISES if exercise.bonus]
+    handed_out = manifest.released()
+    main = [exercise for exercise in handed_out if not exercise.bonus]
+    bonus = [exercise for exercise in handed_out if exercise.bonus]
 
     def points(exercises: list[manifest.Exercise]) -> float:
         return sum(exercise.points for exercise in exercises if course.get(exercise.id) == "passed")
 
     passed = sum(1 for exercise in main if course.get(exercise.id) == "passed")
-    return (
-        f"Course: {passed}/{len(main)} main exercises pass, score {points(main):g}/{sum(e.points for e in main):g}; "
-        f"bonus {points(bonus):g}/{sum(e.points for e in bonus):g}"
-    )
+    line = f"Course: {passed}/{len(main)} main exercises pass, score {points(main):g}/{sum(e.points for e in main):g}"
+    # A release of part of the course may hand out no bonus at all.
+    return line + (f"; bonus {points(bonus):g}/{sum(e.points for e in bonus):g}" if bonus else "")
 
 
 def run_check(impl_dir: Path, exercises: list[str]) -> CheckRun:

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import ast
 import copy
-import re
 from pathlib import Path
 
 import pytest
 
 from checker import manifest
+from tests.solution_text import RAISE, TODO, answer_lines, body_start, functions, stub_bodies
 
 # Checks the stubs as the kit ships them: skipped in a student's clone (see conftest.py).
 pytestmark = pytest.mark.pristine
@@ -38,12 +38,6 @@ SOLUTIONS = KIT_ROOT / "solutions"
 FILES = sorted(path.name for path in EXERCISES.glob("*.py"))
 EXERCISE_MODULES = [name[:-3] for name in FILES if name[:-3] not in manifest.GIVEN_MODULES and name != "__init__.py"]
 
-_TODO = re.compile(r'^# TODO\((?P<id>[^)]+)\): write (?P<name>[\w.]+)\.$')
-_RAISE = re.compile(r'^raise NotImplementedError\("exercise (?P<id>\S+) (?P<name>[\w.]+)"\)$')
-
-# Solution lines too plain to count as leaked text.
-_TRIVIAL_LENGTH = 12
-
 
 def test_same_files_in_both_folders():
     assert FILES == sorted(path.name for path in SOLUTIONS.glob("*.py"))
@@ -54,65 +48,12 @@ def test_given_modules_are_identical(module):
     assert (EXERCISES / f"{module}.py").read_bytes() == (SOLUTIONS / f"{module}.py").read_bytes()
 
 
-# --- reading a module -------------------------------------------------------------
-
-
-def _functions(tree: ast.Module) -> dict[str, ast.FunctionDef]:
-    """Every function and method by qualified name ("f", "Class.method")."""
-    found: dict[str, ast.FunctionDef] = {}
-
-    def visit(body: list[ast.stmt], prefix: str) -> None:
-        for node in body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                found[prefix + node.name] = node
-            elif isinstance(node, ast.ClassDef):
-                visit(node.body, f"{prefix}{node.name}.")
-
-    visit(tree.body, "")
-    return found
-
-
-def _body_start(function: ast.FunctionDef) -> int:
-    """Index of the first statement after the docstring."""
-    first = function.body[0]
-    has_docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
-    return 1 if has_docstring else 0
-
-
-def _body_lines(source_lines: list[str], function: ast.FunctionDef) -> list[str]:
-    """The function's source lines after its docstring, stripped, blank lines dropped."""
-    start = _body_start(function)
-    if start >= len(function.body):
-        return []
-    if start:
-        first_line = function.body[0].end_lineno  # the docstring's last line (0-based: the line after it)
-    else:
-        # No docstring: take the comment lines just above the first statement too.
-        first_line = function.body[0].lineno - 1
-        while first_line - 1 >= function.lineno and source_lines[first_line - 1].strip().startswith("#"):
-            first_line -= 1
-    lines = source_lines[first_line : function.end_lineno]
-    return [line.strip() for line in lines if line.strip()]
-
-
-def _stubs(module: str) -> dict[str, str]:
-    """The exercise functions of exercises/<module>.py: qualified name -> exercise id."""
-    source = (EXERCISES / f"{module}.py").read_text()
-    lines = source.splitlines()
-    stubs = {}
-    for name, function in _functions(ast.parse(source)).items():
-        body = _body_lines(lines, function)
-        if any(_RAISE.match(line) for line in body) or any(_TODO.match(line) for line in body):
-            stubs[name] = body
-    return stubs
-
-
 def _skeleton(tree: ast.Module, exercise_functions: set[str]) -> str:
     """The module with the exercise functions' bodies cut down to their docstrings."""
     tree = copy.deepcopy(tree)
-    for name, function in _functions(tree).items():
+    for name, function in functions(tree).items():
         if name in exercise_functions:
-            function.body = function.body[: _body_start(function)] + [ast.Pass()]
+            function.body = function.body[: body_start(function)] + [ast.Pass()]
     return ast.dump(tree, include_attributes=False)
 
 
@@ -122,11 +63,11 @@ def _skeleton(tree: ast.Module, exercise_functions: set[str]) -> str:
 @pytest.mark.parametrize("module", EXERCISE_MODULES)
 def test_stub_bodies_are_the_two_lines(module):
     known_ids = {exercise.id for exercise in manifest.EXERCISES}
-    stubs = _stubs(module)
+    stubs = stub_bodies(module)
     assert stubs, f"exercises/{module}.py has no stub"
     for name, body in stubs.items():
         assert len(body) == 2, f"{module}.{name}: a stub body is two lines, not {body}"
-        todo, raising = _TODO.match(body[0]), _RAISE.match(body[1])
+        todo, raising = TODO.match(body[0]), RAISE.match(body[1])
         assert todo and raising, f"{module}.{name}: the stub body must be the TODO comment and the raise, not {body}"
         assert todo["id"] == raising["id"] and todo["name"] == raising["name"] == name, f"{module}.{name}: {body}"
         assert todo["id"] in known_ids, f"{module}.{name}: exercise {todo['id']} is not in the manifest"
@@ -134,10 +75,10 @@ def test_stub_bodies_are_the_two_lines(module):
 
 @pytest.mark.parametrize("module", EXERCISE_MODULES)
 def test_everything_but_exercise_bodies_is_identical(module):
-    stubs = set(_stubs(module))
+    stubs = set(stub_bodies(module))
     stub_tree = ast.parse((EXERCISES / f"{module}.py").read_text())
     solution_tree = ast.parse((SOLUTIONS / f"{module}.py").read_text())
-    missing = stubs - set(_functions(solution_tree))
+    missing = stubs - set(functions(solution_tree))
     assert not missing, f"solutions/{module}.py lacks {sorted(missing)}"
     if _skeleton(stub_tree, stubs) != _skeleton(solution_tree, stubs):
         pytest.fail(f"exercises/{module}.py and solutions/{module}.py differ outside the exercise bodies: {_first_difference(stub_tree, solution_tree, stubs)}")
@@ -145,15 +86,15 @@ def test_everything_but_exercise_bodies_is_identical(module):
 
 def _first_difference(stub_tree: ast.Module, solution_tree: ast.Module, stubs: set[str]) -> str:
     """Name the first top-level statement or function that differs, for the message."""
-    stub_functions, solution_functions = _functions(stub_tree), _functions(solution_tree)
+    stub_functions, solution_functions = functions(stub_tree), functions(solution_tree)
     for name in sorted(set(stub_functions) | set(solution_functions)):
         if name not in stub_functions or name not in solution_functions:
             return f"{name} is in only one of them"
         one, other = stub_functions[name], solution_functions[name]
         if name in stubs:
             one, other = copy.deepcopy(one), copy.deepcopy(other)
-            one.body = one.body[: _body_start(one)]
-            other.body = other.body[: _body_start(other)]
+            one.body = one.body[: body_start(one)]
+            other.body = other.body[: body_start(other)]
         if ast.dump(one) != ast.dump(other):
             return f"{name} (signature, decorators or docstring)" if name in stubs else f"{name} (given code)"
     return "top-level code (imports, constants, class attributes or order)"
@@ -161,24 +102,8 @@ def _first_difference(stub_tree: ast.Module, solution_tree: ast.Module, stubs: s
 
 @pytest.mark.parametrize("module", EXERCISE_MODULES)
 def test_no_solution_text_in_stubs(module):
-    stubs = set(_stubs(module))
-    solution_source = (SOLUTIONS / f"{module}.py").read_text()
-    solution_lines = solution_source.splitlines()
-    functions = _functions(ast.parse(solution_source))
-    answer_lines: set[str] = set()
-    for name in stubs:
-        answer_lines.update(_body_lines(solution_lines, functions[name]))
-    # Lines outside the answers are given code: they may appear in the stub file.
-    answer_spans = set()
-    for name in stubs:
-        function = functions[name]
-        answer_spans.update(range(function.body[0].lineno, function.end_lineno + 1))
-    given_lines = {line.strip() for number, line in enumerate(solution_lines, start=1) if number not in answer_spans}
     stub_lines = {line.strip() for line in (EXERCISES / f"{module}.py").read_text().splitlines()}
-    leaked = sorted(
-        line for line in answer_lines & stub_lines
-        if len(line) >= _TRIVIAL_LENGTH and line not in given_lines
-    )
+    leaked = sorted(answer_lines(module) & stub_lines)
     assert not leaked, f"exercises/{module}.py contains solution lines: {leaked}"
 
 
@@ -192,7 +117,7 @@ def test_every_graded_name_exists_and_is_stubbed(exercise):
         top_level = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
         missing = [name for name in exercise.functions if name not in top_level]
         assert not missing, f"{exercise.id}: {folder.name}/{exercise.module}.py does not define {missing}"
-    stubs = _stubs(exercise.module)
+    stubs = stub_bodies(exercise.module)
     for name in exercise.functions:
         assert any(stub == name or stub.startswith(name + ".") for stub in stubs), (
             f"{exercise.id}: {name} has no stub in exercises/{exercise.module}.py (the student would get it for free)"
