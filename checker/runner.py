@@ -536,7 +536,10 @@ class _StdoutChannel:
         # The thread may be waiting in a read, and closing the pipe under it
         # could make it read whatever file reuses the descriptor. It closes
         # the pipe itself when the read returns, as it does once the child
-        # is killed (finish() kills it next).
+        # is killed (finish() kills it next). A process the child forked
+        # that escaped the kill (possible where there is no /proc) keeps
+        # the pipe open: the thread then waits on, a daemon, and costs no
+        # more than itself and the pipe.
         self._stopped.set()
 
     def _pump(self) -> None:
