@@ -7,6 +7,11 @@ of the result channel, and the cases to run with their time limits.
 Everything it learns goes to the parent through the channel; its exit status
 means nothing. It confines itself (sandbox.py) once pytest has started and
 before the first student module is imported; see plugin.pytest_configure.
+
+On the portable path (portable.py) the command line ends with one more
+argument, the JSON of runner.portable_arguments: the child then takes its
+stdout as the channel, sets the caps this system has on itself, and reports
+the kernel sandbox as not applied (Unconfined) instead of confining itself.
 """
 
 from __future__ import annotations
@@ -51,25 +56,76 @@ class Confinement:
         return sandbox.confine(readable, self.user, self.processes, self.without).to_json()
 
 
+@dataclass(frozen=True)
+class Unconfined:
+    """The portable path: no kernel sandbox. Holds which caps this process
+    could set on itself, and reports the sandbox as not applied."""
+
+    reason: str  # why the portable path (the report's note)
+    memory_capped: bool
+    notes: tuple[str, ...] = ()  # the caps that are missing
+
+    @classmethod
+    def start(cls, arguments: str) -> Unconfined:
+        """Set the caps on this process, as runner.portable_arguments asks."""
+        from .portable import cap_own_resources
+
+        settings = json.loads(arguments)
+        memory_capped, notes = cap_own_resources(settings["memory_bytes"], settings["output_bytes"])
+        return cls(settings["reason"], memory_capped, tuple(notes))
+
+    def apply(self) -> dict:
+        """The sandbox report as JSON data (the same call as Confinement.apply)."""
+        from . import sandbox
+
+        return sandbox.not_applied(self.reason, self.memory_capped, self.notes).to_json()
+
+
+def stdout_as_channel() -> int:
+    """The portable path's result channel: this process's stdout, a pipe to
+    the parent (runner._StdoutChannel). Returns it as a descriptor of its
+    own, and points stdout at the output file that stderr writes to, so
+    that nothing printed here (by the checker, pytest or student code)
+    reaches the channel. Call it before anything can print."""
+    sys.stdout.flush()
+    channel = os.dup(1)  # not inheritable: no process started from here gets it
+    os.dup2(2, 1)
+    if sys.platform == "win32":
+        import msvcrt
+
+        # Records are bytes: no newline translation on the way.
+        msvcrt.setmode(channel, os.O_BINARY)
+    return channel
+
+
 def probe_main() -> None:
-    """`python -I -c ...probe_main() KIT_ROOT PACKAGE USER PROCESSES`: confine an
-    empty process exactly as a test child confines itself, and print the
-    sandbox report as JSON (batch grading asks before it starts)."""
+    """`python -I -c ...probe_main() KIT_ROOT PACKAGE USER PROCESSES [PORTABLE]`:
+    confine an empty process exactly as a test child confines itself, and
+    print the sandbox report as JSON (batch grading asks before it starts).
+    With PORTABLE (the portable path), set the caps it can and report that."""
     package, user, processes = sys.argv[2], sys.argv[3], int(sys.argv[4])
-    confinement = Confinement(package, os.path.dirname(package), int(user) if user else None, processes)
-    sys.stdout.write(json.dumps(confinement.apply()) + "\n")
+    if len(sys.argv) > 5:
+        report = Unconfined.start(sys.argv[5]).apply()
+    else:
+        report = Confinement(package, os.path.dirname(package), int(user) if user else None, processes).apply()
+    sys.stdout.write(json.dumps(report) + "\n")
     sys.stdout.flush()
 
 
 def main() -> None:
     try:
+        own_channel, unconfined = None, None
+        if len(sys.argv) > 2:
+            # The portable path: before anything can print or allocate.
+            own_channel = stdout_as_channel()
+            unconfined = Unconfined.start(sys.argv[2])
         # The slow imports first: the parent starts this process before it
         # has built the list of cases, and sends it on stdin meanwhile.
         from . import observe, plugin  # noqa: F401
 
         import pytest  # noqa: F401
 
-        run(json.loads(sys.stdin.readline()))
+        run(json.loads(sys.stdin.readline()), own_channel, unconfined)
     finally:
         try:
             sys.stdout.flush()
@@ -80,21 +136,24 @@ def main() -> None:
         os._exit(0)
 
 
-def run(config: dict) -> None:
+def run(config: dict, own_channel: int | None = None, unconfined: Unconfined | None = None) -> None:
+    """Run the configured cases. `own_channel` and `unconfined`: the portable
+    path's channel (this process's former stdout) and sandbox report."""
     # The plugin and the observation helpers take their references to NumPy
     # and the channel now, before any student code can run.
     from . import observe, plugin
 
+    channel_fd = config["channel_fd"] if own_channel is None else own_channel
     # Student code may start processes: they must not inherit the channel.
-    os.set_inheritable(config["channel_fd"], False)
+    os.set_inheritable(channel_fd, False)
     student = observe.install_package(config["package_dir"])
     plugin.configure(
-        config["channel_fd"],
+        channel_fd,
         student,
         [tuple(pair) for pair in config["cases"]],
         config.get("dependents"),
         config.get("dependent_timeout", 1.0),
-        confinement=Confinement(
+        confinement=unconfined or Confinement(
             config["package_dir"], config["workdir"], config.get("user"), config.get("processes", 64),
             tuple(config.get("sandbox_without", ())),
         ),
@@ -123,7 +182,8 @@ def run(config: dict) -> None:
             "--noconftest",
             "--rootdir", config["package_dir"],
             "-o", "addopts=",
-            "-o", "timeout_method=signal",
+            # The parent chooses (portable.timeout_method): "thread" where there is no SIGALRM.
+            "-o", f"timeout_method={config.get('timeout_method', 'signal')}",
             "-o", "timeout_func_only=true",
         ],
         plugins=[plugin],

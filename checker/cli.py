@@ -111,6 +111,7 @@ def seed_argument(allow_random: bool):
 
 
 def main(argv: list[str] | None = None) -> int:
+    _write_utf8_where_windows_would_not()
     try:
         arguments = build_parser().parse_args(argv)
         return arguments.handler(arguments)
@@ -120,6 +121,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("checker: interrupted", file=sys.stderr)
         return 130
+
+
+def main_entry() -> None:
+    """The `backprop-kit` command (pyproject.toml's [project.scripts]): `backprop-kit check` is `python -m checker check`."""
+    sys.exit(main())
+
+
+def _write_utf8_where_windows_would_not() -> None:
+    """On Windows, output to a pipe or a file is in the ANSI code page, which
+    has no ✓ or ✗ and would stop the report with an error: write UTF-8 there.
+    (A console, and every other system, already takes UTF-8.)"""
+    if sys.platform != "win32":
+        return
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and not stream.isatty():
+            stream.reconfigure(encoding="utf-8")
 
 
 def selected(words: list[str]) -> list[manifest.Exercise]:

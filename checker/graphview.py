@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -51,12 +50,16 @@ def example_inputs(name: str) -> dict[str, np.ndarray]:
 # --- the child side: runs next to the student's code ---------------------------------------
 
 
-def child_main(package_dir: str, example: str, user: str = "") -> None:
+def child_main(package_dir: str, example: str, user: str = "", portable_settings: str = "") -> None:
     from . import observe, wire
-    from .child import Confinement
+    from .child import Confinement, Unconfined
 
-    # The same sandbox as the checker's test processes, before any student code runs.
-    Confinement(package_dir, os.path.dirname(package_dir), int(user) if user else None, 64).apply()
+    # The same sandbox as the checker's test processes, before any student
+    # code runs; on the portable path, the same caps (runner.portable_arguments).
+    if portable_settings:
+        Unconfined.start(portable_settings)
+    else:
+        Confinement(package_dir, os.path.dirname(package_dir), int(user) if user else None, 64).apply()
     student = observe.install_package(package_dir)
     try:
         description = describe_example(student, example)
@@ -163,38 +166,41 @@ class GraphRun:
 
 def run_example(impl_dir: Path, example: str = "forward_and_back") -> GraphRun:
     """Run the example on the student's code in a child process, under the checker's limits."""
-    from . import runner
+    from . import portable, runner
 
     with tempfile.TemporaryDirectory(prefix="backprop-graph-") as tmp:
         workdir = Path(tmp)
         limits = runner.Limits()
-        user = runner.sandbox_user() if limits.drop_privileges else None
+        portable_reason = portable.reason_for_portable_path()
+        user = runner.child_user(limits, portable_reason)
         package = runner.stage(Path(impl_dir), workdir, user)
         bootstrap = (
             "import sys; sys.path.insert(0, sys.argv[1]); "
-            "from checker.graphview import child_main; child_main(sys.argv[2], sys.argv[3], sys.argv[4])"
+            "from checker.graphview import child_main; child_main(*sys.argv[2:])"
         )
+        arguments = [str(KIT_ROOT), str(package), example, "" if user is None else str(user)]
+        if portable_reason is not None:
+            arguments += runner.portable_arguments(limits, portable_reason)
         runner.refuse_inspection()
         # Output goes to a file, capped by the child's file size limit: a
         # pipe read to its end would let the child fill our memory.
         output_path = workdir / "output.txt"
         with open(output_path, "wb") as output:
             child = subprocess.Popen(
-                [sys.executable, "-I", "-B", "-c", bootstrap, str(KIT_ROOT), str(package), example, "" if user is None else str(user)],
+                [sys.executable, "-I", "-B", "-c", bootstrap, *arguments],
                 cwd=workdir,
                 env=runner.child_environment(workdir),
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=lambda: runner.apply_limits(limits),
+                **runner.child_start_options(limits, portable_reason),
             )
         try:
             child.wait(timeout=TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
             return GraphRun(example, {"problem": f"your code did not finish the example within {TIMEOUT_SECONDS:g} s"}, "")
         finally:
-            _kill_group(child.pid)  # anything the student's code left running
+            portable.kill_process_group(child)  # anything the student's code left running
             child.wait()
         completed = subprocess.CompletedProcess(child.args, child.returncode, output_path.read_bytes(), b"")
     output = completed.stdout.decode("utf-8", "replace")
@@ -210,13 +216,6 @@ def run_example(impl_dir: Path, example: str = "forward_and_back") -> GraphRun:
     except (ValueError, IndexError, TypeError):
         description = {"problem": "the graph could not be read back from your code's process"}
     return GraphRun(example, description, printed.strip())
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def reference_gradients(example: str, nodes: list[dict[str, Any]]) -> tuple[list[np.ndarray | None], list[np.ndarray | None]]:

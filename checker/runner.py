@@ -9,6 +9,11 @@ then on it reads only Python, the checker and its own package, writes
 nothing, starts no process, opens no socket and signals or traces nothing
 outside itself. Its first record says which of those protections hold.
 
+Where Linux's process controls are missing (Windows, macOS), or when the
+kit's tests ask for it, the child is started on the portable path instead
+(portable.py): it caps itself where it can, its stdout is the channel, and
+no kernel sandbox is applied, which its report says.
+
 Whatever the child does, every case ends with exactly one record:
 
 - the child's own record ("returned", "raised" or "timeout"), or
@@ -38,6 +43,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import random
 import select
 import shutil
@@ -45,12 +51,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import manifest, safetext, sandbox, seeds
+from . import manifest, portable, safetext, sandbox, seeds
 from .cases import Case
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
@@ -133,6 +140,7 @@ class Started:
     package: Path
     user: int | None
     child: _Child | None = None
+    portable: str | None = None  # why its children take the portable path; None: the Linux path
 
     def discard(self) -> None:
         """Kill the child and remove the folder (when run() will not be called)."""
@@ -152,10 +160,12 @@ def start(impl_dir: Path, limits: Limits = Limits()) -> Started:
     refuse_inspection()
     workdir = Path(tempfile.mkdtemp(prefix="backprop-check-"))
     try:
-        user = sandbox_user() if limits.drop_privileges else None
+        portable_reason = portable.reason_for_portable_path()
+        user = child_user(limits, portable_reason)
         package = stage(Path(impl_dir), workdir, user)
         started = Started(workdir, package, user)
-        started.child = _Child.spawn(workdir, limits, user, restart=0)
+        started.child = _Child.spawn(workdir, limits, user, restart=0, portable_reason=portable_reason)
+        started.portable = started.child.portable
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
@@ -179,7 +189,8 @@ def run(impl_dir: Path, cases: list[Case], limits: Limits = Limits(), started: S
         while pending:
             child, started.child = started.child, None
             if child is None:
-                child = _Child.spawn(workdir, limits, user, restart=log.restarts)
+                child = _Child.spawn(workdir, limits, user, restart=log.restarts, portable_reason=started.portable)
+                started.portable = child.portable
             _run_child(child, workdir, package, pending, session, user)
             pending = [case_id for case_id in pending if case_id not in log.records]
             if pending and time.monotonic() >= deadline:
@@ -238,10 +249,15 @@ class _Session:
 
     # -- one child ------------------------------------------------------------
 
-    def begin(self, order: list[str]) -> None:
+    def begin(self, order: list[str], timer_ends_child: bool = False) -> None:
+        """A new child, given the cases of `order`. `timer_ends_child`: its
+        pytest-timeout ends the whole child when a case runs out of time
+        (the thread method, on Windows), instead of raising in the case."""
         self.order = order
+        self.timer_ends_child = timer_ends_child
         self.position = 0
         self.current: str | None = None
+        self.current_started = 0.0
         self.accepted: list[str] = []
         self.done = False
         self.ready = False
@@ -261,9 +277,10 @@ class _Session:
             return
         if kind == "start" and self.current is None and case_id == self._next_case():
             self.current = case_id
+            self.current_started = time.monotonic()
             self.position = self.order.index(case_id) + 1
             limit = self.timeouts[case_id] + self.limits.grace_seconds
-            self.case_deadline = time.monotonic() + limit
+            self.case_deadline = self.current_started + limit
             return
         if kind == "result" and case_id is not None and case_id == self.current:
             self.current = None
@@ -318,15 +335,22 @@ class _Session:
             return
         if self.current is not None:
             case_id, self.current = self.current, None
-            self.log.records[case_id] = {"outcome": "timeout", "killed": True, "limit": self.timeouts[case_id]}
-            self.hung(case_id)
+            self.timed_out(case_id)
             return
         self.stopped_early("the test process did not start in time")
+
+    def timed_out(self, case_id: str) -> None:
+        """The case outlived its limit, and its child was ended for it."""
+        self.log.records[case_id] = {"outcome": "timeout", "killed": True, "limit": self.timeouts[case_id]}
+        self.hung(case_id)
 
     def ended(self, exit_text: str, output_tail: str) -> None:
         """The child is gone: blame the case it was running, if any."""
         if self.current is not None and self.current not in self.log.records:
-            if _ran_out_of_memory(output_tail):
+            if self.timer_ends_child and time.monotonic() - self.current_started >= self.timeouts[self.current]:
+                # Its own timer ended it: the case ran out of time.
+                self.timed_out(self.current)
+            elif _ran_out_of_memory(output_tail):
                 self.log.records[self.current] = {
                     "outcome": "raised",
                     "error": {"type": "OutOfMemory", "bases": [], "message": exit_text, "frames": []},
@@ -382,14 +406,26 @@ class _Child:
     """
 
     process: subprocess.Popen
-    read_fd: int
-    write_fd_number: int  # the channel's number in the child
+    channel: _PipeChannel | _StdoutChannel
+    write_fd_number: int | None  # the channel's number in the child; None on the portable path (its stdout)
     output_path: Path
+    portable: str | None = None  # why this child took the portable path; None: the Linux path
 
     @classmethod
-    def spawn(cls, workdir: Path, limits: Limits, user: int | None, restart: int) -> _Child:
-        read_fd, write_fd = os.pipe()
+    def spawn(cls, workdir: Path, limits: Limits, user: int | None, restart: int, portable_reason: str | None = None) -> _Child:
         output_path = workdir / f"child-output-{restart}.txt"
+        if portable_reason is None:
+            try:
+                return cls._spawn_linux(workdir, limits, output_path)
+            except subprocess.SubprocessError:
+                # preexec_fn failed: the caps cannot be set here (a hard
+                # limit below ours, say). The child sets what it can itself.
+                portable_reason = "the Linux process limits could not be set"
+        return cls._spawn_portable(workdir, limits, output_path, portable_reason)
+
+    @classmethod
+    def _spawn_linux(cls, workdir: Path, limits: Limits, output_path: Path) -> _Child:
+        read_fd, write_fd = os.pipe()
         try:
             with open(output_path, "wb") as output:
                 process = subprocess.Popen(
@@ -401,8 +437,7 @@ class _Child:
                     stderr=subprocess.STDOUT,
                     pass_fds=(write_fd,),
                     close_fds=True,
-                    start_new_session=True,
-                    preexec_fn=lambda: apply_limits(limits),
+                    **child_start_options(limits, None),
                 )
         except BaseException:
             os.close(read_fd)
@@ -410,7 +445,23 @@ class _Child:
         finally:
             os.close(write_fd)
         _ACTIVE_CHILDREN.add(process.pid)
-        return cls(process, read_fd, write_fd, output_path)
+        return cls(process, _PipeChannel(read_fd), write_fd, output_path)
+
+    @classmethod
+    def _spawn_portable(cls, workdir: Path, limits: Limits, output_path: Path, reason: str) -> _Child:
+        with open(output_path, "wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-I", "-B", "-c", _BOOTSTRAP, str(KIT_ROOT), *portable_arguments(limits, reason)],
+                cwd=workdir,
+                env=child_environment(workdir),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,  # the channel (_StdoutChannel)
+                stderr=output,  # and, once the child has set its stdout aside, its stdout too
+                close_fds=True,
+                **child_start_options(limits, reason),
+            )
+        _ACTIVE_CHILDREN.add(process.pid)
+        return cls(process, _StdoutChannel(process.stdout), None, output_path, reason)
 
     def send_config(self, config: dict[str, Any]) -> None:
         try:
@@ -420,7 +471,7 @@ class _Child:
             pass  # it died already: reading the channel will say so
 
     def finish(self, user: int | None, workdir: Path) -> None:
-        os.close(self.read_fd)
+        self.channel.close()
         _kill_everything(self.process, user, workdir)
         _ACTIVE_CHILDREN.discard(self.process.pid)
         try:
@@ -429,10 +480,95 @@ class _Child:
             pass
 
 
+_CHUNK_BYTES = 1 << 16  # read from the channel at a time
+_QUEUED_CHUNKS = 64  # on the portable path: read ahead of the parent at most
+
+
+class _PipeChannel:
+    """The result channel on the Linux path: a pipe of its own, handed to
+    the child with pass_fds, waited on with select."""
+
+    def __init__(self, read_fd: int):
+        self.read_fd = read_fd
+
+    def read(self, timeout: float) -> bytes | None:
+        """The next chunk (b"" at the end), or None when nothing came within `timeout` seconds."""
+        ready, _, _ = select.select([self.read_fd], [], [], timeout)
+        if not ready:
+            return None
+        return os.read(self.read_fd, _CHUNK_BYTES)
+
+    def close(self) -> None:
+        os.close(self.read_fd)
+
+
+class _StdoutChannel:
+    """The result channel on the portable path: the child's stdout, read by a thread.
+
+    Why stdout: it is the one pipe every system hands a child with no
+    special means (no pass_fds; no handle list on Windows; no socket, which
+    a firewall may question or another local process may connect to). The
+    child sets its stdout aside as the channel before anything can print,
+    and points its own output at the output file (child.stdout_as_channel).
+
+    Why a thread: select cannot wait on a pipe on Windows. The thread reads
+    the pipe into a bounded queue, and read() waits on the queue with a
+    timeout, so _read_records applies the same deadlines, silence and size
+    rules as on the Linux path. A child that floods the channel after the
+    parent stopped listening fills the queue, no more.
+    """
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+        self._chunks: queue.Queue[bytes] = queue.Queue(maxsize=_QUEUED_CHUNKS)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._pump, name="backprop-channel", daemon=True)
+        self._thread.start()
+
+    def read(self, timeout: float) -> bytes | None:
+        """The next chunk (b"" at the end), or None when nothing came within `timeout` seconds."""
+        try:
+            return self._chunks.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        # The thread may be waiting in a read, and closing the pipe under it
+        # could make it read whatever file reuses the descriptor. It closes
+        # the pipe itself when the read returns, as it does once the child
+        # is killed (finish() kills it next). A process the child forked
+        # that escaped the kill (possible where there is no /proc) keeps
+        # the pipe open: the thread then waits on, a daemon, and costs no
+        # more than itself and the pipe.
+        self._stopped.set()
+
+    def _pump(self) -> None:
+        try:
+            while not self._stopped.is_set():
+                try:
+                    chunk = os.read(self._stream.fileno(), _CHUNK_BYTES)
+                except OSError:
+                    chunk = b""  # a broken pipe (Windows): the child is gone
+                if not self._hand_over(chunk) or not chunk:
+                    return
+        finally:
+            self._stream.close()
+
+    def _hand_over(self, chunk: bytes) -> bool:
+        """Queue a chunk, waiting for room while the parent listens. False: it stopped listening."""
+        while not self._stopped.is_set():
+            try:
+                self._chunks.put(chunk, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+
 def _run_child(child: _Child, workdir: Path, package: Path, pending: list[str], session: _Session, user: int | None) -> None:
     """Run one child on the pending cases, until it finishes, crashes or hangs."""
     limits = session.limits
-    child.send_config({
+    config = {
         "package_dir": str(package),
         "workdir": str(workdir),
         "user": user,
@@ -445,11 +581,16 @@ def _run_child(child: _Child, workdir: Path, package: Path, pending: list[str], 
         "cases": [[case_id, session.timeouts[case_id]] for case_id in pending],
         "dependents": session.dependents,
         "dependent_timeout": limits.dependent_timeout,
-    })
-    session.begin(list(pending))
+    }
+    timeout_method = "signal"
+    if child.portable is not None:
+        timeout_method = portable.timeout_method()
+        config["timeout_method"] = timeout_method
+    child.send_config(config)
+    session.begin(list(pending), timer_ends_child=timeout_method == "thread")
     ended = False
     try:
-        ended = _read_records(child.read_fd, session)
+        ended = _read_records(child.channel, session)
     finally:
         child.finish(user, workdir)
         tail = _tail(child.output_path)
@@ -461,16 +602,15 @@ def _run_child(child: _Child, workdir: Path, package: Path, pending: list[str], 
         session.ended(_exit_description(child.process), tail)
 
 
-def _read_records(read_fd: int, session: _Session) -> bool:
+def _read_records(channel: _PipeChannel | _StdoutChannel, session: _Session) -> bool:
     """Read the channel until "done", silence or the end. True when the child closed it."""
     buffer = bytearray()
     while True:
         wait = max(0.0, min(session.case_deadline, session.deadline) - time.monotonic())
-        ready, _, _ = select.select([read_fd], [], [], wait)
-        if not ready:
+        chunk = channel.read(wait)
+        if chunk is None:
             session.silence()
             return False
-        chunk = os.read(read_fd, 1 << 16)
         if not chunk:
             return True
         if b"\n" not in chunk:
@@ -540,15 +680,24 @@ def child_environment(workdir: Path) -> dict[str, str]:
 
 
 def apply_limits(limits: Limits) -> None:
-    """In the child, before Python starts: caps that its code cannot lift."""
-    import resource
+    """In the child, before Python starts (the Linux path): caps that its code cannot lift."""
+    portable.set_resource_limits(limits.memory_bytes, limits.output_bytes)
 
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.output_bytes, limits.output_bytes))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    # Writing past the file size cap then fails with an error instead of
-    # killing the process.
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+def child_start_options(limits: Limits, portable_reason: str | None) -> dict[str, Any]:
+    """Popen's keywords for a child that runs student code: a process group of
+    its own; on the Linux path, the caps, set before Python starts. (On the
+    portable path the child sets them itself: portable_arguments.)"""
+    options = portable.process_group_options()
+    if portable_reason is None:
+        options["preexec_fn"] = lambda: apply_limits(limits)
+    return options
+
+
+def portable_arguments(limits: Limits, reason: str) -> list[str]:
+    """The last argument of a child on the portable path (child.Unconfined.start):
+    why it is on that path, and the caps to set on itself."""
+    return [json.dumps({"reason": reason, "memory_bytes": limits.memory_bytes, "output_bytes": limits.output_bytes})]
 
 
 # As root, the child runs under a user id of its own (not `nobody`, which
@@ -567,21 +716,33 @@ def sandbox_user() -> int | None:
     return random.SystemRandom().choice(_SANDBOX_USERS)
 
 
+def child_user(limits: Limits, portable_reason: str | None) -> int | None:
+    """The user id a child drops to: a fresh one as root on the Linux path, else None.
+    (The portable path has no sandbox that could make a user of its own safe to read as.)"""
+    if not limits.drop_privileges or portable_reason is not None:
+        return None
+    return sandbox_user()
+
+
 def probe_sandbox(limits: Limits = Limits()) -> sandbox.Confinement:
     """Confine an empty child exactly as a test child is confined, and read
     back which protections hold (batch grading asks before it starts)."""
+    portable_reason = portable.reason_for_portable_path()
     with tempfile.TemporaryDirectory(prefix="backprop-probe-") as tmp:
         workdir = Path(tmp)
-        user = sandbox_user() if limits.drop_privileges else None
+        user = child_user(limits, portable_reason)
         package = workdir / "package"
         package.mkdir()
         (workdir / "tmp").mkdir()
         code = "import sys; sys.path.insert(0, sys.argv[1]); from checker.child import probe_main; probe_main()"
+        arguments = [str(KIT_ROOT), str(package), "" if user is None else str(user), str(limits.processes)]
+        if portable_reason is not None:
+            arguments += portable_arguments(limits, portable_reason)
         try:
             completed = subprocess.run(
-                [sys.executable, "-I", "-B", "-c", code, str(KIT_ROOT), str(package), "" if user is None else str(user), str(limits.processes)],
+                [sys.executable, "-I", "-B", "-c", code, *arguments],
                 cwd=workdir, env=child_environment(workdir), stdin=subprocess.DEVNULL,
-                capture_output=True, timeout=60, preexec_fn=lambda: apply_limits(limits),
+                capture_output=True, timeout=60, **child_start_options(limits, portable_reason),
             )
             return sandbox.Confinement.from_json(json.loads(completed.stdout.decode().strip().splitlines()[-1]))
         except (OSError, subprocess.SubprocessError, ValueError, IndexError) as error:
@@ -619,15 +780,20 @@ def become_subreaper() -> None:
 
 def _kill_everything(child: subprocess.Popen, user: int | None, workdir: Path) -> None:
     """Kill the child, its process group, and any process it left behind."""
-    for pid in [child.pid, *descendants(child.pid)]:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    if hasattr(signal, "SIGKILL"):
+        for pid in [child.pid, *descendants(child.pid)]:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    else:
+        # Windows: no signals, and no /proc to find descendants by; the
+        # child alone is ended (the sweeps below find nothing either).
+        portable.kill_process_group(child)
     try:
         child.wait(timeout=5)
     except subprocess.TimeoutExpired:

@@ -32,7 +32,9 @@ student code. From then on, in that process and every thread it starts:
 Each protection is reported as held or not (`Confinement`): an older kernel,
 another system or a container that blocks a mechanism gives a partial
 sandbox, which the report and the JSON say, and which batch grading refuses
-unless the instructor allows it.
+unless the instructor allows it. On the portable path (portable.py) no
+mechanism is applied at all (`not_applied`), and the report also says
+whether the child could cap its own memory.
 
 There is no library for this that is kept up to date and small enough to
 trust (the PyPI bindings for Landlock are pre-releases, those for libseccomp
@@ -68,12 +70,18 @@ class Confinement:
     fresh_user: bool | None = None  # None: the checker does not run as root, there is no user to drop to
     user: str = ""  # who the student's code runs as, in words
     notes: list[str] = field(default_factory=list)  # why a protection is missing
+    # Only the portable path reports it: there the child caps its own memory
+    # where the system lets it. None: the parent capped it before the child
+    # started (the Linux path), and the JSON leaves it out.
+    memory_cap: bool | None = None
 
     @property
     def missing(self) -> list[str]:
         names = [name for name in PROTECTIONS if not getattr(self, name)]
         if self.fresh_user is False:
             names.append("fresh_user")
+        if self.memory_cap is False:
+            names.append("memory_cap")
         return names
 
     @property
@@ -81,10 +89,13 @@ class Confinement:
         return not self.missing
 
     def to_json(self) -> dict[str, Any]:
+        protections = {**{name: getattr(self, name) for name in PROTECTIONS}, "fresh_user": self.fresh_user}
+        if self.memory_cap is not None:
+            protections["memory_cap"] = self.memory_cap
         return {
             "full": self.full,
             "user": self.user,
-            "protections": {**{name: getattr(self, name) for name in PROTECTIONS}, "fresh_user": self.fresh_user},
+            "protections": protections,
             "missing": self.missing,
             "notes": list(self.notes),
         }
@@ -95,18 +106,31 @@ class Confinement:
         if not isinstance(data, dict) or not isinstance(data.get("protections"), dict):
             return unconfirmed("the test process did not report its sandbox")
         protections = data["protections"]
-        fresh_user = protections.get("fresh_user")
+        fresh_user, memory_cap = protections.get("fresh_user"), protections.get("memory_cap")
         return cls(
             **{name: protections.get(name) is True for name in PROTECTIONS},
             fresh_user=fresh_user if fresh_user in (True, False) else None,
             user=str(data.get("user", ""))[:200],
             notes=[str(note)[:300] for note in data.get("notes", [])][:10] if isinstance(data.get("notes"), list) else [],
+            memory_cap=memory_cap if memory_cap in (True, False) else None,
         )
 
 
 def unconfirmed(reason: str) -> Confinement:
     """What to assume when no process reported: nothing holds."""
     return Confinement(user="unknown", notes=[reason])
+
+
+def not_applied(reason: str, memory_cap: bool, notes: Iterable[str] = ()) -> Confinement:
+    """The report of a process on the portable path: no kernel sandbox (for
+    `reason`), no user of its own, and whether its memory is capped."""
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    return Confinement(
+        fresh_user=False if as_root else None,
+        user=_describe_user(),
+        notes=[f"no kernel sandbox: {reason}", *notes],
+        memory_cap=memory_cap,
+    )
 
 
 def weakest(reports: Iterable[Confinement]) -> Confinement:
@@ -117,6 +141,9 @@ def weakest(reports: Iterable[Confinement]) -> Confinement:
     merged = Confinement(**{name: all(getattr(report, name) for report in reports) for name in PROTECTIONS})
     fresh = [report.fresh_user for report in reports]
     merged.fresh_user = None if all(value is None for value in fresh) else all(value is True for value in fresh)
+    # None (capped by the parent) holds as well as True.
+    memory = [report.memory_cap for report in reports]
+    merged.memory_cap = None if all(value is None for value in memory) else all(value is not False for value in memory)
     merged.user = reports[0].user
     for report in reports:
         merged.notes += [note for note in report.notes if note not in merged.notes]
@@ -314,6 +341,8 @@ def _set_capabilities(libc: ctypes.CDLL, capability: int | None, report: Confine
 
 
 def _describe_user() -> str:
+    if not hasattr(os, "geteuid"):  # Windows
+        return "the checker's own user"
     uid = os.geteuid()
     if uid == 0:
         return "root"

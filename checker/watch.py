@@ -172,7 +172,10 @@ def run_check(impl_dir: Path, exercises: list[str]) -> CheckRun:
     with tempfile.TemporaryDirectory(prefix="backprop-watch-") as tmp:
         json_path = Path(tmp) / "result.json"
         command = [sys.executable, "-m", "checker", "check", *exercises, "--impl", str(impl_dir), "--json", str(json_path)]
-        completed = subprocess.run(command, cwd=KIT_ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=environment)
+        # The check writes UTF-8 (cli.py), whatever this system's default encoding.
+        completed = subprocess.run(
+            command, cwd=KIT_ROOT, stdin=subprocess.DEVNULL, capture_output=True, encoding="utf-8", errors="replace", env=environment,
+        )
         try:
             result = json.loads(json_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):

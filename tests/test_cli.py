@@ -7,6 +7,7 @@ them quick; selection is checked across parts on `exercises/` (stubs fail fast).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -28,9 +29,17 @@ STATUSES = {"passed", "failed", "not_started", "error", "timeout"}
 def checker(*arguments: str, cwd: Path = KIT_ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "checker", *arguments],
-        cwd=cwd, capture_output=True, text=True, timeout=300,
-        env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "PYTHONPATH": str(KIT_ROOT)},
+        cwd=cwd, capture_output=True, text=True, encoding="utf-8", timeout=300, env=bare_environment(),
     )
+
+
+def bare_environment() -> dict[str, str]:
+    """Next to nothing of ours: the kit is found through PYTHONPATH (or the venv) alone."""
+    environment = {"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "PYTHONPATH": str(KIT_ROOT)}
+    if sys.platform == "win32":
+        # Python cannot start on Windows without SYSTEMROOT (its random numbers come from there).
+        environment.update(PATH=os.environ["PATH"], SYSTEMROOT=os.environ["SYSTEMROOT"])
+    return environment
 
 
 @pytest.fixture(scope="module")

@@ -62,6 +62,8 @@ def make_class(root: Path) -> Path:
     return class_dir
 
 
+# Grading refuses to start without the full sandbox (--allow-partial-sandbox
+# is for instructors who accept the risk): the tests of a real class need it.
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("grading")
@@ -78,6 +80,7 @@ def read_csv(path: Path) -> tuple[list[str], dict[str, dict[str, str]]]:
 
 
 @pytest.mark.pristine
+@pytest.mark.linux_sandbox
 def test_grade_writes_honest_grades_for_the_whole_class(graded):
     finished, out = graded
     assert finished.returncode == 0, finished.stderr
@@ -100,6 +103,7 @@ def test_grade_writes_honest_grades_for_the_whole_class(graded):
 
 
 @pytest.mark.pristine
+@pytest.mark.linux_sandbox
 def test_grade_writes_the_check_json_of_each_submission(graded):
     _, out = graded
     assert sorted(path.name for path in out.iterdir()) == sorted(
@@ -118,6 +122,7 @@ def test_grade_writes_the_check_json_of_each_submission(graded):
     assert statuses["hostile"]["1.4"] in ("error", "failed")
 
 
+@pytest.mark.linux_sandbox
 def test_grade_prints_a_summary(graded):
     finished, _ = graded
     assert "Graded 5 submissions" in finished.stdout
@@ -126,6 +131,7 @@ def test_grade_prints_a_summary(graded):
     assert "1.1" in finished.stdout  # log_back: failed by partial
 
 
+@pytest.mark.linux_sandbox
 def test_grade_leaves_no_process_behind(graded):
     # The hostile submission's detached forger would rewrite grades.csv within a second.
     _, out = graded

@@ -12,6 +12,8 @@ its top-level code runs when that file is imported. Its docstring says:
     message: 1.1: did not finish    optional: pieces (`|`-separated) that
                                     exercise's message must contain
     wall: 30                        the whole check's wall time bound, seconds
+    needs: signals memory_cap       optional: what of the system it relies on
+                                    (NEEDS); skipped, with the reason, without it
 
 The checker is the real one (checker.api.run_check), and for the exit status
 and the JSON report, the real command line in a subprocess.
@@ -32,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from checker import manifest, runner, sandbox
+from checker import manifest, portable, runner, sandbox
 from checker.api import run_check
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +46,20 @@ PYTHON = sys.executable
 _SUITES = KIT_ROOT / "checker" / "suites"
 
 
+def _no_sandbox() -> str | None:
+    reason = portable.reason_for_portable_path()
+    return None if reason is None else f"no kernel sandbox: {reason}"
+
+
+# What a fixture may need (its `needs:` line): why this system lacks it, or None.
+NEEDS = {
+    "sandbox": _no_sandbox,  # Linux's kernel sandbox, not the portable path
+    "signals": lambda: None if os.name == "posix" else f"no POSIX signals or process groups on {sys.platform}",
+    "memory_cap": lambda: None if sys.platform == "linux" else f"no enforced memory cap on {sys.platform}",
+    "file_size_cap": lambda: None if os.name == "posix" else f"no file size cap on {sys.platform}",
+}
+
+
 @dataclass(frozen=True)
 class Hostile:
     path: Path
@@ -53,6 +69,7 @@ class Hostile:
     message_exercise: str | None
     messages: tuple[str, ...]
     wall: float
+    needs: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -72,13 +89,15 @@ def load_hostile(path: Path) -> Hostile:
     fields = {}
     for line in match.group(1).splitlines():
         key, sep, value = line.partition(":")
-        if sep and key.strip() in ("module", "check", "expect", "message", "wall"):
+        if sep and key.strip() in ("module", "check", "expect", "message", "wall", "needs"):
             fields[key.strip()] = value.strip()
     expect = dict(pair.split("=", 1) for pair in fields["expect"].split())
     message_exercise, messages = "", ()
     if "message" in fields:
         message_exercise, _, text = fields["message"].partition(":")
         messages = tuple(piece.strip() for piece in text.split("|") if piece.strip())
+    needs = tuple(fields.get("needs", "").split())
+    assert set(needs) <= set(NEEDS), f"{path.name} needs {sorted(set(needs) - set(NEEDS))}; known: {sorted(NEEDS)}"
     return Hostile(
         path=path,
         module=fields["module"],
@@ -87,6 +106,7 @@ def load_hostile(path: Path) -> Hostile:
         message_exercise=message_exercise.strip() or None,
         messages=messages,
         wall=float(fields["wall"]),
+        needs=needs,
     )
 
 
@@ -108,6 +128,13 @@ def needs_suites(fixture: Hostile) -> None:
         suite = _SUITES / f"part{exercise.part}.py"
         if not suite.exists():
             pytest.skip(f"the hidden suite {suite.name} is not written yet")
+
+
+def needs_system(fixture: Hostile) -> None:
+    for need in fixture.needs:
+        missing = NEEDS[need]()
+        if missing is not None:
+            pytest.skip(f"{fixture.name} needs {need}: {missing}")
 
 
 def leftover_processes(marker: str) -> list[int]:
@@ -139,7 +166,13 @@ def assert_statuses(fixture: Hostile, statuses: dict[str, str], messages: dict[s
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=[fixture.name for fixture in FIXTURES])
 def test_hostile_submission_is_contained(fixture, tmp_path):
+    assert_contained(fixture, tmp_path)
+
+
+def assert_contained(fixture: Hostile, tmp_path: Path) -> None:
+    """Check the fixture's submission with the real checker: the statuses it expects, in time, output kept short."""
     needs_suites(fixture)
+    needs_system(fixture)
     submission = build(fixture, tmp_path)
     start = time.monotonic()
     result = run_check(submission, manifest.select(list(fixture.check)))
@@ -166,6 +199,7 @@ def test_output_flood_is_truncated_in_the_report(tmp_path):
     assert len(output) < 10_000
 
 
+@pytest.mark.linux_sandbox
 def test_processes_left_running_are_ended(tmp_path):
     marker = "backprop-hostile-leftover-process"
     assert not leftover_processes(marker)
@@ -284,6 +318,7 @@ def test_a_partial_sandbox_is_reported_in_the_json_and_the_report(tmp_path):
     assert notice is not None and "processes" in notice.plain and "do not grade" in notice.plain
 
 
+@pytest.mark.linux_sandbox
 def test_the_full_sandbox_is_reported_where_the_kernel_has_it():
     confinement = runner.probe_sandbox()
     if sandbox.landlock_abi() < 6:
