@@ -38,8 +38,13 @@ REQUIRED_ACCURACY = 0.95
 
 @functools.lru_cache(maxsize=1)
 def digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(train_features, train_labels, test_features, test_labels): under `make check` the same split as
-    the given split_train_test(seed=0); under a grading seed, another one.
+    """(train_features, train_labels, test_features, test_labels), the same split as the given split_train_test(seed=0).
+
+    The split stays the same under a grading seed (seeds.py): 95% on these
+    held-out images is the task students tune their training for, and
+    another split could take a correct model a few points below it (a
+    correct deep, wide variant scored 91.4% on one). The data set is in the
+    kit anyway, so a drawn split would not stop a student who memorises it.
 
     Loaded on first use, in each process: suites are imported by both.
     """
@@ -47,7 +52,7 @@ def digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         table = np.loadtxt(stream, delimiter=",")
     features = (table[:, :NUM_PIXELS] / 16.0).astype(np.float32)
     labels = table[:, NUM_PIXELS].astype(np.int64)
-    order = rng(SPLIT_SEED).permutation(len(labels))
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(labels))
     test_size = int(round(len(labels) * TEST_FRACTION))
     test, train = order[:test_size], order[test_size:]
     return features[train], labels[train], features[test], labels[test]
