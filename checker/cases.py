@@ -34,13 +34,21 @@ from typing import Any, Callable
 
 
 class CaseFailure(AssertionError):
-    """Raised by a judge: the observation is wrong. The message is for the student."""
+    """Raised by a judge: the observation is wrong. The message is for the student.
 
-    # How many entries the expected answer has, when it is an array: the
-    # report shows the smallest failing case, whose table is easiest to read.
-    size: int | None = None
-    # Whether the message names a likely mistake (then it is shown first).
-    diagnosed: bool = False
+    mistake: the known mistake the message names, when one fits (the
+             description of a wrong formula from a suite's catalogue, or a
+             classic pattern such as "wrong sign"). Such a message is shown
+             first, since it says what to fix.
+    size:    how many entries the expected answer has, when it is an array:
+             among failures alike, the report shows the one with the
+             smallest table, which is the easiest to read.
+    """
+
+    def __init__(self, message: str, *, mistake: str | None = None, size: int | None = None) -> None:
+        super().__init__(message)
+        self.mistake = mistake
+        self.size = size
 
 
 @dataclass

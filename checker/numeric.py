@@ -9,7 +9,7 @@ float32 work and tight enough to catch any real mistake. When they differ,
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -51,28 +51,6 @@ def numerical_vjp(
     return weighted.reshape(x.size, -1).sum(axis=1).reshape(x.shape) / (2 * eps)
 
 
-# The classic mistakes, in the words the messages use. Suites that recognise
-# a mistake of their own (a judge that sees a shared gradient buffer, say)
-# can use these phrases so that every message names it the same way.
-MISTAKES = {
-    "sign": "wrong sign",
-    "transposed": "transposed",
-    "unbroadcast": "forgot to unbroadcast",
-    "keepdim": "keepdim not handled",
-    "permutation": "not the inverse permutation",
-    "used_out": "used out where x was meant",
-    "factor": "off by a constant factor",
-    "mutated": "changed an input in place",
-    "accumulate": "assigned instead of accumulated",
-    "shared_buffer": "a gradient buffer shared between leaves",
-    "add_at": "assignment instead of np.add.at for repeated indices",
-    "unstable": "numerically unstable",
-    "no_graph": "a fresh tensor with no graph",
-    "none": "returned None",
-    "recursion": "recursion limit",
-    "grad_out": "forgot to multiply by grad_out",
-}
-
 # Above this many entries, a message shows only the largest error, not a table.
 TABLE_LIMIT = 12
 
@@ -86,18 +64,18 @@ def expect_array(
     rtol: float = RTOL,
     atol: float = ATOL,
     broadcast_shape: tuple[int, ...] | None = None,
-    alternatives: dict[str, Any] | None = None,
+    mistakes: dict[str, Any] | None = None,
 ) -> None:
     """Fail unless the observed return value is an array equal to `expected`.
 
     what:            how to name the result in a message ("log_back(grad_out, out, x)").
     broadcast_shape: the shape before unbroadcasting, if there was one, so
                      that a result of that shape is called what it is.
-    alternatives:    known wrong answers, {description: value}, where the
-                     description completes "it matches what you get ..."
-                     (e.g. {"with out in place of x": grad_out / out}). A value
-                     may be a function that computes it: it is called only
-                     when the result is wrong.
+    mistakes:        known mistakes, {description: the wrong answer it gives},
+                     where the description completes "It matches what you
+                     get ..." (e.g. {"with out in place of x": grad_out / out}).
+                     A wrong answer may be a function that computes it: it is
+                     called only when the result is wrong.
     """
     expected = np.asarray(expected, dtype=np.float64)
     got = array_of(observation, what=what, expected_shape=expected.shape, broadcast_shape=broadcast_shape)
@@ -107,11 +85,9 @@ def expect_array(
         raise CaseFailure(f"{what} cannot be checked: {non_finite_text(expected, 'the numbers it is computed from')}.")
     if values_match(got, expected, rtol=rtol, atol=atol):
         return
-    message = mismatch_message(got, expected, what=what, alternatives=alternatives, rtol=rtol, atol=atol)
-    failure = CaseFailure(message)
-    failure.size = int(expected.size)
-    failure.diagnosed = bool(diagnose(got, expected, alternatives=alternatives))
-    raise failure
+    diagnosis = diagnose(got, expected, mistakes=mistakes)
+    message = mismatch_message(got, expected, what=what, diagnosis=diagnosis, rtol=rtol, atol=atol)
+    raise CaseFailure(message, mistake=diagnosis.mistake if diagnosis else None, size=int(expected.size))
 
 
 def values_match(got: np.ndarray, expected: np.ndarray, *, rtol: float = RTOL, atol: float = ATOL) -> bool:
@@ -158,6 +134,11 @@ def _bad_entries(got: np.ndarray, expected: np.ndarray, *, rtol: float, atol: fl
     return ~(np.abs(got - expected) <= tolerance)
 
 
+def returned_none(what: str, should: str = "") -> str:
+    """The message for a function that returned None: `should` says what it should return."""
+    return f"{what} returned None{'; it should return ' + should if should else ''}. Did you forget a `return`?"
+
+
 def array_of(
     observation: Any,
     *,
@@ -171,7 +152,7 @@ def array_of(
     kind = observation["kind"]
     type_name = observation.get("type", "?")
     if type_name == "NoneType":
-        raise CaseFailure(f"{what} returned None. Did you forget a `return`?")
+        raise CaseFailure(returned_none(what))
     if kind == "tensor":
         raise CaseFailure(f"{what} returned a {type_name}; it should return a plain NumPy array (a Tensor's data is its .array).")
     if type_name in ("tuple", "list") and isinstance(observation.get("length"), int):
@@ -183,10 +164,12 @@ def array_of(
         raise CaseFailure(f"{what} returned a {type_name} ({shown}); it should return a NumPy array.")
     got = np.asarray(observation["values"], dtype=np.float64)
     if got.shape != tuple(expected_shape):
-        failure = CaseFailure(shape_message(got.shape, tuple(expected_shape), what=what, broadcast_shape=broadcast_shape))
-        failure.size = int(np.prod(expected_shape, dtype=np.int64))
-        failure.diagnosed = bool(_explain_shape(tuple(got.shape), tuple(expected_shape), broadcast_shape))
-        raise failure
+        explained = bool(_explain_shape(tuple(got.shape), tuple(expected_shape), broadcast_shape))
+        raise CaseFailure(
+            shape_message(got.shape, tuple(expected_shape), what=what, broadcast_shape=broadcast_shape),
+            mistake="wrong shape" if explained else None,
+            size=int(np.prod(expected_shape, dtype=np.int64)),
+        )
     return got
 
 
@@ -276,11 +259,12 @@ def mismatch_message(
     expected: np.ndarray,
     *,
     what: str,
-    alternatives: dict[str, Any] | None = None,
+    diagnosis: Diagnosis | None = None,
     rtol: float = RTOL,
     atol: float = ATOL,
 ) -> str:
-    """Expected against got: the likely mistake, the largest error and where, and a table for small arrays."""
+    """Expected against got: the likely mistake (`diagnosis`, from diagnose()),
+    the largest error and where, and a table for small arrays."""
     got = np.asarray(got, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
     bad = _bad_entries(got, expected, rtol=rtol, atol=atol)
@@ -291,9 +275,8 @@ def mismatch_message(
     non_finite = non_finite_text(got, "It")
     if non_finite:
         lines.append(non_finite + ".")
-    diagnosis = diagnose(got, expected, alternatives=alternatives)
-    if diagnosis:
-        lines.append(diagnosis)
+    if diagnosis is not None:
+        lines.append(diagnosis.text)
     where = f" at index {_index_text(worst)}" if expected.ndim else ""
     count = f" ({int(np.sum(bad))} of {expected.size} entries are wrong)" if expected.size > 1 else ""
     lines.append(f"Largest error{where}: expected {expected[worst]:.6g}, got {got[worst]:.6g}{count}.")
@@ -321,11 +304,19 @@ def _index_text(index: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(int(i)) for i in index) + "]"
 
 
-def diagnose(got: np.ndarray, expected: np.ndarray, alternatives: dict[str, Any] | None = None) -> str:
-    """A plain-words guess at a classic mistake, or '' when none fits.
+class Diagnosis(NamedTuple):
+    """What diagnose() found: the words for the student, and the mistake they name."""
 
-    `alternatives` are wrong answers a judge knows ({description: value or
-    function}); one that matches `got` is the best explanation there is.
+    text: str
+    mistake: str  # a known mistake's description, or a classic pattern ("wrong sign", "transposed", ...)
+
+
+def diagnose(got: np.ndarray, expected: np.ndarray, mistakes: dict[str, Any] | None = None) -> Diagnosis | None:
+    """A plain-words guess at the mistake behind a wrong result, or None when none fits.
+
+    `mistakes` are the known mistakes of a case ({description: wrong answer,
+    or a function computing it}); one whose answer matches `got` is the best
+    explanation there is, and its description is the diagnosis's `mistake`.
     """
     got = np.asarray(got, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
@@ -337,47 +328,50 @@ def diagnose(got: np.ndarray, expected: np.ndarray, alternatives: dict[str, Any]
         where = np.argwhere(~np.isfinite(got))
         first = f" (first at index {_index_text(tuple(where[0]))})" if got.ndim else ""
         if np.all(np.isfinite(expected)):
-            return (
+            return Diagnosis(
                 f"Your result has NaN or infinite entries{first} where the right answer is finite: "
                 "something overflowed or divided by zero. With large inputs (exp of a big logit) this is "
-                "numerically unstable: subtract the max first, or avoid dividing by tiny values."
+                "numerically unstable: subtract the max first, or avoid dividing by tiny values.",
+                "numerically unstable",
             )
-        return f"Your result has NaN or infinite entries{first}."
+        return Diagnosis(f"Your result has NaN or infinite entries{first}.", "not finite")
     if np.any(expected != 0) and close(got, -expected):
-        return "It is exactly the negative of the right answer: wrong sign."
-    for description, value in (alternatives or {}).items():
-        if _matches_alternative(got, expected, value, close):
-            return f"It matches what you get {description}."
+        return Diagnosis("It is exactly the negative of the right answer: wrong sign.", "wrong sign")
+    for description, value in (mistakes or {}).items():
+        if _matches_mistake(got, expected, value, close):
+            return Diagnosis(f"It matches what you get {description}.", description)
 
     if np.any(expected != 0) and not np.any(got):
-        return "Your result is all zeros: is the gradient ever added in, and does it use grad_out?"
+        return Diagnosis("Your result is all zeros: is the gradient ever added in, and does it use grad_out?", "all zeros")
     permuted = _permutation_of(got, expected, close)
     if permuted is not None:
         if expected.ndim == 2:
-            return "It is the transpose of the right answer: transposed."
-        return (
+            return Diagnosis("It is the transpose of the right answer: transposed.", "transposed")
+        return Diagnosis(
             f"It is the right answer with its dims permuted by {permuted}: "
-            "not the inverse permutation? Undoing axes needs the permutation that sends each dim back."
+            "not the inverse permutation? Undoing axes needs the permutation that sends each dim back.",
+            "permuted",
         )
     nonzero = np.abs(expected) > 1e-8
     if np.sum(nonzero) >= 2:  # one number alone fits any factor
         ratio = float(np.median(got[nonzero] / expected[nonzero]))
         if abs(ratio) > 1e-8 and abs(ratio - 1) > 1e-3 and close(got, ratio * expected):
-            return f"It is the right answer times {ratio:.4g}: off by a constant factor.{_factor_note(ratio)}"
+            return Diagnosis(f"It is the right answer times {ratio:.4g}: off by a constant factor.{_factor_note(ratio)}", "constant factor")
     largest = float(np.max(np.abs(expected), initial=0.0))
     relative = float(np.max(np.abs(got - expected), initial=0.0)) / largest if largest > 0 else np.inf
     if relative < 1e-2:
-        return (
+        return Diagnosis(
             f"It is close to the right answer, but not close enough (off by up to {relative:.1e} of the largest entry): "
-            "a precision problem, such as float32 arithmetic where float64 was needed, or an approximation too rough for the job."
+            "a precision problem, such as float32 arithmetic where float64 was needed, or an approximation too rough for the job.",
+            "precision",
         )
     wrong = ~np.isclose(got, expected, rtol=RTOL * 10, atol=ATOL * 10)
     if expected.size > 3 and 0 < np.sum(wrong) <= max(1, expected.size // 4):
-        return f"Only {int(np.sum(wrong))} of {expected.size} entries are wrong: look at what is special about them."
-    return ""
+        return Diagnosis(f"Only {int(np.sum(wrong))} of {expected.size} entries are wrong: look at what is special about them.", "a few entries")
+    return None
 
 
-def _matches_alternative(got: np.ndarray, expected: np.ndarray, value: Any, close: Callable[[np.ndarray, np.ndarray], bool]) -> bool:
+def _matches_mistake(got: np.ndarray, expected: np.ndarray, value: Any, close: Callable[[np.ndarray, np.ndarray], bool]) -> bool:
     """Does `got` equal this wrong answer (where it is defined), and differ from the right one?
 
     A wrong formula may be undefined at some entries (log of a negative
@@ -424,7 +418,3 @@ def _permutation_of(got: np.ndarray, expected: np.ndarray, close: Callable[[np.n
         if moved.shape == got.shape and not close(moved, expected) and close(got, moved):
             return axes
     return None
-
-
-def _compact(values: np.ndarray) -> str:
-    return np.array2string(values, precision=4, suppress_small=True, separator=", ").replace("\n", "")

@@ -78,19 +78,20 @@ def test_used_out_where_x_was_meant_through_an_alternative():
     x = RNG.uniform(0.5, 2.0, size=(2, 3))
     grad_out = RNG.normal(size=(2, 3))
     out = np.log(x)
-    message = message_for(grad_out / out, grad_out / x, alternatives={"with out in place of x": lambda: grad_out / out})
+    message = message_for(grad_out / out, grad_out / x, mistakes={"with out in place of x": lambda: grad_out / out})
     assert "with out in place of x" in message
 
 
 def test_an_alternative_equal_to_the_right_answer_explains_nothing():
-    assert diagnose(RIGHT * 3, RIGHT, alternatives={"doing it right": RIGHT}) != "It matches what you get doing it right."
+    diagnosis = diagnose(RIGHT * 3, RIGHT, mistakes={"doing it right": RIGHT})
+    assert diagnosis is None or diagnosis.mistake != "doing it right"
 
 
 def test_an_alternative_undefined_at_some_entries_still_matches_where_defined():
     candidate = RIGHT * 7
     candidate[0, 0] = np.nan
     got = RIGHT * 7
-    assert "the bug" in diagnose(got, RIGHT, alternatives={"with the bug": candidate})
+    assert diagnose(got, RIGHT, mistakes={"with the bug": candidate}).mistake == "with the bug"
 
 
 def test_constant_factor():
@@ -118,7 +119,7 @@ def test_assignment_instead_of_add_at_through_an_alternative():
     np.add.at(right, index, grad_out)
     assigned = x.copy()
     assigned[index] = grad_out
-    message = message_for(assigned, right, alternatives={"with assignment instead of np.add.at for repeated indices": assigned})
+    message = message_for(assigned, right, mistakes={"with assignment instead of np.add.at for repeated indices": assigned})
     assert "np.add.at" in message
 
 
@@ -183,10 +184,13 @@ def test_a_matching_result_passes():
     expect_array(returned(RIGHT.astype(np.float32)), RIGHT, what="f(x)")
 
 
-def test_failures_carry_their_size_and_whether_they_are_diagnosed():
+def test_failures_carry_their_size_and_the_mistake_they_name():
     with pytest.raises(CaseFailure) as failure:
         expect_array(returned(-RIGHT), RIGHT, what="f(x)")
-    assert failure.value.size == 12 and failure.value.diagnosed
+    assert failure.value.size == 12 and failure.value.mistake == "wrong sign"
+    with pytest.raises(CaseFailure) as failure:
+        expect_array(returned(RIGHT + np.arange(12.0).reshape(RIGHT.shape) ** 3), RIGHT, what="f(x)")
+    assert failure.value.mistake is None
 
 
 # Planted bugs through the real checker --------------------------------------------------------

@@ -1,18 +1,26 @@
-"""Case builders shared by the suites.
+"""What the suites share: inputs, the oracle's helpers, messages, and case builders.
 
-`backward_case` covers the most common test of the course: call a backward
-function on float32 inputs, as the Tensor machinery would, and compare its
-result with a float64 numerical gradient of the forward NumPy function.
+- Inputs: `normal`, `uniform` and `float32` give float32 arrays drawn from
+  `seeds.rng`, named by a number or by the case's own name.
+- The oracle's side: `sum_to_shape` (unbroadcast, done right, in float64).
+- Reading observations: `as_array` (a Tensor seen as its array),
+  `expect_returned` and `returned_none` (from numeric: the message for a
+  forgotten `return`).
+- `backward_case` covers the most common test of the course: call a backward
+  function on float32 inputs, as the Tensor machinery would, and compare its
+  result with a float64 numerical gradient of the forward NumPy function.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import zlib
+
 import numpy as np
 
 from ..cases import Case, CaseFailure, register
-from ..numeric import expect_array, numerical_vjp
+from ..numeric import expect_array, numerical_vjp, returned_none
 from ..observe import attempt, returned, where_raised
 from ..seeds import rng
 
@@ -20,6 +28,44 @@ from ..seeds import rng
 def float32(values: Any) -> np.ndarray:
     """Test inputs are float32, like a Tensor's data; the oracle sees their exact float64 values."""
     return np.asarray(values, dtype=np.float32)
+
+
+def input_number(name: int | str) -> int:
+    """The number an input is drawn from (seeds.rng): given, or made from a
+    name (a case's title, say), the same in every process and every run."""
+    return name if isinstance(name, int) else zlib.crc32(name.encode())
+
+
+def normal(name: int | str, shape: tuple[int, ...], scale: float = 1.0) -> np.ndarray:
+    """A float32 array of normal values, drawn from the input named `name`."""
+    return float32(rng(input_number(name)).normal(scale=scale, size=shape))
+
+
+def uniform(name: int | str, shape: tuple[int, ...], low: float, high: float) -> np.ndarray:
+    """A float32 array of values uniform in [low, high), drawn from the input named `name`."""
+    return float32(rng(input_number(name)).uniform(low, high, size=shape))
+
+
+def sum_to_shape(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The oracle's unbroadcast: sum `values` (broadcast from `shape`) back down to `shape`."""
+    values = np.asarray(values)
+    shape = tuple(shape)
+    values = values.sum(axis=tuple(range(values.ndim - len(shape))))
+    stretched = tuple(dim for dim, size in enumerate(shape) if size == 1 and values.shape[dim] != 1)
+    return values.sum(axis=stretched, keepdims=True).reshape(shape)
+
+
+def as_array(observation: Any) -> Any:
+    """A returned Tensor's observation, read as its array (expect_array compares arrays)."""
+    if isinstance(observation, dict) and observation.get("kind") == "tensor":
+        return dict(observation, kind="array")
+    return observation
+
+
+def expect_returned(observation: Any, what: str, should: str = "") -> None:
+    """Fail with returned_none's message when the observed value is None."""
+    if isinstance(observation, dict) and observation.get("type") == "NoneType":
+        raise CaseFailure(returned_none(what, should))
 
 
 def copies(values: Sequence[Any]) -> list[Any]:
@@ -54,13 +100,12 @@ def expect_not_a_python_number(result: dict[str, Any], what: str) -> None:
     the mistake.
     """
     if isinstance(result, dict) and result.get("kind") == "number":
-        failure = CaseFailure(
+        raise CaseFailure(
             f"{what} returned a Python {result.get('type')}, not a NumPy array. A gradient is an array even when it "
             "holds one number (shape ()): wrap it with np.asarray(...), or keep the NumPy result instead of "
-            "converting it with float() or .item()."
+            "converting it with float() or .item().",
+            mistake="a Python number for a gradient",
         )
-        failure.diagnosed = True
-        raise failure
 
 
 def backward_case(
@@ -76,7 +121,7 @@ def backward_case(
     kwargs: dict[str, Any] | None = None,
     arg_names: Sequence[str] = ("x", "y"),
     seed: int = 0,
-    alternatives: dict[str, Any] | None = None,
+    mistakes: dict[str, Any] | None = None,
     broadcasting: bool = True,
     explain_error: Callable[[dict[str, Any]], str] | None = None,
 ) -> Case:
@@ -84,7 +129,7 @@ def backward_case(
 
     args: float32 arrays or plain Python numbers. grad_out defaults to a
     random normal array shaped like the output (never all ones).
-    alternatives: known wrong formulas, {description: function}, each called
+    mistakes: known wrong formulas, {description: function}, each called
     like the backward function (grad_out, out, *args, **kwargs) on float64
     copies, only when a result is wrong. The description completes "it
     matches what you get ..." (see numeric.expect_array). Every backward
@@ -128,20 +173,19 @@ def backward_case(
         if "raised" in observation:
             error = observation["raised"]
             explanation = explain_error(error) if explain_error is not None else ""
-            failure = CaseFailure(
+            raise CaseFailure(
                 f"{what} raised {error.get('type')}: {error.get('message')}{where_raised(error)}."
-                + (f" {explanation}" if explanation else "")
+                + (f" {explanation}" if explanation else ""),
+                mistake=explanation or None,
             )
-            failure.diagnosed = bool(explanation)
-            raise failure
         expect_untouched(observation, function)
         expect_not_a_python_number(observation["result"], what)
         expected = numerical_vjp(forward, args, wrt, grad_out, kwargs)
         broadcast_shape = out.shape if broadcasting and out.shape != np.shape(args[wrt]) else None
         known = common_mistakes(forward, args, wrt, grad_out, out, kwargs, arg_names)
-        for description, formula in (alternatives or {}).items():
+        for description, formula in (mistakes or {}).items():
             known[description] = lambda formula=formula: formula(*_float64_copies([grad_out, out, *args]), **kwargs)
-        expect_array(observation["result"], expected, what=what, broadcast_shape=broadcast_shape, alternatives=known)
+        expect_array(observation["result"], expected, what=what, broadcast_shape=broadcast_shape, mistakes=known)
 
     return register(Case(exercise, name, probe, judge))
 

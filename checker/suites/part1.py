@@ -42,7 +42,7 @@ for seed, shape in [(11, (3, 4)), (12, (5,)), (13, ()), (14, (2, 1, 3))]:
         "1.1", f"log_back on x of shape {shape}",
         module=MODULE, function="log_back", forward=np.log,
         args=[positive(seed, shape)], wrt=0, seed=seed,
-        alternatives={
+        mistakes={
             "with grad_out * x: the derivative of log(x) is 1/x, not x": lambda grad_out, out, x: grad_out * x,
         },
     )
@@ -137,7 +137,7 @@ for label, x, y in MULTIPLY_OPERANDS:
         backward_case(
             "1.3", f"{function}, {label}",
             module=MODULE, function=function, forward=np.multiply,
-            args=[x, y], wrt=position, seed=41 + position, alternatives=with_out_for_other(position),
+            args=[x, y], wrt=position, seed=41 + position, mistakes=with_out_for_other(position),
         )
 
 backward_case(
@@ -198,25 +198,25 @@ def forward_and_back_case(seed: int, shape: tuple[int, ...]) -> None:
         for position, name in enumerate("abc"):
             # Known wrong answers: another input's gradient (out of order),
             # and for c, log's local derivative alone (a missing chain-rule factor).
-            alternatives = {
+            mistakes = {
                 f"for {other} instead of {name}: the gradients are out of order (return dg/da, dg/db, dg/dc)": right[index]
                 for index, other in enumerate("abc") if index != position
             }
             # log_back(grad, out, x) given g = log(f) where f belongs: 1/g in place of 1/f.
-            alternatives["with 1/g in place of 1/f at the last step: log_back was given g (out) where f (x) was meant"] = (
+            mistakes["with 1/g in place of 1/f at the last step: log_back was given g (out) where f (x) was meant"] = (
                 lambda position=position: numerical_vjp(lambda a, b, c: a * b * np.log(c), [a, b, c], position, np.ones(shape))
                 / g_of(a.astype(np.float64), b.astype(np.float64), c.astype(np.float64))
             )
-            alternatives["for f = a * b * log(c): the chain rule through the last log (g = log f) is missing"] = (
+            mistakes["for f = a * b * log(c): the chain rule through the last log (g = log f) is missing"] = (
                 lambda position=position: numerical_vjp(lambda a, b, c: a * b * np.log(c), [a, b, c], position, np.ones(shape))
             )
             if name == "c":
-                alternatives["from 1/c alone: a missing chain-rule factor (multiply by the gradient that reaches e)"] = 1 / c.astype(np.float64)
+                mistakes["from 1/c alone: a missing chain-rule factor (multiply by the gradient that reaches e)"] = 1 / c.astype(np.float64)
                 a64, b64, c64 = (v.astype(np.float64) for v in (a, b, c))
-                alternatives["without the factor d = a * b: the gradient reaching e from f = d * e is dg/df * d"] = (
+                mistakes["without the factor d = a * b: the gradient reaching e from f = d * e is dg/df * d"] = (
                     1 / (a64 * b64 * np.log(c64)) / c64
                 )
-            expect_array(gradients[position], right[position], what=f"dg/d{name} from forward_and_back on shape {shape}", alternatives=alternatives)
+            expect_array(gradients[position], right[position], what=f"dg/d{name} from forward_and_back on shape {shape}", mistakes=mistakes)
 
 
 forward_and_back_case(51, (3,))

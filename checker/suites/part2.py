@@ -1069,11 +1069,11 @@ def expect_grads(
     observed: dict[str, Any],
     expected: dict[str, np.ndarray | None],
     what: str,
-    alternatives: dict[str, dict[str, Any]] | None = None,
+    mistakes: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     """Each leaf's .grad against its expected gradient (None: must stay None).
 
-    alternatives: per leaf, known wrong answers for expect_array's message.
+    mistakes: per leaf, known mistakes and the wrong answers they give (expect_array).
     """
     for name, value in expected.items():
         got = observed.get(name)
@@ -1085,7 +1085,7 @@ def expect_grads(
             raise CaseFailure(f"{what}: {name}.grad is None; backprop should have set it (it is a leaf that requires grad).")
         if "not_tensor" in got:
             raise CaseFailure(f"{what}: {name}.grad is a {got['not_tensor'].get('type')}; it should be a Tensor holding the gradient.")
-        expect_array(got, value, what=f"{what}: {name}.grad.array", alternatives=(alternatives or {}).get(name))
+        expect_array(got, value, what=f"{what}: {name}.grad.array", mistakes=(mistakes or {}).get(name))
 
 
 BACKPROP_SPECS: dict[str, tuple[dict[str, tuple[np.ndarray, bool]], list[tuple[str, list[Any], str]]]] = {
@@ -1156,15 +1156,15 @@ def backprop_case(name: str, *, with_end_grad: bool, times: int = 1, all_tensor_
                         f"{what}: {leaf_name}.grad is a single number, but {leaf_name} has shape {np.shape(value)}. "
                         "end_grad None means ones shaped like end_node (np.ones_like(end_node.array)), not the number 1."
                     )
-        alternatives: dict[str, dict[str, Any]] = {}
+        mistakes: dict[str, dict[str, Any]] = {}
         if end_grad is not None:
             # Starting from ones instead of end_grad is a classic slip.
             for leaf_name, value in expected_grads(leaves, operations, end, None, times).items():
-                alternatives.setdefault(leaf_name, {})["as if end_grad were all ones (use the end_grad you are given)"] = value
+                mistakes.setdefault(leaf_name, {})["as if end_grad were all ones (use the end_grad you are given)"] = value
         if times > 1:
             for leaf_name, value in expected_grads(leaves, operations, end, end_grad, 1).items():
-                alternatives.setdefault(leaf_name, {})["from one backward call only: the second call must add to .grad, not replace it"] = value
-        expect_grads(observation["grads"], expected, what, alternatives)
+                mistakes.setdefault(leaf_name, {})["from one backward call only: the second call must add to .grad, not replace it"] = value
+        expect_grads(observation["grads"], expected, what, mistakes)
         if observation["shared"]:
             first, second = observation["shared"][0]
             raise CaseFailure(

@@ -78,11 +78,9 @@ def sum_to_shape(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return values.sum(axis=stretched, keepdims=True).reshape(shape)
 
 
-def mistake(message: str) -> CaseFailure:
-    """A failure whose message names the mistake (the report shows such messages first)."""
-    failure = CaseFailure(message)
-    failure.diagnosed = True
-    return failure
+def mistake(message: str, *, size: int | None = None) -> CaseFailure:
+    """A failure whose message names the mistake it saw (the report shows such messages first)."""
+    return CaseFailure(message, mistake=message, size=size)
 
 
 def tensor_data(observation: dict[str, Any]) -> dict[str, Any]:
@@ -124,7 +122,7 @@ def grad_case(
     case = backward_case(
         exercise, name, module=MODULE, function=function, forward=forward,
         args=args, wrt=wrt, grad_out=grad_out, kwargs=kwargs, arg_names=arg_names,
-        alternatives=mistakes, broadcasting=broadcasting, explain_error=explain_error,
+        mistakes=mistakes, broadcasting=broadcasting, explain_error=explain_error,
     )
     if not broadcasting:
         case.run_judge = shaped_like_out_first(case.run_judge, function, out.shape, np.shape(args[wrt]))
@@ -144,12 +142,11 @@ def shaped_like_out_first(judge: Callable[[Any], None], function: str, out_shape
         result = observation.get("result") if isinstance(observation, dict) else None
         shape = tuple(result.get("shape") or ()) if isinstance(result, dict) and "values" in result else None
         if shape is not None and shape == tuple(out_shape) != tuple(x_shape):
-            failure = mistake(
+            raise mistake(
                 f"{name_of(function)} returned an array of shape {shape}, the shape of grad_out, "
-                f"but the gradient is for x, of shape {tuple(x_shape)}. Did you return grad_out without undoing the forward step?"
+                f"but the gradient is for x, of shape {tuple(x_shape)}. Did you return grad_out without undoing the forward step?",
+                size=int(np.prod(x_shape, dtype=np.int64)),
             )
-            failure.size = int(np.prod(x_shape, dtype=np.int64))
-            raise failure
         judge(observation)
 
     return judged
@@ -266,17 +263,15 @@ def argsort_of_raw_axes_first(judge: Callable[[Any], None], grad_out: np.ndarray
         if values is not None and np.shape(values) == wrong.shape and np.allclose(values, wrong) and not (
             wrong.shape == right.shape and np.allclose(wrong, right)
         ):
-            failure = mistake(
+            raise mistake(
                 f"permute_back(grad_out, out, x, axes={axes}) with x of shape {shape} matches grad_out transposed by "
                 f"np.argsort(axes) = {tuple(int(a) for a in np.argsort(axes))}"
                 + (f", which has shape {wrong.shape}, not x's {shape}. " if wrong.shape != tuple(shape) else ". ")
-                + 
-                "argsort puts -1 before 0, so with negative and non-negative axes mixed it is not the inverse "
+                + "argsort puts -1 before 0, so with negative and non-negative axes mixed it is not the inverse "
                 f"permutation. Normalise negative axes first (axis % x.ndim: here {tuple(axis % len(shape) for axis in axes)}), "
-                "then invert."
+                "then invert.",
+                size=int(np.prod(shape, dtype=np.int64)),
             )
-            failure.size = int(np.prod(shape, dtype=np.int64))
-            raise failure
         judge(observation)
 
     return judged
@@ -623,7 +618,7 @@ def getitem_case(shape: tuple[int, ...], spec: Any) -> None:
             "keeps its gradient (assigned instead of accumulated). Add them all up with np.add.at":
                 lambda: assigned_getitem_back(grad_out.astype(np.float64), out, x.astype(np.float64), index),
         }
-        expect_array(observation["result"], expected, what=what, alternatives=assigned)
+        expect_array(observation["result"], expected, what=what, mistakes=assigned)
 
 
 for shape, spec in [

@@ -898,7 +898,7 @@ def cross_entropy_case(label: str, logits: np.ndarray, labels: np.ndarray, numer
             one_hot = np.eye(logits.shape[1])[labels]
             expect_grad(
                 observation["grad"], cross_entropy_gradient(logits, labels, grad), what=f"logits.grad after {what}.backward(grad)",
-                alternatives={
+                mistakes={
                     "when only -z_y reaches the logits: log(sum(exp(z))) was computed in NumPy and wrapped in a new Tensor, "
                     "so backprop cannot reach it (the log-sum-exp part must be Tensor operations too)": -one_hot * grad[:, None],
                 },
