@@ -15,6 +15,7 @@ from pathlib import Path
 from . import runner, seeds
 from .cases import cases_for
 from .manifest import Exercise, with_prerequisites
+from .outcomes import Status
 from .results import CheckResult, ExerciseResult
 
 
@@ -58,6 +59,6 @@ def failed_to_run(impl_dir: Path, exercises: list[Exercise], reason: str, seed: 
     """A result for when the checker itself could not run: every exercise an error."""
     return CheckResult(
         impl=str(impl_dir),
-        exercises=[ExerciseResult(exercise, "error", f"the checker could not run: {reason}") for exercise in exercises],
+        exercises=[ExerciseResult(exercise, Status.ERROR, f"the checker could not run: {reason}") for exercise in exercises],
         seed=seed,
     )

@@ -41,7 +41,8 @@ from typing import Any, Callable
 
 from . import manifest, portable, runner, submissions
 from .manifest import Exercise
-from .results import write_json_atomically
+from .outcomes import Status
+from .results import statuses_of, write_json_atomically
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,8 +73,8 @@ class Grade:
     def exercise_scores(self) -> dict[str, float]:
         return {entry["id"]: float(entry["score"]) for entry in self.result.get("exercises", [])}
 
-    def statuses(self) -> dict[str, str]:
-        return {entry["id"]: str(entry["status"]) for entry in self.result.get("exercises", [])}
+    def statuses(self) -> dict[str, Status]:
+        return statuses_of(self.result)
 
 
 class WorkerFailed(Exception):
@@ -308,18 +309,18 @@ def score_distribution(grades: list[Grade], buckets: int = 10) -> list[tuple[str
     return list(zip(labels, counts))
 
 
-def most_failed(grades: list[Grade], exercises: list[Exercise], limit: int = 5) -> list[tuple[Exercise, dict[str, int]]]:
+def most_failed(grades: list[Grade], exercises: list[Exercise], limit: int = 5) -> list[tuple[Exercise, dict[Status, int]]]:
     """The exercises most often not passed, with how many of each status, worst first.
 
     "not started" counts apart: an exercise nobody attempted is not a hard one.
     """
     table = []
     for exercise in exercises:
-        counts: dict[str, int] = {}
+        counts: dict[Status, int] = {}
         for grade in grades:
-            status = grade.statuses().get(exercise.id, "error")
+            status = grade.statuses().get(exercise.id, Status.ERROR)
             counts[status] = counts.get(status, 0) + 1
-        attempted_failures = sum(counts.get(status, 0) for status in ("failed", "error", "timeout"))
+        attempted_failures = sum(count for status, count in counts.items() if status.needs_work)
         if attempted_failures:
             table.append((exercise, counts, attempted_failures))
     table.sort(key=lambda row: (-row[2], manifest.EXERCISES.index(row[0])))

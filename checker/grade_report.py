@@ -15,6 +15,7 @@ from rich.text import Text
 
 from .grade import Grade, most_failed, score_distribution
 from .manifest import Exercise
+from .outcomes import Status
 from .report import STATUS_WORDS
 
 
@@ -81,9 +82,11 @@ def most_failed_table(rows: list[tuple[Exercise, dict[str, int]]], total: int) -
     table.add_column("not passed", justify="right", no_wrap=True)
     table.add_column("how", no_wrap=True)
     for exercise, counts in rows:
-        not_passed = total - counts.get("passed", 0)
+        not_passed = total - counts.get(Status.PASSED, 0)
         how = ", ".join(
-            f"{counts[status]} {STATUS_WORDS[status]}" for status in ("failed", "error", "timeout", "not_started") if counts.get(status)
+            f"{counts[status]} {STATUS_WORDS[status]}"
+            for status in (Status.FAILED, Status.ERROR, Status.TIMEOUT, Status.NOT_STARTED)
+            if counts.get(status)
         )
         table.add_row(exercise.id, exercise.title, f"{not_passed}/{total}", how)
     return table

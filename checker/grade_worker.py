@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from . import runner
+from .outcomes import Outcome
 
 
 def main(argv: list[str]) -> int:
@@ -33,7 +34,9 @@ def main(argv: list[str]) -> int:
     crashed = False
     try:
         result, log = api.run_check_logged(folder, exercises, seed=seed)
-        crashed = any(record.get("outcome") == "crashed" for record in log.records.values())
+        # A crash at the memory cap is the submission's own; any other may
+        # come from another submission running alongside (grade retries it alone).
+        crashed = any(record.outcome is Outcome.CRASHED and record.limit is None for record in log.records.values())
     except Exception as error:  # a checker bug still leaves a grade behind
         result = api.failed_to_run(folder, exercises, f"{type(error).__name__}: {error}", seed)
     sys.stdout.write(json.dumps({"result": result.to_json(), "crashed": crashed}))

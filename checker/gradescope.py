@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, kit, manifest, submissions
+from .outcomes import Status
 from .results import CheckResult, write_json_atomically
 
 KIT_ROOT = kit.KIT_ROOT
@@ -183,7 +184,7 @@ def to_gradescope(result: CheckResult, seconds: float, missing: list[str] = ()) 
             "number": exercise.id,
             "score": exercise_result.score,
             "max_score": float(exercise.points),
-            "status": "passed" if exercise_result.status == "passed" else "failed",
+            "status": "passed" if exercise_result.status is Status.PASSED else "failed",
             "output": _test_output(exercise_result),
             "visibility": "visible",
         })
@@ -205,7 +206,7 @@ def _test_output(exercise_result: Any) -> str:
     lines = [f"Status: {STATUS_WORDS[exercise_result.status]}."]
     if exercise_result.message:
         lines.append(exercise_result.message)
-    failing = [test for test in exercise_result.tests if test.status != "passed"]
+    failing = [test for test in exercise_result.tests if test.status is not Status.PASSED]
     if len(failing) > 1:
         lines.append(f"{len(failing)} of {len(exercise_result.tests)} tests of this exercise do not pass:")
         lines.extend(f"- {test.name}: {test.message}" for test in failing[:10])

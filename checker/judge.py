@@ -13,20 +13,23 @@ from . import manifest, runner, safetext, wire
 from .cases import Case, CaseFailure
 from .manifest import Exercise
 from .observe import where_raised
-from .results import CheckResult, ExerciseResult, TestResult
+from .outcomes import CaseRecord, Limit, NotRunCause, Outcome, RaisedError, Refusal, Status
+from .results import CaseResult, CheckResult, ExerciseResult
 
 _MEMORY_LIMIT = f"{runner.Limits().memory_bytes / 1024**3:g} GiB of memory"
 
-# Exception types whose name says the student's code tried to steer pytest.
+# pytest's outcome exceptions: raised by student code, they try to steer pytest.
 _PYTEST_OUTCOMES = ("Skipped", "XFailed", "Failed", "Exit", "OutcomeException")
+_SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+_IMPORT_ERRORS = ("ImportError", "ModuleNotFoundError")
 
 
-def judge_run(impl: str, exercises: list[Exercise], cases: list[Case], records: dict[str, dict[str, Any]]) -> CheckResult:
-    by_exercise: dict[str, list[TestResult]] = {exercise.id: [] for exercise in exercises}
+def judge_run(impl: str, exercises: list[Exercise], cases: list[Case], records: dict[str, CaseRecord]) -> CheckResult:
+    by_exercise: dict[str, list[CaseResult]] = {exercise.id: [] for exercise in exercises}
     observations: dict[str, dict[str, Any]] = {exercise.id: {} for exercise in exercises}
     for case in cases:
         exercise = manifest.get(case.exercise)
-        record = records.get(case.id)
+        record = records.get(case.id) or CaseRecord(Outcome.MISSING)
         result, observation = judge_case(case, exercise, record)
         # Memory addresses in reprs differ from run to run: a message must not.
         # Nor should it show the checker's own names and staging paths.
@@ -44,134 +47,159 @@ def judge_run(impl: str, exercises: list[Exercise], cases: list[Case], records: 
     return CheckResult(impl=impl, exercises=results)
 
 
-def judge_case(case: Case, exercise: Exercise, record: dict[str, Any] | None) -> tuple[TestResult, Any]:
+def judge_case(case: Case, exercise: Exercise, record: CaseRecord) -> tuple[CaseResult, Any]:
     """The verdict on one case, and its observation when there is one."""
-    if not isinstance(record, dict):
-        return TestResult(case.name, "error", "this test never reported a result (the test process stopped)."), None
-    output = record.get("output") if isinstance(record.get("output"), str) else ""
-    outcome = record.get("outcome")
+    output = record.output
+    outcome = record.outcome
 
-    if outcome == "returned":
+    if outcome is Outcome.RETURNED:
         try:
-            observation = wire.decode(record.get("observation"))
+            observation = wire.decode(record.observation)
             case.run_judge(observation)
         except CaseFailure as failure:
-            return TestResult(case.name, "failed", str(failure), output, size=failure.size, diagnosed=failure.diagnosed), None
+            return CaseResult(case.name, Status.FAILED, str(failure), output, size=failure.size, mistake=failure.mistake), None
         except Exception as exc:  # the observation is not what any correct code gives
             message = f"your code's result could not be checked ({type(exc).__name__}: {exc})."
-            return TestResult(case.name, "failed", message, output), None
-        return TestResult(case.name, "passed", "", output), observation
+            return CaseResult(case.name, Status.FAILED, message, output), None
+        return CaseResult(case.name, Status.PASSED, "", output), observation
 
-    if outcome == "raised":
-        status, message = describe_exception(record.get("error"), exercise)
-        general = _about_the_code(record.get("error"))
-        return TestResult(case.name, status, message, output, general=general), None
+    if outcome is Outcome.RAISED:
+        status, message = describe_exception(record.error, exercise)
+        return CaseResult(case.name, status, message, output, general=_about_the_code(record.error)), None
 
-    if outcome == "timeout":
-        limit = record.get("limit")
-        where = where_raised(record.get("error"))
-        text = f"did not finish within {limit:g} s" if isinstance(limit, (int, float)) else "did not finish in time"
-        return TestResult(case.name, "timeout", f"{text}{where}. Is there a loop that never ends?", output), None
+    if outcome is Outcome.TIMEOUT:
+        seconds = record.limit.amount if record.limit is not None else None
+        text = f"did not finish within {seconds:g} s" if seconds is not None else "did not finish in time"
+        where = where_raised(record.error)
+        return CaseResult(case.name, Status.TIMEOUT, f"{text}{where}. Is there a loop that never ends?", output), None
 
-    if outcome == "crashed":
-        exit_text = record.get("exit") or record.get("reason") or "it stopped"
+    if outcome is Outcome.CRASHED:
+        if record.limit is not None and record.limit.limit is Limit.MEMORY:
+            return CaseResult(case.name, Status.ERROR, _out_of_memory(""), output), None
         message = (
-            f"the Python process running your code stopped during this test ({exit_text}). "
+            f"the Python process running your code stopped during this test ({record.detail or 'it stopped'}). "
             "Does your code call os._exit, crash NumPy, or use too much memory?"
         )
-        return TestResult(case.name, "error", message, output), None
+        return CaseResult(case.name, Status.ERROR, message, output), None
 
-    if outcome == "not_run":
-        reason = record.get("reason", "")
-        status = "timeout" if "timed out" in reason else "error"
-        return TestResult(case.name, status, f"not run: {reason}.", output), None
+    if outcome is Outcome.NOT_RUN:
+        return CaseResult(case.name, *_not_run(record), output), None
 
-    return TestResult(case.name, "error", "this test's result was unreadable.", output), None
+    if outcome is Outcome.REFUSED:
+        return CaseResult(case.name, *_refused(record), output), None
+
+    return CaseResult(case.name, Status.ERROR, "this test never reported a result (the test process stopped).", output), None
 
 
-def describe_exception(error: Any, exercise: Exercise) -> tuple[str, str]:
-    """(status, message) for an exception raised while running student code."""
-    if not isinstance(error, dict):
-        return "error", "your code raised an exception that could not be read."
-    kind = str(error.get("type", "Exception"))
-    message = str(error.get("message", ""))
-    frames = error.get("frames") if isinstance(error.get("frames"), list) else []
-    where = where_raised(error)
+def _not_run(record: CaseRecord) -> tuple[Status, str]:
+    if record.not_run is NotRunCause.RUN_TIMED_OUT:
+        seconds = record.limit.amount if record.limit is not None else None
+        limit = f" (limit {seconds:g} s)" if seconds is not None else ""
+        return Status.TIMEOUT, f"not run: the whole run timed out{limit}."
+    if record.not_run is NotRunCause.EXERCISE_HUNG:
+        return Status.TIMEOUT, "not run: an earlier test of this exercise timed out."
+    return Status.ERROR, "not run: an earlier test of this exercise stopped the test process."
 
-    if kind == "NotImplementedError":
-        stub = _raising_function(frames)
-        if stub is not None and _belongs_to(stub, exercise):
-            return "not_started", f"{stub} is not written yet (it still raises NotImplementedError)."
-        if stub is not None:
-            owner = _exercise_of_function(stub)
-            needs = f" (exercise {owner.id})" if owner else ""
-            return "failed", f"this needs {stub}{needs}, which is not written yet."
-        return "failed", f"raised NotImplementedError{where}."
-    if kind == "SyntaxError" or kind == "IndentationError" or kind == "TabError":
-        location = f"{error.get('file', '?')}, line {error.get('line', '?')}"
-        text = error.get("text") or ""
-        shown = f"\n    {text.strip()}" if text else ""
-        return "error", f"{location} has a syntax error: {message.split(' (')[0]}{shown}"
-    if kind in ("ImportError", "ModuleNotFoundError"):
-        return "error", f"an import failed: {message}{where}."
-    if kind in ("MemoryError", "OutOfMemory"):
-        return "error", f"ran out of memory{where}: the checker allows your code {_MEMORY_LIMIT}. Is something growing without end, or is an array far larger than you meant?"
-    if kind == "ChannelTampered":
-        return "error", (
+
+def _refused(record: CaseRecord) -> tuple[Status, str]:
+    """Why the checker did not accept a result, in words."""
+    if record.refusal is Refusal.CHANNEL_TAMPERED:
+        return Status.ERROR, (
             "records were written on the checker's result channel by something other than the checker "
             "(your code must not write to file descriptors it did not open); no result sent through it counts."
         )
-    if kind == "UnreadableResult":
-        return "failed", f"your code returned something the checker cannot read ({message}). Return NumPy arrays or plain numbers."
-    if kind == "ResultTooLarge":
-        return "error", f"your code's result was too large for the checker to read ({message}). Does it return a huge array?"
-    if kind == "AttributeError" and "has no attribute" in message and message.startswith("module "):
-        missing = message.rsplit("has no attribute", 1)[1].strip(" '\"")
-        module = message.split("'")[1].rsplit(".", 1)[-1] if "'" in message else "your module"
-        return "failed", f"{module}.py has no function {missing}{where}: was it deleted or renamed?"
+    if record.refusal is Refusal.UNREADABLE_RESULT:
+        return Status.FAILED, (
+            f"your code returned something the checker cannot read ({record.detail}). Return NumPy arrays or plain numbers."
+        )
+    if record.refusal is Refusal.RESULT_TOO_LARGE:
+        return Status.ERROR, (
+            f"your code's result was too large for the checker to read ({record.detail}). Does it return a huge array?"
+        )
+    if record.refusal is Refusal.CHECKER_ERROR:
+        return Status.ERROR, f"the checker could not run this test: {record.detail}"
+    return Status.ERROR, "this test's result was unreadable."
+
+
+def _out_of_memory(where: str) -> str:
+    return (
+        f"ran out of memory{where}: the checker allows your code {_MEMORY_LIMIT}. "
+        "Is something growing without end, or is an array far larger than you meant?"
+    )
+
+
+def describe_exception(error: RaisedError | None, exercise: Exercise) -> tuple[Status, str]:
+    """(status, message) for an exception raised while running student code."""
+    if error is None:
+        return Status.ERROR, "your code raised an exception that could not be read."
+    kind, message, where = error.type, error.message, where_raised(error)
+
+    if kind == "NotImplementedError":
+        return _not_written(error, exercise, where)
+    if kind in _SYNTAX_ERRORS:
+        shown = f"\n    {error.text.strip()}" if error.text else ""
+        location = f"{error.file or '?'}, line {error.line if error.line is not None else '?'}"
+        return Status.ERROR, f"{location} has a syntax error: {message.split(' (')[0]}{shown}"
+    if kind in _IMPORT_ERRORS:
+        return Status.ERROR, f"an import failed: {message}{where}."
+    if kind == "MemoryError":
+        return Status.ERROR, _out_of_memory(where)
+    if kind == "AttributeError" and error.attribute is not None and error.owner_module is not None:
+        module = error.owner_module.rsplit(".", 1)[-1]
+        return Status.FAILED, f"{module}.py has no function {error.attribute}{where}: was it deleted or renamed?"
     if kind == "SystemExit":
-        return "error", f"your code called sys.exit({message}){where}; the checker counts that as an error."
+        return Status.ERROR, f"your code called sys.exit({message}){where}; the checker counts that as an error."
     if kind == "KeyboardInterrupt":
-        return "error", f"your code raised KeyboardInterrupt{where}."
+        return Status.ERROR, f"your code raised KeyboardInterrupt{where}."
     if kind in _PYTEST_OUTCOMES:
-        return "failed", f"your code called pytest's {kind.lower()} ({message}){where}; only the checker decides outcomes."
+        return Status.FAILED, f"your code called pytest's {kind.lower()} ({message}){where}; only the checker decides outcomes."
     if kind == "RecursionError":
-        return "failed", f"hit Python's recursion limit{where}. A deep graph needs a loop with an explicit stack (see bonus b.1)."
-    if kind == "CheckerError":
-        return "error", f"the checker could not run this test: {message}"
-    return "failed", f"raised {kind}: {message}{where}."
+        return Status.FAILED, f"hit Python's recursion limit{where}. A deep graph needs a loop with an explicit stack (see bonus b.1)."
+    return Status.FAILED, f"raised {kind}: {message}{where}."
 
 
-def summarise(exercise: Exercise, tests: list[TestResult]) -> ExerciseResult:
+def _not_written(error: RaisedError, exercise: Exercise, where: str) -> tuple[Status, str]:
+    """A NotImplementedError: a stub of this exercise (not started), or of another one."""
+    stub = error.raising_function
+    if stub is not None and _belongs_to(stub, exercise):
+        return Status.NOT_STARTED, f"{stub} is not written yet (it still raises NotImplementedError)."
+    if stub is not None:
+        owner = _exercise_of_function(stub)
+        needs = f" (exercise {owner.id})" if owner else ""
+        return Status.FAILED, f"this needs {stub}{needs}, which is not written yet."
+    return Status.FAILED, f"raised NotImplementedError{where}."
+
+
+def summarise(exercise: Exercise, tests: list[CaseResult]) -> ExerciseResult:
     """One status for the exercise: the worst of its tests', and the first message of that kind."""
-    statuses = [test.status for test in tests]
     if not tests:
-        return ExerciseResult(exercise, "error", "this exercise has no tests (a bug in the kit).", tests)
-    if all(status == "passed" for status in statuses):
-        return ExerciseResult(exercise, "passed", "", tests)
-    if all(status == "not_started" for status in statuses):
-        return ExerciseResult(exercise, "not_started", tests[0].message, tests)
-    for status in ("error", "timeout", "failed", "not_started"):
-        candidates = [test for test in tests if test.status == status]
+        return ExerciseResult(exercise, Status.ERROR, "this exercise has no tests (a bug in the kit).", tests)
+    statuses = {test.status for test in tests}
+    if statuses == {Status.PASSED}:
+        return ExerciseResult(exercise, Status.PASSED, "", tests)
+    if statuses == {Status.NOT_STARTED}:
+        return ExerciseResult(exercise, Status.NOT_STARTED, tests[0].message, tests)
+    for status in (Status.ERROR, Status.TIMEOUT, Status.FAILED, Status.NOT_STARTED):
+        candidates = [test for test in tests if test.status is status]
         if candidates:
             test = min(candidates, key=_readability)
-            overall = "failed" if status == "not_started" else status
+            # Some tests not started and others passing: started, not finished.
+            overall = Status.FAILED if status is Status.NOT_STARTED else status
             # A syntax error is no test's fault: the test's name would only mislead.
             message = test.message if test.general else f"{test.name}: {test.message}"
             return ExerciseResult(exercise, overall, message, tests)
     raise AssertionError(f"unknown statuses {statuses}")
 
 
-def _about_the_code(error: Any) -> bool:
+def _about_the_code(error: RaisedError | None) -> bool:
     """Whether an exception says something about the code whatever the test's inputs:
     it cannot be compiled or imported, or it calls a function not written yet."""
-    if not isinstance(error, dict):
+    if error is None:
         return False
-    kind = str(error.get("type", ""))
-    return kind in ("SyntaxError", "IndentationError", "TabError", "ImportError", "ModuleNotFoundError", "NotImplementedError")
+    return error.type in (*_SYNTAX_ERRORS, *_IMPORT_ERRORS, "NotImplementedError")
 
 
-def _readability(test: TestResult) -> tuple[int, int, int]:
+def _readability(test: CaseResult) -> tuple[int, int, int]:
     """Sort key: the failing case whose message is easiest to read first.
 
     A message that names the mistake comes first. Then a message without an
@@ -179,18 +207,19 @@ def _readability(test: TestResult) -> tuple[int, int, int]:
     smallest arrays, but not single numbers, from which no pattern (a sign,
     a factor, a transpose) can be seen.
     """
+    named = 0 if test.mistake is not None else 1
     if test.size is None:
-        return (0 if test.diagnosed else 1, 0, 0)
-    return (0 if test.diagnosed else 1, 1 if test.size >= 4 else 2, test.size)
+        return (named, 0, 0)
+    return (named, 1 if test.size >= 4 else 2, test.size)
 
 
 def _blame_prerequisites(results: list[ExerciseResult]) -> None:
     """Put 'fix X first' in front of failures that come from an earlier exercise."""
     status_of = {result.exercise.id: result.status for result in results}
     for result in results:
-        if result.status in ("passed", "not_started"):
+        if result.status in (Status.PASSED, Status.NOT_STARTED):
             continue
-        failing = [required for required in result.exercise.requires if status_of.get(required, "passed") != "passed"]
+        failing = [required for required in result.exercise.requires if status_of.get(required, Status.PASSED) is not Status.PASSED]
         if failing:
             result.blocked_by = failing
             names = " and ".join(f"{required} {manifest.get(required).title}" for required in failing)
@@ -199,12 +228,6 @@ def _blame_prerequisites(results: list[ExerciseResult]) -> None:
                 f"Fix {names} first: this exercise builds on {it}, and {it} {does} not pass yet, "
                 f"so this failure may not be this exercise's fault.\nWhat this exercise saw: {result.message}"
             )
-
-
-def _raising_function(frames: list[Any]) -> str | None:
-    if frames and isinstance(frames[-1], dict):
-        return str(frames[-1].get("function", "")) or None
-    return None
 
 
 def _belongs_to(function: str, exercise: Exercise) -> bool:

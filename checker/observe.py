@@ -20,6 +20,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .outcomes import RaisedError
+
 # Taken at import, before student code runs.
 _BUILTINS = dict(vars(builtins))
 _NUMPY = dict(vars(np))
@@ -235,15 +237,29 @@ def exception_info(exc: BaseException) -> dict[str, Any]:
         info["file"] = _short_path(exc.filename or "")
         info["line"] = exc.lineno
         info["text"] = (exc.text or "").rstrip()
+    if _isinstance(exc, AttributeError):
+        # Python records which attribute was missing, and on what: a
+        # module that lacks a function is a function deleted or renamed.
+        try:
+            owner = exc.obj
+            if _isinstance(owner, types.ModuleType) and _isinstance(exc.name, _str):
+                info["attribute"] = _str(exc.name)
+                info["owner_module"] = _str(owner.__name__)
+        except BaseException:
+            pass
     return info
 
 
 def where_raised(error: Any) -> str:
     """' (in unbroadcast, part1_backward.py line 12)': the innermost student
-    frame of an exception_info, or '' when there is none (or it is unreadable)."""
-    if not isinstance(error, dict):
+    frame of an exception_info (or of an outcomes.RaisedError), or '' when
+    there is none (or it is unreadable)."""
+    if isinstance(error, RaisedError):
+        frames = list(error.frames)
+    elif isinstance(error, dict):
+        frames = error.get("frames")
+    else:
         return ""
-    frames = error.get("frames")
     if not isinstance(frames, list) or not frames or not isinstance(frames[-1], dict):
         return ""
     frame = frames[-1]

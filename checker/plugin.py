@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ import pytest
 from . import seeds, wire
 from .cases import REGISTRY, Case
 from .observe import StudentPackage, exception_info
+from .outcomes import Outcome, Refusal
 
 # Set by configure() before pytest starts.
 _channel_fd: int | None = None
@@ -55,6 +57,18 @@ _write = os.write
 _dumps_line = wire.dumps_line
 _seed_numpy = np.random.seed
 _seed_python = random.seed
+_set_handler = signal.signal
+_set_timer = getattr(signal, "setitimer", None)  # None on Windows, where the thread method is used
+_ALARM = getattr(signal, "SIGALRM", None)
+_TIMER_SET = pytest.StashKey[bool]()
+
+
+class CaseTimedOut(BaseException):
+    """Raised inside a probe when its case's time is up (the signal method).
+
+    A BaseException, like pytest's own outcomes, so that student code that
+    catches Exception does not swallow it.
+    """
 
 
 def configure(
@@ -120,9 +134,37 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool:
     case: Case = REGISTRY[pyfuncitem.callspec.params["case_id"]]
     outcome = run_probe(case)
     pyfuncitem.stash[_OUTCOME] = outcome
-    if outcome["outcome"] == "timeout":
+    if outcome["outcome"] == Outcome.TIMEOUT.value:
         _hung.add(case.exercise)
         _shortened.update(_dependents.get(case.exercise, ()))
+    return True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
+    """pytest-timeout's timer, with our own exception: a case that timed out
+    is then told apart by its type, not by the words of a message. With the
+    thread method (no SIGALRM) pytest-timeout ends the whole process, and the
+    parent tells that apart by the time (runner._Session.ended)."""
+    if settings.method != "signal" or _set_timer is None:
+        return None
+
+    def time_up(signum: int, frame: Any) -> None:
+        raise CaseTimedOut(settings.timeout)
+
+    _set_handler(_ALARM, time_up)
+    _set_timer(signal.ITIMER_REAL, settings.timeout)
+    item.stash[_TIMER_SET] = True
+    return True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_cancel_timer(item: pytest.Item) -> bool | None:
+    if not item.stash.get(_TIMER_SET, False):
+        return None
+    _set_timer(signal.ITIMER_REAL, 0)
+    _set_handler(_ALARM, signal.SIG_DFL)
+    item.stash[_TIMER_SET] = False
     return True
 
 
@@ -137,12 +179,11 @@ def run_probe(case: Case) -> dict[str, Any]:
         _seed_numpy(seed)
         _seed_python(seed)
         observation = case.run_probe(_student)
+    except CaseTimedOut as exc:
+        return {"outcome": Outcome.TIMEOUT.value, "error": exception_info(exc)}
     except BaseException as exc:  # everything, even SystemExit: the parent decides
-        info = exception_info(exc)
-        if info["type"] == "Failed" and info["message"].startswith("Timeout"):
-            return {"outcome": "timeout", "error": info}
-        return {"outcome": "raised", "error": info}
-    return {"outcome": "returned", "observation": observation}
+        return {"outcome": Outcome.RAISED.value, "error": exception_info(exc)}
+    return {"outcome": Outcome.RETURNED.value, "observation": observation}
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -158,15 +199,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
         send(record)
     except (TypeError, ValueError, OverflowError, MemoryError) as exc:
         # The observation could not be encoded: say so instead of losing the case.
-        kind = "ResultTooLarge" if isinstance(exc, MemoryError) else "UnreadableResult"
+        too_large = isinstance(exc, MemoryError)
         # Let a huge observation go before encoding the short record.
         record = None
         del item.stash[_OUTCOME]
         send({
             "kind": "result",
             "case": item.callspec.params["case_id"],
-            "outcome": "raised",
-            "error": {"type": kind, "bases": [], "message": "it does not fit in memory" if kind == "ResultTooLarge" else str(exc), "frames": []},
+            "outcome": Outcome.REFUSED.value,
+            "refusal": (Refusal.RESULT_TOO_LARGE if too_large else Refusal.UNREADABLE_RESULT).value,
+            "detail": "it does not fit in memory" if too_large else str(exc),
             "output": "",
         })
 
@@ -176,10 +218,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def _pytest_failure(report: pytest.TestReport) -> dict[str, Any]:
-    return {
-        "outcome": "raised",
-        "error": {"type": "CheckerError", "bases": [], "message": str(report.longrepr)[-2000:], "frames": []},
-    }
+    return {"outcome": Outcome.REFUSED.value, "refusal": Refusal.CHECKER_ERROR.value, "detail": str(report.longrepr)[-2000:]}
 
 
 def _captured_output(report: pytest.TestReport) -> str:

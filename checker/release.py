@@ -31,6 +31,7 @@ from pathlib import Path
 
 from . import __version__, kit, manifest
 from .manifest import Exercise
+from .outcomes import Status
 
 KIT_ROOT = kit.KIT_ROOT
 
@@ -219,7 +220,7 @@ def first_report(root: Path, release: Plan) -> str:
     from . import api, report
 
     result = api.run_check(root / "exercises", list(release.exercises))
-    unexpected = {entry.exercise.id: entry.status for entry in result.exercises if entry.status != "not_started"}
+    unexpected = {entry.exercise.id: entry.status for entry in result.exercises if entry.status is not Status.NOT_STARTED}
     if unexpected:
         raise BuildFailed(f"on the new kit's stubs, every exercise should be not started, but: {unexpected}")
     result.impl = "exercises"

@@ -20,6 +20,8 @@ from rich.table import Table
 from rich.text import Text
 
 from . import manifest
+from . import results
+from .outcomes import Status
 from .results import CheckResult, ExerciseResult
 
 
@@ -47,19 +49,19 @@ TERMINAL = Commands()
 NOTEBOOK = Commands(notebook=True)
 
 GLYPHS = {
-    "passed": ("✓", "green"),
-    "failed": ("✗", "red"),
-    "not_started": ("·", "dim"),
-    "error": ("!", "magenta"),
-    "timeout": ("⧗", "yellow"),
+    Status.PASSED: ("✓", "green"),
+    Status.FAILED: ("✗", "red"),
+    Status.NOT_STARTED: ("·", "dim"),
+    Status.ERROR: ("!", "magenta"),
+    Status.TIMEOUT: ("⧗", "yellow"),
 }
 
 STATUS_WORDS = {
-    "passed": "passed",
-    "failed": "failed",
-    "not_started": "not started",
-    "error": "error",
-    "timeout": "timed out",
+    Status.PASSED: "passed",
+    Status.FAILED: "failed",
+    Status.NOT_STARTED: "not started",
+    Status.ERROR: "error",
+    Status.TIMEOUT: "timed out",
 }
 
 
@@ -180,7 +182,7 @@ def exercise_table(result: CheckResult) -> Table:
 
 def summary_text(result: CheckResult) -> str:
     """'3/10 exercises passed, score 12/38' (and the bonus, when there is one)."""
-    passed = sum(1 for exercise_result in result.exercises if exercise_result.status == "passed")
+    passed = sum(1 for exercise_result in result.exercises if exercise_result.status is Status.PASSED)
     text = f"{passed}/{len(result.exercises)} exercises passed, score {result.score:g}/{result.max_score:g}"
     if result.bonus_max_score:
         text += f", bonus {result.bonus_score:g}/{result.bonus_max_score:g}"
@@ -212,7 +214,7 @@ class ProgressLine:
 
 
 def progress(result: CheckResult) -> RenderableType:
-    passed = sum(1 for exercise_result in result.exercises if exercise_result.status == "passed")
+    passed = sum(1 for exercise_result in result.exercises if exercise_result.status is Status.PASSED)
     return ProgressLine(passed, len(result.exercises), summary_text(result))
 
 
@@ -237,21 +239,18 @@ def first_to_fix(result: CheckResult) -> ExerciseResult | None:
 
     Optional bonus exercises (shown by a plain check, not asked for) are never it.
     """
-    deciding = [exercise_result for exercise_result in result.exercises if exercise_result.exercise.id not in result.optional]
-    for exercise_result in deciding:
-        if exercise_result.status in ("failed", "error", "timeout"):
-            return exercise_result
-    for exercise_result in deciding:
-        if exercise_result.status == "not_started":
-            return exercise_result
-    return None
+    return results.first_to_fix(
+        (exercise_result, exercise_result.status)
+        for exercise_result in result.exercises
+        if exercise_result.exercise.id not in result.optional
+    )
 
 
 def finished_panel(result: CheckResult, commands: Commands = TERMINAL) -> Panel:
     """Every main exercise passes: say so, and point at the bonus without making it a failure."""
     body = Text(f"Every main exercise passes: {result.score:g}/{result.max_score:g}. Well done.")
     open_bonus = [exercise_result for exercise_result in result.exercises
-                  if exercise_result.exercise.id in result.optional and exercise_result.status != "passed"]
+                  if exercise_result.exercise.id in result.optional and exercise_result.status is not Status.PASSED]
     if open_bonus:
         names = ", ".join(f"{item.exercise.id} {item.exercise.title}" for item in open_bonus)
         body.append(f"\n\nOptional bonus still open: {names}. Try them with: {commands.check('b')}", style="dim")
@@ -261,14 +260,14 @@ def finished_panel(result: CheckResult, commands: Commands = TERMINAL) -> Panel:
 def focus_panel(exercise_result: ExerciseResult, commands: Commands = TERMINAL) -> Panel:
     exercise = exercise_result.exercise
     glyph, style = GLYPHS[exercise_result.status]
-    if exercise_result.status == "not_started":
+    if exercise_result.status is Status.NOT_STARTED:
         body = Text(
             f"Next up: {', '.join(exercise.functions)} in exercises/{exercise.module}.py.\n"
             f"Read the lesson ({exercise.lesson}) and the docstring, write it, then run: {commands.check(exercise.id)}"
         )
     else:
         body = Text(exercise_result.message)
-        failing = [test for test in exercise_result.tests if test.status != "passed"]
+        failing = [test for test in exercise_result.tests if test.status is not Status.PASSED]
         if len(failing) > 1:
             body.append(f"\n\n{len(failing)} of {len(exercise_result.tests)} tests of this exercise do not pass.", style="dim")
         printed = next((test.output for test in failing if test.output), "")
@@ -276,7 +275,7 @@ def focus_panel(exercise_result: ExerciseResult, commands: Commands = TERMINAL) 
             body.append("\n\nYour code printed:\n", style="dim")
             body.append(printed.rstrip()[:1500])
     body.append(f"\n\nStuck? {commands.hint(exercise.id)}", style="dim")
-    if exercise_result.status != "not_started":
+    if exercise_result.status is not Status.NOT_STARTED:
         body.append(f"\nThe lesson of Part {exercise.part}: {exercise.lesson}" if not exercise.bonus
                     else f"\nThe lesson of the bonus: {exercise.lesson}", style="dim")
     title = f"{glyph} {exercise.id} {exercise.title}: {STATUS_WORDS[exercise_result.status]}"

@@ -26,47 +26,54 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, TypeVar
 
 from .manifest import Exercise
-
-STATUSES = ("passed", "failed", "not_started", "error", "timeout")
+from .outcomes import Status
 
 
 @dataclass
-class TestResult:
+class CaseResult:
+    """The verdict on one case (a "test" in the JSON)."""
+
     name: str
-    status: str
+    status: Status
     message: str = ""
     output: str = ""  # what the student's code printed during this test
     size: int | None = None  # entries in the expected array of a failed comparison (not in the JSON)
-    diagnosed: bool = False  # its message names a likely mistake (not in the JSON)
+    mistake: str | None = None  # the known mistake its message names, if any (not in the JSON)
     general: bool = False  # its message is about the code as a whole (a syntax error), not this test's inputs
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)  # the contract's word is accepted too ("passed")
 
 
 @dataclass
 class ExerciseResult:
     exercise: Exercise
-    status: str
+    status: Status
     message: str = ""
-    tests: list[TestResult] = field(default_factory=list)
+    tests: list[CaseResult] = field(default_factory=list)
     blocked_by: list[str] = field(default_factory=list)  # failing exercises it builds on
     observations: dict[str, Any] = field(default_factory=dict)  # for pictures in the report
 
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
+
     @property
     def score(self) -> float:
-        return float(self.exercise.points) if self.status == "passed" else 0.0
+        return float(self.exercise.points) if self.status is Status.PASSED else 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.exercise.id,
             "title": self.exercise.title,
             "functions": list(self.exercise.functions),
-            "status": self.status,
+            "status": self.status.value,
             "score": self.score,
             "max_score": float(self.exercise.points),
             "message": self.message,
-            "tests": [{"name": test.name, "status": test.status, "message": test.message} for test in self.tests],
+            "tests": [{"name": test.name, "status": test.status.value, "message": test.message} for test in self.tests],
         }
 
 
@@ -102,7 +109,7 @@ class CheckResult:
     @property
     def all_passed(self) -> bool:
         """Every exercise that decides the check passed (the optional bonus ones aside)."""
-        return all(result.status == "passed" for result in self.exercises if result.exercise.id not in self.optional)
+        return all(result.status is Status.PASSED for result in self.exercises if result.exercise.id not in self.optional)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -119,6 +126,38 @@ class CheckResult:
     def write_json(self, path: Path) -> None:
         """Write atomically: a file the student's code wrote there is replaced whole."""
         write_json_atomically(path, self.to_json())
+
+
+def statuses_of(check_json: Any) -> dict[str, Status]:
+    """Each exercise's status in a check's JSON (read back by watch and grade).
+    A status that is missing or not one of the contract's counts as an error."""
+    statuses = {}
+    for entry in check_json.get("exercises") or [] if isinstance(check_json, dict) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+            try:
+                statuses[entry["id"]] = Status(entry.get("status"))
+            except ValueError:
+                statuses[entry["id"]] = Status.ERROR
+    return statuses
+
+
+Item = TypeVar("Item")
+
+
+def first_to_fix(items: Iterable[tuple[Item, Status]]) -> Item | None:
+    """The first item, in the order given, whose exercise is started but not
+    passing; else the first not started; None when everything passes.
+
+    The report's focus panel and `watch` both follow this rule.
+    """
+    items = list(items)
+    for item, status in items:
+        if status.needs_work:
+            return item
+    for item, status in items:
+        if status is Status.NOT_STARTED:
+            return item
+    return None
 
 
 def write_json_atomically(path: Path, data: Any) -> None:

@@ -59,6 +59,7 @@ from typing import Any, Iterable
 
 from . import manifest, portable, safetext, sandbox, seeds
 from .cases import Case
+from .outcomes import CaseRecord, Limit, LimitHit, NotRunCause, Outcome, Refusal
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 GIVEN_SOURCE = KIT_ROOT / "exercises"
@@ -86,7 +87,7 @@ class Limits:
 class RunLog:
     """What the runner saw, for the report: per case record, and the child's own output."""
 
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    records: dict[str, CaseRecord] = field(default_factory=dict)
     child_output: str = ""
     restarts: int = 0
     tampered: bool = False  # something wrote forged records on the channel
@@ -195,7 +196,7 @@ def run(impl_dir: Path, cases: list[Case], limits: Limits = Limits(), started: S
             pending = [case_id for case_id in pending if case_id not in log.records]
             if pending and time.monotonic() >= deadline:
                 for case_id in pending:
-                    log.records[case_id] = {"outcome": "not_run", "reason": f"the whole run timed out (limit {limits.run_seconds:g} s)"}
+                    log.records[case_id] = _run_timed_out(limits)
                 break
             if pending:
                 log.restarts += 1
@@ -285,8 +286,9 @@ class _Session:
         if kind == "result" and case_id is not None and case_id == self.current:
             self.current = None
             self.case_deadline = time.monotonic() + self.limits.startup_seconds
-            self.accept(case_id, record)
-            if record.get("outcome") == "timeout":
+            case_record = CaseRecord.from_wire(record)
+            self.accept(case_id, case_record)
+            if case_record.outcome is Outcome.TIMEOUT:
                 self.hung(case_id)
             return
         if kind == "done" and self.current is None:
@@ -300,8 +302,8 @@ class _Session:
                 return case_id
         return None
 
-    def accept(self, case_id: str, record: dict[str, Any]) -> None:
-        if self.log.tampered and record.get("outcome") == "returned":
+    def accept(self, case_id: str, record: CaseRecord) -> None:
+        if self.log.tampered and record.outcome is Outcome.RETURNED:
             record = _tampered_record(record)
         self.log.records[case_id] = record
         self.accepted.append(case_id)
@@ -310,7 +312,7 @@ class _Session:
         """Forged records on the channel: no result that came through it may count."""
         self.log.tampered = True
         for case_id in self.accepted:
-            if self.log.records[case_id].get("outcome") == "returned":
+            if self.log.records[case_id].outcome is Outcome.RETURNED:
                 self.log.records[case_id] = _tampered_record(self.log.records[case_id])
 
     def hung(self, case_id: str) -> None:
@@ -318,7 +320,7 @@ class _Session:
         exercise_id = self.exercise_of[case_id]
         for other, owner in self.exercise_of.items():
             if owner == exercise_id and other not in self.log.records:
-                self.log.records[other] = {"outcome": "not_run", "reason": "an earlier test of this exercise timed out"}
+                self.log.records[other] = CaseRecord(Outcome.NOT_RUN, not_run=NotRunCause.EXERCISE_HUNG)
         for dependent in self.dependents.get(exercise_id, ()):
             for other, owner in self.exercise_of.items():
                 if owner == dependent:
@@ -329,9 +331,8 @@ class _Session:
     def silence(self) -> None:
         """Nothing came in time: the current case hung (or the start-up did)."""
         if time.monotonic() >= self.deadline:
-            reason = f"the whole run timed out (limit {self.limits.run_seconds:g} s)"
             if self.current is not None:
-                self.log.records[self.current] = {"outcome": "not_run", "reason": reason}
+                self.log.records[self.current] = _run_timed_out(self.limits)
             return
         if self.current is not None:
             case_id, self.current = self.current, None
@@ -341,7 +342,7 @@ class _Session:
 
     def timed_out(self, case_id: str) -> None:
         """The case outlived its limit, and its child was ended for it."""
-        self.log.records[case_id] = {"outcome": "timeout", "killed": True, "limit": self.timeouts[case_id]}
+        self.log.records[case_id] = CaseRecord(Outcome.TIMEOUT, limit=LimitHit(Limit.CASE_TIME, self.timeouts[case_id]))
         self.hung(case_id)
 
     def ended(self, exit_text: str, output_tail: str) -> None:
@@ -350,19 +351,18 @@ class _Session:
             if self.timer_ends_child and time.monotonic() - self.current_started >= self.timeouts[self.current]:
                 # Its own timer ended it: the case ran out of time.
                 self.timed_out(self.current)
-            elif _ran_out_of_memory(output_tail):
-                self.log.records[self.current] = {
-                    "outcome": "raised",
-                    "error": {"type": "OutOfMemory", "bases": [], "message": exit_text, "frames": []},
-                }
             else:
-                self.log.records[self.current] = {"outcome": "crashed", "exit": exit_text}
+                # Crashed either way (status error). What it last printed
+                # only chooses the words: a process that died allocating
+                # most likely hit the memory cap.
+                memory = LimitHit(Limit.MEMORY, self.limits.memory_bytes) if _ran_out_of_memory(output_tail) else None
+                self.log.records[self.current] = CaseRecord(Outcome.CRASHED, limit=memory, detail=exit_text)
             # Its other cases would most likely crash too, each costing a
             # fresh process: they are not run.
             exercise_id = self.exercise_of[self.current]
             for other, owner in self.exercise_of.items():
                 if owner == exercise_id and other not in self.log.records:
-                    self.log.records[other] = {"outcome": "not_run", "reason": "an earlier test of this exercise stopped the test process"}
+                    self.log.records[other] = CaseRecord(Outcome.NOT_RUN, not_run=NotRunCause.EXERCISE_CRASHED)
         elif not self.accepted and not self.done and self._next_case() is not None:
             self.stopped_early(f"the test process stopped before any test ({exit_text})")
 
@@ -370,10 +370,10 @@ class _Session:
         """A record beyond the size limit: the case it belongs to gets an error."""
         if self.current is not None:
             case_id, self.current = self.current, None
-            self.log.records[case_id] = {
-                "outcome": "raised",
-                "error": {"type": "ResultTooLarge", "bases": [], "message": f"more than {self.limits.record_bytes // 1024**2} MB", "frames": []},
-            }
+            self.log.records[case_id] = CaseRecord(
+                Outcome.REFUSED, refusal=Refusal.RESULT_TOO_LARGE, limit=LimitHit(Limit.RESULT_SIZE, self.limits.record_bytes),
+                detail=f"more than {self.limits.record_bytes // 1024**2} MB",
+            )
         else:
             self.tampering()
 
@@ -381,15 +381,15 @@ class _Session:
         # Only the cases this child was given: a later child may still run them...
         # but a child that cannot even start would fail again, so they all end here.
         for case_id in self.order:
-            self.log.records.setdefault(case_id, {"outcome": "crashed", "reason": reason})
+            self.log.records.setdefault(case_id, CaseRecord(Outcome.CRASHED, detail=reason))
 
 
-def _tampered_record(record: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "outcome": "raised",
-        "error": {"type": "ChannelTampered", "bases": [], "message": "", "frames": []},
-        "output": record.get("output", ""),
-    }
+def _tampered_record(record: CaseRecord) -> CaseRecord:
+    return CaseRecord(Outcome.REFUSED, refusal=Refusal.CHANNEL_TAMPERED, output=record.output)
+
+
+def _run_timed_out(limits: Limits) -> CaseRecord:
+    return CaseRecord(Outcome.NOT_RUN, not_run=NotRunCause.RUN_TIMED_OUT, limit=LimitHit(Limit.RUN_TIME, limits.run_seconds))
 
 
 def _ran_out_of_memory(output: str) -> bool:

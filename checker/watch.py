@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Callable
 
 from . import manifest
+from .outcomes import Status
+from .results import first_to_fix, statuses_of
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 POLL_SECONDS = 0.5
@@ -51,7 +53,10 @@ class CheckRun:
     """One `check` run: what it printed, and each checked exercise's status."""
 
     output: str
-    statuses: dict[str, str] = field(default_factory=dict)
+    statuses: dict[str, Status] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.statuses = {exercise_id: Status(status) for exercise_id, status in self.statuses.items()}
 
 
 @dataclass
@@ -66,7 +71,7 @@ class Watcher:
     def __post_init__(self) -> None:
         self.runs = 0
         self.focus: str | None = None  # the exercise being followed
-        self.course: dict[str, str] = {}  # the last known status of every exercise
+        self.course: dict[str, Status] = {}  # the last known status of every exercise
 
     def run(self) -> int:
         try:
@@ -98,9 +103,9 @@ class Watcher:
         shown = None
         while self.focus is not None:
             shown = run_check(self.impl_dir, [self.focus])
-            status = shown.statuses.get(self.focus, "error")
+            status = shown.statuses.get(self.focus, Status.ERROR)
             self.course[self.focus] = status
-            if status != "passed":
+            if status is not Status.PASSED:
                 break
             news.append(f"✓ {manifest.get(self.focus).label} passes.")
             self._survey()  # the others may have changed too: one save can finish several
@@ -130,9 +135,9 @@ class Watcher:
         main = [exercise.id for exercise in course if not exercise.bonus]
         bonus = [exercise.id for exercise in course if exercise.bonus]
         for candidates in (asked, main, bonus):
-            for exercise_id in candidates:
-                if self.course.get(exercise_id, "not_started") != "passed":
-                    return exercise_id
+            focus = first_to_fix((exercise_id, self.course.get(exercise_id, Status.NOT_STARTED)) for exercise_id in candidates)
+            if focus is not None:
+                return focus
         return None
 
     def _finished(self) -> str:
@@ -145,16 +150,16 @@ class Watcher:
             sys.stdout.flush()
 
 
-def course_line(course: dict[str, str]) -> str:
+def course_line(course: dict[str, Status]) -> str:
     """One line of course progress: 'Course: 5/28 main exercises pass, score 12/100; bonus 0/10'."""
     handed_out = manifest.released()
     main = [exercise for exercise in handed_out if not exercise.bonus]
     bonus = [exercise for exercise in handed_out if exercise.bonus]
 
     def points(exercises: list[manifest.Exercise]) -> float:
-        return sum(exercise.points for exercise in exercises if course.get(exercise.id) == "passed")
+        return sum(exercise.points for exercise in exercises if course.get(exercise.id) is Status.PASSED)
 
-    passed = sum(1 for exercise in main if course.get(exercise.id) == "passed")
+    passed = sum(1 for exercise in main if course.get(exercise.id) is Status.PASSED)
     line = f"Course: {passed}/{len(main)} main exercises pass, score {points(main):g}/{sum(e.points for e in main):g}"
     # A release of part of the course may hand out no bonus at all.
     return line + (f"; bonus {points(bonus):g}/{sum(e.points for e in bonus):g}" if bonus else "")
@@ -180,5 +185,4 @@ def run_check(impl_dir: Path, exercises: list[str]) -> CheckRun:
             result = json.loads(json_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             result = {}
-    statuses = {entry.get("id"): entry.get("status", "error") for entry in result.get("exercises") or [] if isinstance(entry, dict)}
-    return CheckRun(completed.stdout + completed.stderr, statuses)
+    return CheckRun(completed.stdout + completed.stderr, statuses_of(result))

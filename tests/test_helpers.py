@@ -315,11 +315,12 @@ def test_notebook_ignores_what_it_imported_from_the_exercises():
 
 def test_a_syntax_error_is_not_prefixed_by_a_test_name():
     from checker import judge
-    from checker.results import TestResult
+    from checker.outcomes import RaisedError
+    from checker.results import CaseResult
 
-    error = {"type": "SyntaxError", "message": "expected ':'", "file": "part1_backward.py", "line": 3, "text": "def f()", "frames": []}
+    error = RaisedError("SyntaxError", "expected ':'", file="part1_backward.py", line=3, text="def f()")
     status, message = judge.describe_exception(error, manifest.get("1.1"))
-    tests = [TestResult("log_back on a 0-d array", status, message, general=judge._about_the_code(error))]
+    tests = [CaseResult("log_back on a 0-d array", status, message, general=judge._about_the_code(error))]
     summary = judge.summarise(manifest.get("1.1"), tests)
     assert summary.message.startswith("part1_backward.py, line 3 has a syntax error"), summary.message
 

@@ -13,6 +13,7 @@ import pytest
 from checker import judge, manifest
 from checker.api import run_check
 from checker.cases import CaseFailure
+from checker.outcomes import RaisedError
 from checker.numeric import diagnose, expect_array, mismatch_message, shape_message, side_by_side
 from checker.observe import returned
 from checker.suites.common import expect_untouched
@@ -151,7 +152,7 @@ def test_all_zeros():
 
 
 def test_recursion_limit_points_to_the_bonus():
-    error = {"type": "RecursionError", "message": "maximum recursion depth exceeded", "frames": []}
+    error = RaisedError("RecursionError", "maximum recursion depth exceeded")
     status, message = judge.describe_exception(error, manifest.get("2.4"))
     assert "recursion limit" in message and "b.1" in message
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from checker import graphview, hints, manifest, report
 from checker.numeric import mismatch_message
 from checker.results import CheckResult, ExerciseResult
-from checker.results import TestResult as CaseResult
+from checker.results import CaseResult
 
 
 def plain_console() -> Console:
