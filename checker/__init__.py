@@ -1,6 +1,11 @@
 """The backprop kit's checker: hidden suites run on student code, judged apart from it."""
 
+from pathlib import Path
+
 __version__ = "0.1.0"
+
+# The kit's folder: the one above this package (exercises/, solutions/, data/, ...).
+KIT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def check(selector, *functions, **options):

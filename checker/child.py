@@ -42,16 +42,15 @@ class Confinement:
 
     def apply(self) -> dict:
         """Confine this process for good; returns the sandbox report as JSON data."""
-        from . import sandbox
+        from . import KIT_ROOT, sandbox
 
-        kit_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         readable = sandbox.readable_paths(
             self.package_dir,
-            os.path.join(kit_root, "checker"),
+            str(KIT_ROOT / "checker"),
             # The capstone's data set, which its probe reads.
-            os.path.join(kit_root, "data"),
+            str(KIT_ROOT / "data"),
             # The kit's root holds the solutions; the run's folder sits beside other runs.
-            private=[kit_root, self.workdir],
+            private=[str(KIT_ROOT), self.workdir],
         )
         return sandbox.confine(readable, self.user, self.processes, self.without).to_json()
 
@@ -98,16 +97,19 @@ def stdout_as_channel() -> int:
     return channel
 
 
-def probe_main() -> None:
-    """`python -I -c ...probe_main() KIT_ROOT PACKAGE USER PROCESSES [PORTABLE]`:
-    confine an empty process exactly as a test child confines itself, and
-    print the sandbox report as JSON (batch grading asks before it starts).
-    With PORTABLE (the portable path), set the caps it can and report that."""
-    package, user, processes = sys.argv[2], sys.argv[3], int(sys.argv[4])
-    if len(sys.argv) > 5:
-        report = Unconfined.start(sys.argv[5]).apply()
-    else:
-        report = Confinement(package, os.path.dirname(package), int(user) if user else None, processes).apply()
+def confine_one_off(package_dir: str, user: str, portable_settings: str, processes: int = 64) -> dict:
+    """Confine a one-off child (runner.run_one_off) exactly as a test child
+    confines itself, or on the portable path set the caps it can; returns
+    the sandbox report as JSON data. Call it before any student code runs."""
+    if portable_settings:
+        return Unconfined.start(portable_settings).apply()
+    return Confinement(package_dir, os.path.dirname(package_dir), int(user) if user else None, processes).apply()
+
+
+def probe_main(package_dir: str, user: str, portable_settings: str, processes: str) -> None:
+    """A one-off child that only confines itself and prints the sandbox
+    report as JSON (batch grading asks before it starts: runner.probe_sandbox)."""
+    report = confine_one_off(package_dir, user, portable_settings, int(processes))
     sys.stdout.write(json.dumps(report) + "\n")
     sys.stdout.flush()
 

@@ -39,12 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import manifest, portable, runner, submissions
+from . import KIT_ROOT, manifest, runner, submissions
 from .manifest import Exercise
 from .outcomes import Status
 from .results import statuses_of, write_json_atomically
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
 
 # A worker gets the runner's whole-run limit, its start-up and a margin.
 WORKER_SECONDS = runner.Limits().run_seconds + runner.Limits().startup_seconds + 30.0
@@ -135,7 +134,7 @@ def grade_all(
         runner.become_subreaper()  # orphans of a killed worker come to us, to be swept
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             list(pool.map(grade_one, found))
-        _sweep_orphans()
+        runner.sweep_orphans()
 
         # Alone now: nothing another submission runs can disturb these.
         for submission, _, stage in retry:
@@ -146,7 +145,7 @@ def grade_all(
                 grade = _error_grade(submission.name, exercises, f"the checker's process for this submission failed twice ({failure})", seed)
                 grade.missing, grade.attempts = stage.missing, 2
             grades[submission.name] = grade
-            _sweep_orphans()
+            runner.sweep_orphans()
             if on_done is not None:
                 on_done(grade)
 
@@ -178,21 +177,14 @@ def _run_worker(name: str, stage: submissions.Staged, words: list[str], exercise
     command = [sys.executable, "-m", "checker.grade_worker", str(stage.folder), *words]
     if seed is not None:
         command += ["--seed", str(seed)]
-    worker = subprocess.Popen(
-        command,
-        cwd=KIT_ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        **portable.process_group_options(),
-    )
+    worker = runner.start_in_own_group(command, cwd=KIT_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         output, _ = worker.communicate(timeout=WORKER_SECONDS)
     except subprocess.TimeoutExpired:
-        _kill_group(worker)
+        runner.end_group(worker)
         raise WorkerFailed(f"it took longer than {WORKER_SECONDS:g} s") from None
     finally:
-        _kill_group(worker)
+        runner.end_group(worker)
     if worker.returncode != 0:
         raise WorkerFailed(_exit_text(worker.returncode))
     result, crashed = _valid_result(output[:MAX_WORKER_OUTPUT], exercises)
@@ -214,35 +206,6 @@ def _valid_result(output: bytes, exercises: list[Exercise]) -> tuple[dict[str, A
     if ids != [exercise.id for exercise in exercises]:
         raise WorkerFailed("its result did not cover the selected exercises")
     return result, crashed
-
-
-def _sweep_orphans() -> None:
-    """Kill what student code left running after its worker died (every worker is done now).
-
-    Orphans are found through /proc: elsewhere there are none to find, and
-    none to kill (the portable path, where grading needs --allow-partial-sandbox)."""
-    for _ in range(3):  # a killed orphan's own children come to us next
-        leftovers = runner.descendants(os.getpid())
-        if not leftovers:
-            return
-        for pid in leftovers:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        for pid in leftovers:
-            try:
-                os.waitpid(pid, 0)
-            except ChildProcessError:  # not ours to reap
-                pass
-
-
-def _kill_group(worker: subprocess.Popen) -> None:
-    portable.kill_process_group(worker)
-    try:
-        worker.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def _exit_text(code: int) -> str:

@@ -31,11 +31,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from . import __version__, kit, manifest, submissions
+from . import KIT_ROOT, __version__, kit, manifest, submissions
 from .outcomes import Status
 from .results import CheckResult, write_json_atomically
 
-KIT_ROOT = kit.KIT_ROOT
 
 # What Gradescope's image needs besides Python: pyproject.toml's dependencies.
 REQUIREMENTS = ("numpy>=1.26", "pytest>=7.4", "pytest-timeout>=2.2", "rich>=13.0")

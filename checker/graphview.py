@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from . import KIT_ROOT
+
 MARKER = "@@backprop-graph@@ "
 TIMEOUT_SECONDS = 20.0
 
@@ -50,16 +51,14 @@ def example_inputs(name: str) -> dict[str, np.ndarray]:
 # --- the child side: runs next to the student's code ---------------------------------------
 
 
-def child_main(package_dir: str, example: str, user: str = "", portable_settings: str = "") -> None:
+def child_main(package_dir: str, user: str, portable_settings: str, example: str) -> None:
+    """The one-off child of run_example (runner.run_one_off)."""
     from . import observe, wire
-    from .child import Confinement, Unconfined
+    from .child import confine_one_off
 
     # The same sandbox as the checker's test processes, before any student
-    # code runs; on the portable path, the same caps (runner.portable_arguments).
-    if portable_settings:
-        Unconfined.start(portable_settings)
-    else:
-        Confinement(package_dir, os.path.dirname(package_dir), int(user) if user else None, 64).apply()
+    # code runs; on the portable path, the same caps.
+    confine_one_off(package_dir, user, portable_settings)
     student = observe.install_package(package_dir)
     try:
         description = describe_example(student, example)
@@ -166,48 +165,16 @@ class GraphRun:
 
 def run_example(impl_dir: Path, example: str = "forward_and_back") -> GraphRun:
     """Run the example on the student's code in a child process, under the checker's limits."""
-    from . import portable, runner
+    from . import runner
 
-    with tempfile.TemporaryDirectory(prefix="backprop-graph-") as tmp:
-        workdir = Path(tmp)
-        limits = runner.Limits()
-        portable_reason = portable.reason_for_portable_path()
-        user = runner.child_user(limits, portable_reason)
-        package = runner.stage(Path(impl_dir), workdir, user)
-        bootstrap = (
-            "import sys; sys.path.insert(0, sys.argv[1]); "
-            "from checker.graphview import child_main; child_main(*sys.argv[2:])"
-        )
-        arguments = [str(KIT_ROOT), str(package), example, "" if user is None else str(user)]
-        if portable_reason is not None:
-            arguments += runner.portable_arguments(limits, portable_reason)
-        runner.refuse_inspection()
-        # Output goes to a file, capped by the child's file size limit: a
-        # pipe read to its end would let the child fill our memory.
-        output_path = workdir / "output.txt"
-        with open(output_path, "wb") as output:
-            child = subprocess.Popen(
-                [sys.executable, "-I", "-B", "-c", bootstrap, *arguments],
-                cwd=workdir,
-                env=runner.child_environment(workdir),
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                **runner.child_start_options(limits, portable_reason),
-            )
-        try:
-            child.wait(timeout=TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            return GraphRun(example, {"problem": f"your code did not finish the example within {TIMEOUT_SECONDS:g} s"}, "")
-        finally:
-            portable.kill_process_group(child)  # anything the student's code left running
-            child.wait()
-        completed = subprocess.CompletedProcess(child.args, child.returncode, output_path.read_bytes(), b"")
-    output = completed.stdout.decode("utf-8", "replace")
+    run = runner.run_one_off("graphview:child_main", [example], timeout=TIMEOUT_SECONDS, impl_dir=Path(impl_dir), prefix="backprop-graph-")
+    if run.returncode is None:
+        return GraphRun(example, {"problem": f"your code did not finish the example within {TIMEOUT_SECONDS:g} s"}, "")
+    output = run.output.decode("utf-8", "replace")
     printed, marker, payload = output.rpartition(MARKER)
     if not marker:
-        reason = f"exit status {completed.returncode}" if completed.returncode >= 0 else f"signal {-completed.returncode}"
-        tail = (output + completed.stderr.decode("utf-8", "replace"))[-800:]
+        reason = f"exit status {run.returncode}" if run.returncode >= 0 else f"signal {-run.returncode}"
+        tail = output[-800:]
         return GraphRun(example, {"problem": f"the process running your code stopped ({reason})"}, tail)
     from . import wire
 

@@ -18,10 +18,9 @@ from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.text import Text
 
-from . import manifest
+from . import KIT_ROOT, manifest
 from .manifest import Exercise
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
 # Tests (and anyone who wants the state elsewhere) can point this at another folder.
 STATE_DIR_VARIABLE = "BACKPROP_CHECKER_STATE"
 

@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from . import KIT_ROOT
+
 
 # Folders of the kit every student copy holds: Python files only, but every file of data/.
 STUDENT_FOLDERS = ("checker", "exercises", "data")

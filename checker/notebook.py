@@ -39,9 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import manifest
+from . import KIT_ROOT, manifest
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class NotebookError(ValueError):

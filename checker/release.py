@@ -29,11 +29,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__, kit, manifest
+from . import KIT_ROOT, __version__, kit, manifest
 from .manifest import Exercise
 from .outcomes import Status
 
-KIT_ROOT = kit.KIT_ROOT
 
 # The kit's own tests that go into a release: they need neither solutions/ nor fixtures.
 RELEASED_TESTS = ("__init__.py", "conftest.py", "test_student_kit.py")

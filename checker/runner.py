@@ -57,11 +57,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import manifest, portable, safetext, sandbox, seeds
+from . import KIT_ROOT, manifest, portable, safetext, sandbox, seeds
 from .cases import Case
 from .outcomes import CaseRecord, Limit, LimitHit, NotRunCause, Outcome, Refusal
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
 GIVEN_SOURCE = KIT_ROOT / "exercises"
 
 # The children running right now, from any thread: the sweep for orphans
@@ -724,32 +723,77 @@ def child_user(limits: Limits, portable_reason: str | None) -> int | None:
     return sandbox_user()
 
 
-def probe_sandbox(limits: Limits = Limits()) -> sandbox.Confinement:
-    """Confine an empty child exactly as a test child is confined, and read
-    back which protections hold (batch grading asks before it starts)."""
+@dataclass
+class OneOffRun:
+    """How a one-off child ended: its exit status (None when it ran out of
+    time and was killed) and what it printed, stdout and stderr together."""
+
+    returncode: int | None
+    output: bytes
+
+
+def run_one_off(entry: str, arguments: list[str], *, timeout: float, impl_dir: Path | None = None,
+                limits: Limits = Limits(), prefix: str = "backprop-one-off-") -> OneOffRun:
+    """Run one checker function in a child that is confined as a test child is.
+
+    `entry` is "module:function" of the checker package (graphview's
+    child_main, child.probe_main). It is called with the staged package's
+    folder, the user id to drop to ("" for none), the portable path's caps
+    ("" on the Linux path), then `arguments`; it must confine itself
+    (child.confine_one_off) before it runs any student code. The child gets
+    a staged copy of the submission in `impl_dir` (an empty package when
+    None), the same caps, environment and user as a test child, and is
+    swept with everything it started once it ends or runs out of time.
+    Its output goes to a file, capped by the child's file size limit: a
+    pipe read to its end would let it fill our memory.
+    """
+    module, function = entry.split(":")
     portable_reason = portable.reason_for_portable_path()
-    with tempfile.TemporaryDirectory(prefix="backprop-probe-") as tmp:
+    refuse_inspection()
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         workdir = Path(tmp)
         user = child_user(limits, portable_reason)
-        package = workdir / "package"
-        package.mkdir()
-        (workdir / "tmp").mkdir()
-        code = "import sys; sys.path.insert(0, sys.argv[1]); from checker.child import probe_main; probe_main()"
-        arguments = [str(KIT_ROOT), str(package), "" if user is None else str(user), str(limits.processes)]
-        if portable_reason is not None:
-            arguments += portable_arguments(limits, portable_reason)
+        if impl_dir is not None:
+            package = stage(Path(impl_dir), workdir, user)
+        else:
+            package = workdir / "package"
+            package.mkdir()
+            (workdir / "tmp").mkdir()
+        caps = portable_arguments(limits, portable_reason)[0] if portable_reason is not None else ""
+        bootstrap = (
+            "import sys; sys.path.insert(0, sys.argv[1]); "
+            f"from checker.{module} import {function}; {function}(*sys.argv[2:])"
+        )
+        command = [sys.executable, "-I", "-B", "-c", bootstrap, str(KIT_ROOT), str(package), "" if user is None else str(user), caps, *arguments]
+        output_path = workdir / "output.txt"
         try:
-            completed = subprocess.run(
-                [sys.executable, "-I", "-B", "-c", code, *arguments],
-                cwd=workdir, env=child_environment(workdir), stdin=subprocess.DEVNULL,
-                capture_output=True, timeout=60, **child_start_options(limits, portable_reason),
-            )
-            return sandbox.Confinement.from_json(json.loads(completed.stdout.decode().strip().splitlines()[-1]))
-        except (OSError, subprocess.SubprocessError, ValueError, IndexError) as error:
-            return sandbox.unconfirmed(f"the sandbox probe failed: {error}")
+            with open(output_path, "wb") as output:
+                child = subprocess.Popen(
+                    command, cwd=workdir, env=child_environment(workdir), stdin=subprocess.DEVNULL,
+                    stdout=output, stderr=subprocess.STDOUT, **child_start_options(limits, portable_reason),
+                )
+            try:
+                returncode: int | None = child.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                returncode = None
+            finally:
+                _kill_everything(child, user, workdir)
+            return OneOffRun(returncode, output_path.read_bytes())
         finally:
             if user is not None:
                 _kill_user(user)
+
+
+def probe_sandbox(limits: Limits = Limits()) -> sandbox.Confinement:
+    """Confine an empty child exactly as a test child is confined, and read
+    back which protections hold (batch grading asks before it starts)."""
+    try:
+        run = run_one_off("child:probe_main", [str(limits.processes)], timeout=60, limits=limits, prefix="backprop-probe-")
+        if run.returncode is None:
+            raise ValueError("it did not finish within 60 s")
+        return sandbox.Confinement.from_json(json.loads(run.output.decode().strip().splitlines()[-1]))
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as error:
+        return sandbox.unconfirmed(f"the sandbox probe failed: {error}")
 
 
 PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
@@ -771,6 +815,43 @@ def prctl(option: int, value: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+
+
+def start_in_own_group(command: list[str], **options: Any) -> subprocess.Popen:
+    """Start a process of the checker's own (a grade worker) in a process
+    group of its own, so that end_group ends it with everything it started."""
+    return subprocess.Popen(command, **options, **portable.process_group_options())
+
+
+def end_group(process: subprocess.Popen) -> None:
+    """Kill a process started by start_in_own_group, with its process group, and reap it."""
+    portable.kill_process_group(process)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def sweep_orphans() -> None:
+    """Kill every process still below this one (orphans of killed workers,
+    which came to us as their subreaper), when no child of ours should run.
+
+    Orphans are found through /proc: elsewhere there are none to find, and
+    none to kill (the portable path, where grading needs --allow-partial-sandbox)."""
+    for _ in range(3):  # a killed orphan's own children come to us next
+        leftovers = descendants(os.getpid())
+        if not leftovers:
+            return
+        for pid in leftovers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid in leftovers:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:  # not ours to reap
+                pass
 
 
 def become_subreaper() -> None:

@@ -29,9 +29,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import manifest
+from . import KIT_ROOT, manifest
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
 STUBS = KIT_ROOT / "exercises"
 
 # Every file of the exercise package, by module name.

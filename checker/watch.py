@@ -26,11 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import manifest
+from . import KIT_ROOT, manifest
 from .outcomes import Status
 from .results import first_to_fix, statuses_of
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
 POLL_SECONDS = 0.5
 
 Fingerprint = dict[str, tuple[int, int]]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from checker import KIT_ROOT
 
 # The kit's root, so that tests import `checker` (and each other, as `tests.<name>`) from the checkout.
 sys.path.insert(0, str(KIT_ROOT))

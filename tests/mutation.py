@@ -40,7 +40,7 @@ from pathlib import Path
 
 from checker import manifest
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from checker import KIT_ROOT
 SOLUTIONS = KIT_ROOT / "solutions"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -33,7 +33,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from checker import KIT_ROOT
 SOLUTIONS = KIT_ROOT / "solutions"
 WORK = KIT_ROOT / "build" / "mutation"
 SURVIVORS_DOC = KIT_ROOT / "docs" / "mutation-survivors.md"

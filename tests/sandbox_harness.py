@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from checker import KIT_ROOT
 ATTACKS = Path(__file__).resolve().parent / "fixtures" / "attacks"
 SELECTION = ("1", "4.3")  # every attack targets Part 1 or 4.3: quick runs
 FILE_MARKS = ("backprop-attack-", "backprop_attack_")

@@ -13,7 +13,7 @@ import ast
 import re
 from pathlib import Path
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from checker import KIT_ROOT
 EXERCISES = KIT_ROOT / "exercises"
 SOLUTIONS = KIT_ROOT / "solutions"
 

@@ -31,7 +31,7 @@ from tests.solution_text import RAISE, TODO, answer_lines, body_start, functions
 # Checks the stubs as the kit ships them: skipped in a student's clone (see conftest.py).
 pytestmark = pytest.mark.pristine
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from checker import KIT_ROOT
 EXERCISES = KIT_ROOT / "exercises"
 SOLUTIONS = KIT_ROOT / "solutions"
 

@@ -27,7 +27,7 @@ from checker import classroom, manifest
 
 yaml = pytest.importorskip("yaml")
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from checker import KIT_ROOT
 MAIN = [exercise for exercise in manifest.EXERCISES if not exercise.bonus]
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from checker import __version__, manifest
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from checker import KIT_ROOT
 SOLUTIONS = KIT_ROOT / "solutions"
 
 TOP_KEYS = {"impl", "score", "max_score", "bonus_score", "bonus_max_score", "exercises", "sandbox", "seed"}

@@ -24,7 +24,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from checker import KIT_ROOT
 IMPL = Path(os.environ.get("BACKPROP_KIT_IMPL") or KIT_ROOT / "solutions").resolve()
 PACKAGE = "given_code_under_test"
 

@@ -26,7 +26,7 @@ from checker import manifest, submissions
 from checker.grade import Grade, csv_text, most_failed, score_distribution
 from tests.mutation import splice
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from checker import KIT_ROOT
 SOLUTIONS = KIT_ROOT / "solutions"
 HOSTILE = Path(__file__).resolve().parent / "fixtures" / "submissions" / "hostile"
 

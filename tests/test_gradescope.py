@@ -18,7 +18,7 @@ import pytest
 from checker import gradescope, manifest
 from tests.mutation import splice
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from checker import KIT_ROOT
 SOLUTIONS = KIT_ROOT / "solutions"
 WRONG_LOG_BACK = "def log_back(grad_out, out, x):\n    return grad_out * x\n"
 

@@ -37,7 +37,7 @@ import pytest
 from checker import manifest, portable, runner, sandbox
 from checker.api import run_check
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from checker import KIT_ROOT
 SOLUTIONS = KIT_ROOT / "solutions"
 HOSTILE = Path(__file__).resolve().parent / "fixtures" / "hostile"
 PYTHON = sys.executable

@@ -18,7 +18,7 @@ from checker import manifest, report
 from checker.results import ExerciseResult
 from checker.suites import part5 as part5_suite
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from checker import KIT_ROOT
 
 
 def test_the_checker_uses_the_split_the_student_sees():

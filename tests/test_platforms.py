@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from checker import KIT_ROOT
 WORKFLOW = KIT_ROOT / ".github" / "workflows" / "tests.yml"
 
 

@@ -30,7 +30,7 @@ from checker import cli, graphview, manifest, portable, report, runner, sandbox
 from checker.api import run_check
 from tests.test_hostile import BY_NAME, assert_contained
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from checker import KIT_ROOT
 SOLUTIONS = KIT_ROOT / "solutions"
 EXERCISES = KIT_ROOT / "exercises"
 

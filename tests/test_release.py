@@ -22,7 +22,7 @@ import pytest
 from checker import manifest, release
 from tests.solution_text import EXERCISES, SOLUTIONS, answer_lines
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from checker import KIT_ROOT
 
 STUDENT_TARGETS = {"setup", "check", "list", "hint", "watch", "graph", "train", "test"}
 INSTRUCTOR_ONLY = ("solutions", "tests/fixtures", "bench", "docs/mutation.md", "docs/mutation-survivors.md",

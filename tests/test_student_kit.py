@@ -20,7 +20,7 @@ import pytest
 
 from checker import manifest
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from checker import KIT_ROOT
 
 
 def checker(*arguments: str) -> subprocess.CompletedProcess:
