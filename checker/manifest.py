@@ -53,6 +53,10 @@ class Exercise:
     functions: tuple[str, ...]  # the curriculum names it grades (classes by class name)
     points: float
     requires: tuple[str, ...] = ()  # exercises whose code this one runs
+    # Functions of earlier exercises that this one's suite puts known-good
+    # versions in place of, so that it does not build on them (2.6 runs the
+    # student's backprop on a known-good sort).
+    stands_in_for: tuple[str, ...] = ()
     hints: tuple[str, ...] = ()
     timeout: float = 5.0  # seconds per test case
     file: str | None = None  # the module it lives in, when not its part's
@@ -73,6 +77,9 @@ class Exercise:
     def lesson(self) -> str:
         return lesson_of(self.part)
 
+
+# The points of the main exercises add up to this (the bonus is scored apart).
+MAIN_POINTS = 100
 
 # The framework that Tensor operations run on: Parts 3 to 5 need all of it.
 AUTOGRAD = ("2.1", "2.3", "2.4", "2.5", "2.6")
@@ -159,7 +166,7 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "2.6", "backprop", "2", ("backprop",), 7,
+        "2.6", "backprop", "2", ("backprop",), 7, stands_in_for=("sorted_computational_graph",),
         hints=(
             "Keep a dict from each tensor to the gradient it has received so far. What goes in first?",
             "Visit nodes in sorted_computational_graph order. For each parent of a node, which backward function do you call, and with what arguments?",

@@ -381,7 +381,7 @@ def test_every_wrapped_function_has_its_backward_functions_registered():
     for forward, position, backward in functional.BACKWARD_FUNCTIONS:
         assert functional.BACK_FUNCS.get_back_func(forward, position) is backward
     registered = {(forward, position) for forward, position, _ in functional.BACKWARD_FUNCTIONS}
-    assert len(registered) == len(functional.BACKWARD_FUNCTIONS) == 20
+    assert len(registered) == len(functional.BACKWARD_FUNCTIONS)  # each key once
     # Spot checks against the exercises' names.
     assert functional.BACK_FUNCS.get_back_func(np.log, 0) is part1.log_back
     assert functional.BACK_FUNCS.get_back_func(np.multiply, 1) is part1.multiply_back1
