@@ -45,7 +45,15 @@ test: setup
 	$(PY) -m pytest -q -n auto
 
 # ---- Instructors only: a student's kit (make release) ends above this line. ----
-.PHONY: bench mutate grade gradescope release
+.PHONY: lint bench mutate grade gradescope release
+
+# The kit's own code is linted and formatted by Ruff ([tool.ruff] in pyproject.toml),
+# first thing in make test; `ruff format .` fixes the format.
+test: lint
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 bench: setup
 	$(PY) -m bench
