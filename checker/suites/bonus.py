@@ -776,13 +776,13 @@ def matmul_case(index: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...], 
         what = f"{function}(grad_out, out, x, y) with x of shape {x_shape}, y of shape {y_shape} (out of shape {out.shape})"
         if "raised" in observation:
             error = observation["raised"]
-            advice, mistake = "", None
+            # Advice only, not a named mistake: shapes clash for other mistakes too (operands swapped, say).
+            advice = ""
             if transpose_clashes and raised(error, "ValueError"):  # NumPy's word for shapes that do not line up
                 advice = " For arrays with batch dims, .T reverses every dim: use .swapaxes(-1, -2) to transpose only the last two."
-                mistake = ".T on a batch"
             if min(x.ndim, y.ndim) == 1:
                 advice += " A 1-D operand needs its missing matrix dim put back (on it and on grad_out) first."
-            raise CaseFailure(f"{what} raised {raised_text(error)}.{advice}", mistake=mistake)
+            raise CaseFailure(f"{what} raised {raised_text(error)}.{advice}")
         expect_untouched(observation, function)
         expected = numerical_vjp(np.matmul, [x, y], position, grad_out)
         got_shape = tuple(observation["result"].get("shape") or ())
