@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from ..cases import CaseFailure, probe
-from ..numeric import expect_array, numerical_vjp, shape_message
-from ..seeds import rng
+from ..numeric import expect_array, numerical_vjp, shape_message, values_match
 from ..observe import exception_info, returned, where_raised
-from .common import changed_inputs, expect_untouched, float32
+from ..seeds import rng
+from .common import changed_inputs, expect_untouched, float32, normal, uniform
 
 _NotImplementedError = NotImplementedError
 _Exception = Exception
@@ -49,6 +49,34 @@ def call_student(function: Callable[..., Any], *args: Any, **kwargs: Any) -> dic
 
 def raised_text(error: dict[str, Any]) -> str:
     return f"{error.get('type')}: {error.get('message')}{where_raised(error)}"
+
+
+def raised(error: dict[str, Any], kind: str) -> bool:
+    """Whether the exception (as exception_info gives it) is a `kind` (ValueError, say) or a subclass of one."""
+    return kind in error.get("bases", [])
+
+
+class Check(NamedTuple):
+    """One thing a judge checks: an entry of the observation and the value it should have.
+
+    The same as part4.py's (both are for common.py). True, False and None are
+    compared by identity, anything else with ==. The message may quote the
+    observation's entries and the judge's own fields by name ("{tensor}").
+    """
+
+    entry: str
+    wanted: Any
+    message: str
+    mistake: str | None = None
+
+
+def expect_each(observation: dict[str, Any], checks: list[Check], **fields: Any) -> None:
+    """Fail with the message of the first check that does not hold."""
+    for entry, wanted, message, mistake in checks:
+        got = observation.get(entry)
+        holds = got is wanted if wanted is None or isinstance(wanted, bool) else got == wanted
+        if not holds:
+            raise CaseFailure(message.format_map({**observation, **fields}), mistake=mistake)
 
 
 # b.1 topological_sort on deep graphs ----------------------------------------
@@ -153,14 +181,16 @@ def run_sort(student: Any, graph: list[list[int]]) -> dict[str, Any]:
     return {"order": [label_of.get(id(item), -1) for item in order]}
 
 
-def recursion_message() -> str:
-    return (
-        f"topological_sort hit Python's recursion limit. A recursive depth-first "
-        f"search needs one stack frame per node on the current path, and this graph has paths "
-        f"{DEEP:,} nodes long (raising the limit with sys.setrecursionlimit is not the fix: the "
-        f"checker runs it with a small stack). Use a loop with an explicit stack: a list of "
-        f"(node, iterator over its children) pairs."
-    )
+def expect_no_recursion(error: dict[str, Any]) -> None:
+    if error.get("type") == "RecursionError":
+        raise CaseFailure(
+            f"topological_sort hit Python's recursion limit. A recursive depth-first "
+            f"search needs one stack frame per node on the current path, and this graph has paths "
+            f"{DEEP:,} nodes long (raising the limit with sys.setrecursionlimit is not the fix: the "
+            f"checker runs it with a small stack). Use a loop with an explicit stack: a list of "
+            f"(node, iterator over its children) pairs.",
+            mistake="recursion",
+        )
 
 
 def check_order(labels: list[int], graph: list[list[int]], name: str) -> None:
@@ -172,7 +202,10 @@ def check_order(labels: list[int], graph: list[list[int]], name: str) -> None:
     seen = np.bincount(np.asarray(labels, dtype=np.int64), minlength=count) if labels else np.zeros(count, dtype=np.int64)
     twice = np.flatnonzero(seen > 1)
     if twice.size:
-        raise CaseFailure(f"{what} returned node {int(twice[0])} {int(seen[twice[0]])} times; each node must appear once. Mark nodes as finished and skip finished ones.")
+        raise CaseFailure(
+            f"{what} returned node {int(twice[0])} {int(seen[twice[0]])} times; each node must appear once. Mark nodes as finished and skip finished ones.",
+            mistake="no finished mark",
+        )
     missing = np.flatnonzero(seen == 0)
     if missing.size:
         raise CaseFailure(f"{what} left out {missing.size} of the {count} reachable nodes (node {int(missing[0])}, for one).")
@@ -187,7 +220,8 @@ def check_order(labels: list[int], graph: list[list[int]], name: str) -> None:
                     f"{what}: node {parent} comes before its child {child} (at positions "
                     f"{int(position[parent])} and {int(position[child])}); every node must come after "
                     f"all of its children. Append a node only when all its children are finished, "
-                    f"not when it is first reached."
+                    f"not when it is first reached.",
+                    mistake="a node before its children",
                 )
 
 
@@ -200,16 +234,16 @@ def deep_sort_case(name: str, build: Callable[[], list[list[int]]]) -> None:
         return run_sort(student, graph())
 
     @case.judge
-    def _(observation: dict[str, Any]) -> None:
+    def judge_deep_sort(observation: dict[str, Any]) -> None:
         if "raised" in observation:
             error = observation["raised"]
-            if error.get("type") == "RecursionError":
-                raise CaseFailure(recursion_message())
+            expect_no_recursion(error)
             if error.get("type") == "ValueError":
                 raise CaseFailure(
                     f"topological_sort raised ValueError, but this graph has no cycle: "
                     f"{raised_text(error)}. A node reached a second time along another path is "
-                    f"not a cycle; only a node that is still on the current path closes one."
+                    f"not a cycle; only a node that is still on the current path closes one.",
+                    mistake="a revisit taken for a cycle",
                 )
             raise CaseFailure(f"topological_sort raised {raised_text(error)}.")
         if "not_a_list" in observation:
@@ -223,17 +257,17 @@ def deep_cycle_case(name: str, build: Callable[[], list[list[int]]], source: int
         return run_sort(student, with_back_edge(build(), source, target))
 
     @case.judge
-    def _(observation: dict[str, Any]) -> None:
+    def judge_deep_cycle(observation: dict[str, Any]) -> None:
         if "raised" in observation:
             error = observation["raised"]
-            if error.get("type") == "RecursionError":
-                raise CaseFailure(recursion_message())
-            if "ValueError" not in error.get("bases", []):
+            expect_no_recursion(error)
+            if not raised(error, "ValueError"):
                 raise CaseFailure(f"topological_sort should raise ValueError on this graph, but raised {raised_text(error)}.")
             return
         raise CaseFailure(
             f"topological_sort returned without an error: node {source} points back to "
-            f"node {target}, which is still on the path being explored. It should raise ValueError."
+            f"node {target}, which is still on the path being explored. It should raise ValueError.",
+            mistake="a cycle not detected",
         )
 
 
@@ -248,7 +282,8 @@ deep_cycle_case(f"a ladder of diamonds {DEEP:,} nodes deep whose last node point
 # b.2 numerical_gradient --------------------------------------------------------
 
 
-def float64(seed: int, shape: tuple[int, ...], low: float, high: float) -> np.ndarray:
+def uniform64(seed: int, shape: tuple[int, ...], low: float, high: float) -> np.ndarray:
+    """Like common.uniform, in float64: numerical_gradient works on float64 arrays."""
     return rng(seed).uniform(low, high, size=shape)
 
 
@@ -261,18 +296,18 @@ class GradientProblem:
         self.eps, self.atol, self.rtol = eps, atol, rtol
 
 
-W34 = float64(81, (3, 4), 1.0, 3.0)
-X34 = float64(82, (3, 4), -0.01, 0.01)
-W235 = float64(83, (2, 3, 5), -2.0, 2.0)
-X235 = float64(84, (2, 3, 5), -2.0, 2.0)
-X43 = float64(85, (4, 3), -1.0, 1.0)
-M44 = float64(86, (4, 4), -1.0, 1.0)
-X42 = float64(87, (4, 2), -1.0, 1.0)
+W34 = uniform64(81, (3, 4), 1.0, 3.0)
+X34 = uniform64(82, (3, 4), -0.01, 0.01)
+W235 = uniform64(83, (2, 3, 5), -2.0, 2.0)
+X235 = uniform64(84, (2, 3, 5), -2.0, 2.0)
+X43 = uniform64(85, (4, 3), -1.0, 1.0)
+M44 = uniform64(86, (4, 4), -1.0, 1.0)
+X42 = uniform64(87, (4, 2), -1.0, 1.0)
 X57 = rng(88).normal(size=(5, 7)) * 3.0
-W57 = float64(89, (5, 7), 0.5, 1.5)
-X23 = float64(90, (2, 3), -1.0, 1.0)
-W23 = float64(91, (2, 3), 0.5, 2.0)
-X6 = float64(92, (6,), 100.0, 200.0)
+W57 = uniform64(89, (5, 7), 0.5, 1.5)
+X23 = uniform64(90, (2, 3), -1.0, 1.0)
+W23 = uniform64(91, (2, 3), 0.5, 2.0)
+X6 = uniform64(92, (6,), 100.0, 200.0)
 SMALL_EPS = 0.01
 LARGE_EPS = 0.1
 
@@ -337,7 +372,7 @@ def gradient_case(problem: GradientProblem) -> None:
         return observation
 
     @case.judge
-    def _(observation: dict[str, Any]) -> None:
+    def judge_gradient(observation: dict[str, Any]) -> None:
         eps_text = "" if problem.eps is None else f", eps={problem.eps}"
         what = f"numerical_gradient(f, x{eps_text})"
         if "raised" in observation:
@@ -347,16 +382,19 @@ def gradient_case(problem: GradientProblem) -> None:
             raise CaseFailure(
                 f"{what} changed x: after the call x must hold exactly its old values. "
                 f"Work on a copy, or put back each entry by assigning the value you saved "
-                f"(x[i] + eps - eps is not always x[i] in floating point)."
+                f"(x[i] + eps - eps is not always x[i] in floating point).",
+                mistake="x left changed",
             )
         dtypes = [dtype for dtype in observation["dtypes"] if dtype != "float64"]
-        if observation.get("returned_x"):
-            raise CaseFailure(f"{what} returned x itself; it should return a new array, and leave x as it was.")
+        expect_each(observation, [
+            Check("returned_x", False, "{what} returned x itself; it should return a new array, and leave x as it was.", "x returned"),
+        ], what=what)
         result = observation["result"]
         if result.get("kind") == "array" and result.get("dtype") != "float64" and np.shape(result.get("values")) == problem.expected.shape:
             raise CaseFailure(
                 f"{what} returned a {result.get('dtype')} array; it should return float64 "
-                "(np.zeros_like(x, dtype=np.float64), say): float32 keeps only about 7 digits of a difference quotient."
+                "(np.zeros_like(x, dtype=np.float64), say): float32 keeps only about 7 digits of a difference quotient.",
+                mistake="a float32 result",
             )
         known = wrong_differences(problem)
         try:
@@ -364,7 +402,8 @@ def gradient_case(problem: GradientProblem) -> None:
         except CaseFailure as failure:
             if failure.mistake in known:  # a known wrong difference quotient says it all
                 raise
-            raise CaseFailure(f"{failure}{gradient_diagnosis(problem, observation, dtypes)}") from None
+            text, mistake = gradient_diagnosis(problem, observation, dtypes)
+            raise CaseFailure(f"{failure}{text}", mistake=mistake or failure.mistake, size=failure.size) from None
 
 
 def wrong_differences(problem: GradientProblem) -> dict[str, Callable[[], np.ndarray]]:
@@ -397,21 +436,26 @@ def wrong_differences(problem: GradientProblem) -> dict[str, Callable[[], np.nda
     }
 
 
-def gradient_diagnosis(problem: GradientProblem, observation: dict[str, Any], dtypes: list[str]) -> str:
+def gradient_diagnosis(problem: GradientProblem, observation: dict[str, Any], dtypes: list[str]) -> tuple[str, str | None]:
+    """What else a wrong result shows: words to add to the message, and the mistake they name ("", None: nothing)."""
     if dtypes:
-        return f"\nf was called with {', '.join(dtypes)} arrays: work in float64 (float32 cannot even represent x + 1e-6 for most x)."
+        return (f"\nf was called with {', '.join(dtypes)} arrays: work in float64 (float32 cannot even represent x + 1e-6 for most x).",
+                "float32 work")
     size = problem.x.size
     if observation["calls"] == size + 1:
-        return "\nf was called once per entry plus once: that looks like a one-sided difference (f(x + eps) - f(x)) / eps. Use central differences."
+        return ("\nf was called once per entry plus once: that looks like a one-sided difference (f(x + eps) - f(x)) / eps. "
+                "Use central differences.", "a one-sided difference")
     got = observation["result"].get("values")
-    if got is not None and np.shape(got) == problem.expected.shape and np.allclose(got, 2 * problem.expected, rtol=1e-5, atol=1e-9):
-        return "\nThe central difference divides by the distance between its two points: 2 * eps, not eps."
+    if got is None:
+        return "", None
+    if values_match(got, 2 * problem.expected, rtol=1e-5, atol=1e-9):
+        return "\nThe central difference divides by the distance between its two points: 2 * eps, not eps.", "divided by eps"
     if problem.eps is not None:
         eps = problem.eps
         derivative = {SMALL_EPS: 3 * W23 * X23**2, LARGE_EPS: 3 * W23 * np.cos(3 * X23)}[eps]
-        if got is not None and np.shape(got) == derivative.shape and np.allclose(got, derivative, rtol=1e-6, atol=1e-8):
-            return f"\nYour result is the exact derivative, not the central difference with step eps={eps}. Is the eps argument used?"
-    return ""
+        if values_match(got, derivative, rtol=1e-6, atol=1e-8):
+            return f"\nYour result is the exact derivative, not the central difference with step eps={eps}. Is the eps argument used?", "eps ignored"
+    return "", None
 
 
 for problem in GRADIENT_PROBLEMS:
@@ -421,11 +465,11 @@ for problem in GRADIENT_PROBLEMS:
 # b.3 In-place modification detection ----------------------------------------
 
 SHAPE = (3, 4)
-A = float32(float64(101, SHAPE, 0.5, 2.0))
-W = float32(float64(102, SHAPE, -2.0, 2.0))
-B = float32(float64(103, (4,), 0.5, 2.0))
-C = float32(float64(104, SHAPE, -1.0, 1.0))
-END_GRAD = float32(rng(105).normal(size=SHAPE))
+A = uniform(101, SHAPE, 0.5, 2.0)
+W = uniform(102, SHAPE, -2.0, 2.0)
+B = uniform(103, (4,), 0.5, 2.0)
+C = uniform(104, SHAPE, -1.0, 1.0)
+END_GRAD = normal(105, SHAPE)
 
 
 def graph_function(a: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -499,7 +543,7 @@ def versioned_add_in_place(student: Any) -> dict[str, Any]:
 
 
 @versioned_add_in_place.judge
-def _(observation: dict[str, Any]) -> None:
+def judge_versioned_add_in_place(observation: dict[str, Any]) -> None:
     expected = A.astype(np.float64)
     labels = ["a Tensor", "the number 2.5", "a (4,) array (broadcast)", "versioned_sub_(x, 1.0)"]
     additions = [0.5 * W.astype(np.float64), 0.5 * 2.5, 0.5 * B.astype(np.float64), -1.0]
@@ -507,13 +551,17 @@ def _(observation: dict[str, Any]) -> None:
         seen = observation["steps"][step - 1]
         expected = expected + addition
         what = f"versioned_add_(x, other, alpha=0.5) with other {label}" if step < 4 else label
-        if not seen["same_tensor"]:
-            raise CaseFailure(f"{what} should return x itself.")
-        if not seen["same_array"]:
-            raise CaseFailure(f"{what} replaced x.array by a new array; change the entries of the existing array (x.array += ...).")
+        expect_each(seen, [
+            Check("same_tensor", True, "{what} should return x itself."),
+            Check("same_array", True, "{what} replaced x.array by a new array; change the entries of the existing array (x.array += ...).",
+                  "not in place"),
+        ], what=what)
         expect_array(seen["values"], expected, what=f"x.array after {what}")
-        if seen["version"] != step:
-            raise CaseFailure(f"after {step} in-place change{'s' if step > 1 else ''}, version_of(x) is {seen['version']}, but it should be {step}. Set x.version = version_of(x) + 1.")
+        expect_each(seen, [
+            Check("version", step,
+                  "after {step} in-place change{s}, version_of(x) is {version}, but it should be {step}. Set x.version = version_of(x) + 1.",
+                  "no version bump"),
+        ], step=step, s="s" if step > 1 else "")
 
 
 @probe("b.3", "without in-place changes, checked_backprop gives backprop's gradients")
@@ -530,7 +578,7 @@ def no_change_same_gradients(student: Any) -> dict[str, Any]:
 
 
 @no_change_same_gradients.judge
-def _(observation: dict[str, Any]) -> None:
+def judge_no_change_same_gradients(observation: dict[str, Any]) -> None:
     check_gradients(observation, A, "log(a) * w * b, with a tensor outside the graph changed in place")
 
 
@@ -548,17 +596,22 @@ def change_before_forward(student: Any) -> dict[str, Any]:
 
 
 @change_before_forward.judge
-def _(observation: dict[str, Any]) -> None:
+def judge_change_before_forward(observation: dict[str, Any]) -> None:
     check_gradients(
         observation, A + np.float32(0.25), "log(a) * w * b, where a and w were changed in place before the forward",
         w=W + np.float32(1.0),
-        hint=" Compare each tensor's version now with its version when the forward ran, not with 0.",
+        hint=" Compare each tensor's version now with its version when the forward ran, not with 0.", mistake="versions compared with 0",
     )
 
 
-def check_gradients(observation: dict[str, Any], a_values: np.ndarray, label: str, w: np.ndarray = W, hint: str = "") -> None:
+def check_gradients(observation: dict[str, Any], a_values: np.ndarray, label: str, w: np.ndarray = W, hint: str = "",
+                    mistake: str | None = None) -> None:
+    """checked_backprop must not raise, and must give backprop's gradients; `hint` names the likely `mistake` when it raises."""
     if "raised" in observation:
-        raise CaseFailure(f"checked_backprop on {label} raised {raised_text(observation['raised'])}, but nothing it reads was changed after the forward.{hint}")
+        raise CaseFailure(
+            f"checked_backprop on {label} raised {raised_text(observation['raised'])}, but nothing it reads was changed after the forward.{hint}",
+            mistake=mistake,
+        )
     args = [a_values.astype(np.float32), w, B]
     for position, name in ((0, "a"), (2, "b")):
         grad = observation["grads"][name]
@@ -582,26 +635,39 @@ def modification_case(name: str, changed: str, saved_version: int, current_versi
         outcome = run_backprop(bench, end)
         return {**outcome, "grads": bench.grads(**leaves)}
 
+    # What the error must carry, once it is an InPlaceModificationError.
+    error_checks = [
+        Check("tensor", changed,
+              "checked_backprop raised InPlaceModificationError about {tensor}, but the tensor changed in place is {changed}: "
+              "pass that tensor as the error's first argument.", "the wrong tensor in the error"),
+        Check("versions", [saved_version, current_version],
+              "InPlaceModificationError about {changed} has saved_version={versions[0]} and current_version={versions[1]}; "
+              "they should be {saved_version} (when the forward ran) and {current_version} (now).", "wrong versions in the error"),
+        Check("operation", operation,
+              "InPlaceModificationError about {changed} has operation={operation!r}; it should be "
+              "{wanted_operation!r}, the name of the forward function that saved it (its recipe's func.__name__).",
+              "wrong operation in the error"),
+    ]
+
     @case.judge
-    def _(observation: dict[str, Any]) -> None:
+    def judge_modification(observation: dict[str, Any]) -> None:
         if "raised" not in observation:
-            raise CaseFailure(f"checked_backprop did not raise, but {explanation}")
+            raise CaseFailure(f"checked_backprop did not raise, but {explanation}", mistake="a change not detected")
         error = observation["raised"]
-        if "InPlaceModificationError" not in error.get("bases", []):
-            raise CaseFailure(f"checked_backprop raised {raised_text(error)}; it should raise InPlaceModificationError(tensor, operation, saved_version, current_version), because {explanation}")
-        if observation["tensor"] != changed:
-            raise CaseFailure(f"checked_backprop raised InPlaceModificationError about {observation['tensor']}, but the tensor changed in place is {changed}: pass that tensor as the error's first argument.")
-        if observation["versions"] != [saved_version, current_version]:
-            saved, current = observation["versions"]
-            raise CaseFailure(f"InPlaceModificationError about {changed} has saved_version={saved} and current_version={current}; they should be {saved_version} (when the forward ran) and {current_version} (now).")
-        if observation.get("operation") != operation:
+        if not raised(error, "InPlaceModificationError"):
             raise CaseFailure(
-                f"InPlaceModificationError about {changed} has operation={observation.get('operation')!r}; it should be "
-                f"{operation!r}, the name of the forward function that saved it (its recipe's func.__name__)."
+                f"checked_backprop raised {raised_text(error)}; it should raise InPlaceModificationError(tensor, operation, "
+                f"saved_version, current_version), because {explanation}"
             )
+        expect_each(observation, error_checks, changed=changed, saved_version=saved_version, current_version=current_version,
+                    wanted_operation=operation)
         written = [leaf for leaf, grad in observation["grads"].items() if grad is not None]
         if written:
-            raise CaseFailure(f"checked_backprop raised the right error, but only after setting {', '.join(f'{leaf}.grad' for leaf in written)}. Check the whole graph first: when it raises, no .grad may have changed.")
+            raise CaseFailure(
+                f"checked_backprop raised the right error, but only after setting {', '.join(f'{leaf}.grad' for leaf in written)}. "
+                "Check the whole graph first: when it raises, no .grad may have changed.",
+                mistake="gradients written before raising",
+            )
 
 
 def _constant_changed(bench: Bench) -> tuple[Any, dict[str, Any]]:
@@ -667,6 +733,15 @@ MATMUL_SHAPES = [
 ]
 
 
+def shapes_clash(compute: Callable[[], Any]) -> bool:
+    """Whether NumPy refuses to compute this for its shapes."""
+    try:
+        compute()
+    except ValueError:
+        return True
+    return False
+
+
 def matmul_case(index: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...], position: int) -> None:
     generator = rng(120 + index)
     x = float32(generator.normal(size=x_shape))
@@ -682,6 +757,8 @@ def matmul_case(index: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...], 
     batch = np.broadcast_shapes(x_matrix_shape[:-2], y_matrix_shape[:-2])
     # The gradient's shape before the batch dims are summed away.
     unsummed_shape = tuple(batch) + tuple(matrix_shape)
+    # The 2-D formula (grad_out @ y.T, x.T @ grad_out) on batched operands: .T reverses every dim, and the shapes clash.
+    transpose_clashes = max(x.ndim, y.ndim) > 2 and shapes_clash(lambda: grad_out @ y.T if position == 0 else x.T @ grad_out)
 
     @probe("b.4", f"{function} with x of shape {x_shape} and y of shape {y_shape}")
     def case(student: Any) -> dict[str, Any]:
@@ -695,24 +772,31 @@ def matmul_case(index: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...], 
         return observation
 
     @case.judge
-    def _(observation: dict[str, Any]) -> None:
+    def judge_matmul(observation: dict[str, Any]) -> None:
         what = f"{function}(grad_out, out, x, y) with x of shape {x_shape}, y of shape {y_shape} (out of shape {out.shape})"
         if "raised" in observation:
+            error = observation["raised"]
+            # Advice only, not a named mistake: shapes clash for other mistakes too (operands swapped, say).
             advice = ""
-            shapes_clash = "matmul" in str(observation["raised"].get("message", ""))
-            if max(x.ndim, y.ndim) > 2 and shapes_clash:
+            if transpose_clashes and raised(error, "ValueError"):  # NumPy's word for shapes that do not line up
                 advice = " For arrays with batch dims, .T reverses every dim: use .swapaxes(-1, -2) to transpose only the last two."
             if min(x.ndim, y.ndim) == 1:
                 advice += " A 1-D operand needs its missing matrix dim put back (on it and on grad_out) first."
-            raise CaseFailure(f"{what} raised {raised_text(observation['raised'])}.{advice}")
+            raise CaseFailure(f"{what} raised {raised_text(error)}.{advice}")
         expect_untouched(observation, function)
         expected = numerical_vjp(np.matmul, [x, y], position, grad_out)
         got_shape = tuple(observation["result"].get("shape") or ())
         if "values" in observation["result"] and got_shape != expected.shape:
             if got_shape == unsummed_shape and batch:
-                raise CaseFailure(shape_message(got_shape, expected.shape, what=what) + " It still has the batch dims: sum them away with unbroadcast.")
+                raise CaseFailure(
+                    shape_message(got_shape, expected.shape, what=what) + " It still has the batch dims: sum them away with unbroadcast.",
+                    mistake="batch dims not unbroadcast",
+                )
             if got_shape == matrix_shape:
-                raise CaseFailure(shape_message(got_shape, expected.shape, what=what) + " The operand is 1-D: reshape the result back to its shape.")
+                raise CaseFailure(
+                    shape_message(got_shape, expected.shape, what=what) + " The operand is 1-D: reshape the result back to its shape.",
+                    mistake="a 1-D operand not reshaped back",
+                )
         expect_array(observation["result"], expected, what=what)
 
 

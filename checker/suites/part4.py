@@ -19,10 +19,16 @@ Mistakes these cases are built to catch:
 - NoGrad: setting a global of part4_nn.py instead of core's, restoring True
   instead of the previous value, not restoring after an exception,
   swallowing the exception.
-- SGD: a generator read twice, one momentum buffer shared by all
-  parameters, weight decay after momentum, dampened momentum, a buffer that
-  aliases the gradient, zero_grad that resets nothing, updating p.grad,
-  a crash on a parameter without a gradient.
+- SGD: the wrong steps of SGD_MISTAKES (weight decay after momentum, with
+  the wrong sign or left out, one momentum buffer shared by all parameters,
+  dampened momentum, a doubled first step, momentum that never builds up,
+  a step uphill), a generator read twice, defaults other than 0, a buffer
+  that aliases the gradient, zero_grad that resets nothing, updating p.grad,
+  stepping or crashing on a parameter without a gradient, Tensor operations
+  in step.
+
+Most judges are lists of Checks: an entry of the observation, the value it
+should have, the message when it has not, and the mistake it names.
 
 Every probe starts by switching gradient tracking on: a broken NoGrad must
 not spoil the cases that run after it.
@@ -30,21 +36,17 @@ not spoil the cases that run after it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from ..cases import CaseFailure, probe
-from ..numeric import expect_array, expect_finite, numerical_vjp
-from ..seeds import rng
+from ..numeric import expect_array, expect_finite, numerical_vjp, values_match
 from ..observe import returned
-from .common import float32
+from ..seeds import rng
+from .common import as_array, float32, normal
 
 MODULE = "part4_nn"
-
-
-def normal(seed: int, shape: tuple[int, ...], scale: float = 1.0) -> np.ndarray:
-    return float32(rng(seed).normal(scale=scale, size=shape))
 
 
 def fresh(student: Any) -> Any:
@@ -62,20 +64,46 @@ def grad_of(value: Any) -> dict[str, Any]:
     return returned(getattr(value, "grad", None))
 
 
-def expect_grad(observation: dict[str, Any], expected: np.ndarray, *, what: str, **tolerances: Any) -> None:
+def expect_grad(observation: dict[str, Any], expected: np.ndarray, *, what: str, **options: Any) -> None:
+    """A .grad after backward: there, and equal to `expected` (options: expect_array's tolerances and mistakes)."""
     if observation.get("type") == "NoneType":
         raise CaseFailure(
             f"{what} is None after backward: no gradient reached it. Is it used through Tensor operations "
-            "(not through a NumPy result wrapped in a new Tensor)?"
+            "(not through a NumPy result wrapped in a new Tensor)?",
+            mistake="no gradient reaches it",
         )
-    if observation.get("kind") == "tensor":
-        observation = dict(observation, kind="array")  # a grad is a Tensor; compare its values
-    expect_array(observation, expected, what=what, **tolerances)
+    expect_array(as_array(observation), expected, what=what, **options)
 
 
-def expect_true(condition: Any, message: str) -> None:
-    if condition is not True:
-        raise CaseFailure(message)
+def tensor_values(observation: dict[str, Any], what: str, should: str) -> dict[str, Any]:
+    """A returned Tensor, read as its array; a NumPy array returned instead fails, saying what the Tensor `should` be."""
+    if observation.get("kind") == "array":
+        raise CaseFailure(f"{what} returned a NumPy array; it should return a Tensor{should}", mistake="a NumPy array for a Tensor")
+    return as_array(observation)
+
+
+class Check(NamedTuple):
+    """One thing a judge checks: an entry of the observation and the value it should have.
+
+    True, False and None are compared by identity (1 is not True), anything
+    else with ==. The message, for when it has not, may quote the
+    observation's entries and the judge's own fields by name ("{after!r}").
+    mistake: the known mistake the message names, if it names one.
+    """
+
+    entry: str
+    wanted: Any
+    message: str
+    mistake: str | None = None
+
+
+def expect_each(observation: dict[str, Any], checks: list[Check], **fields: Any) -> None:
+    """Fail with the message of the first check that does not hold."""
+    for entry, wanted, message, mistake in checks:
+        got = observation.get(entry)
+        holds = got is wanted if wanted is None or isinstance(wanted, bool) else got == wanted
+        if not holds:
+            raise CaseFailure(message.format_map({**observation, **fields}), mistake=mistake)
 
 
 # 4.1 Parameter -----------------------------------------------------------------
@@ -99,23 +127,32 @@ def parameter_shares(student: Any) -> dict[str, Any]:
     }
 
 
+PARAMETER_IS_NEW = [
+    Check("requires_grad", True, "Parameter(t).requires_grad should be True by default, even when t does not require grad.",
+          "requires_grad copied from t"),
+    Check("grad_none", True, "a new Parameter's .grad should be None."),
+    Check("recipe_none", True, "a new Parameter's .recipe should be None: it is a leaf made by hand."),
+]
+
+
 @parameter_shares.judge
-def _(observation: dict[str, Any]) -> None:
-    expect_true(observation["is_tensor"], "Parameter(t) is not a Tensor: Parameter must subclass Tensor and call Tensor.__init__.")
+def judge_parameter_shares(observation: dict[str, Any]) -> None:
+    expect_each(observation, [
+        Check("is_tensor", True, "Parameter(t) is not a Tensor: Parameter must subclass Tensor and call Tensor.__init__."),
+    ])
     if not observation["same_array"]:
-        if observation.get("object_array"):
-            raise CaseFailure(
-                "Parameter(t).array is a NumPy array of Python objects (the Tensor t itself, wrapped): "
-                "pass t's array, t.array, to Tensor.__init__, not t."
-            )
+        expect_each(observation, [
+            Check("object_array", False,
+                  "Parameter(t).array is a NumPy array of Python objects (the Tensor t itself, wrapped): "
+                  "pass t's array, t.array, to Tensor.__init__, not t.", "the Tensor itself for its array"),
+        ])
         expect_array(observation["values"], PARAMETER_DATA, what="Parameter(t).array")
         raise CaseFailure(
             "Parameter(t).array holds the right numbers but is not the same ndarray object as t.array: "
-            "it must share t's array (no np.array(...), .copy() or .astype(...)), so that a change to one is seen by the other."
+            "it must share t's array (no np.array(...), .copy() or .astype(...)), so that a change to one is seen by the other.",
+            mistake="a copy of the array",
         )
-    expect_true(observation["requires_grad"], "Parameter(t).requires_grad should be True by default, even when t does not require grad.")
-    expect_true(observation["grad_none"], "a new Parameter's .grad should be None.")
-    expect_true(observation["recipe_none"], "a new Parameter's .recipe should be None: it is a leaf made by hand.")
+    expect_each(observation, PARAMETER_IS_NEW)
 
 
 @probe("4.1", "Parameter(tensor, requires_grad=False) does not require grad")
@@ -127,9 +164,12 @@ def parameter_no_grad(student: Any) -> dict[str, Any]:
 
 
 @parameter_no_grad.judge
-def _(observation: dict[str, Any]) -> None:
-    expect_true(observation["requires_grad"] is False, f"Parameter(t, requires_grad=False).requires_grad is {observation['requires_grad']!r}; it should be False.")
-    expect_true(observation["same_array"], "Parameter(t, requires_grad=False).array is not t.array: it must share t's array.")
+def judge_parameter_no_grad(observation: dict[str, Any]) -> None:
+    expect_each(observation, [
+        Check("requires_grad", False, "Parameter(t, requires_grad=False).requires_grad is {requires_grad!r}; it should be False.",
+              "requires_grad=False ignored"),
+        Check("same_array", True, "Parameter(t, requires_grad=False).array is not t.array: it must share t's array."),
+    ])
 
 
 # 4.2 Module --------------------------------------------------------------------
@@ -257,28 +297,38 @@ LISTS_ITSELF = (
 )
 
 
-def recursion_failure(what: str, observation: dict[str, Any]) -> CaseFailure:
-    return CaseFailure(f"{what} {LISTS_ITSELF if observation.get('lists_itself') else SHARED_REGISTRIES}")
+def expect_module_works(observation: dict[str, Any], what: str) -> None:
+    """What any Module case can meet before its own checks: attributes that no longer read back, endless recursion."""
+    if "unreadable" in observation:
+        raise CaseFailure(UNREADABLE.format(observation["unreadable"]), mistake="__setattr__ stores nothing")
+    if observation.get("recursion"):
+        if observation.get("lists_itself"):
+            raise CaseFailure(f"{what} {LISTS_ITSELF}", mistake="modules() gives the module itself")
+        raise CaseFailure(f"{what} {SHARED_REGISTRIES}", mistake="registries on the class")
 
 
 @module_parameters.judge
-def _(observation: dict[str, Any]) -> None:
-    if "unreadable" in observation:
-        raise CaseFailure(UNREADABLE.format(observation["unreadable"]))
-    if observation.get("recursion"):
-        raise recursion_failure("root.parameters()", observation)
+def judge_module_parameters(observation: dict[str, Any]) -> None:
+    expect_module_works(observation, "root.parameters()")
     describe = "a model `root` with Parameters alpha, beta and children branch (Parameter gain, children first and second) and leaf"
     got = observation["all"]
     duplicates = sorted({name for name in got if got.count(name) > 1})
     if duplicates:
         raise CaseFailure(
             f"root.parameters() lists {', '.join(duplicates)} more than once ({describe}). "
-            "Does modules() give every descendant instead of only the direct children, or are parameters found twice?"
+            "Does modules() give every descendant instead of only the direct children, or are parameters found twice?",
+            mistake="parameters listed twice",
         )
-    if "first.plain" in " ".join(got) or any(name.endswith(".plain") for name in got):
-        raise CaseFailure("parameters() lists a plain Tensor attribute: only Parameters are parameters, even a Tensor that requires grad.")
+    if any(name.endswith(".plain") for name in got):
+        raise CaseFailure(
+            "parameters() lists a plain Tensor attribute: only Parameters are parameters, even a Tensor that requires grad.",
+            mistake="plain Tensors registered",
+        )
     if any(name.startswith("extra.") for name in got):
-        raise CaseFailure("parameters() lists the parameters of a Module kept in a plain list attribute: only attributes that are Modules are children.")
+        raise CaseFailure(
+            "parameters() lists the parameters of a Module kept in a plain list attribute: only attributes that are Modules are children.",
+            mistake="lists registered",
+        )
     if sorted(got) != sorted(TREE_PARAMETERS):
         missing = [name for name in TREE_PARAMETERS if name not in got]
         raise CaseFailure(
@@ -288,12 +338,16 @@ def _(observation: dict[str, Any]) -> None:
         raise CaseFailure(
             f"root.parameters() gives the right parameters in the wrong order: {got}. "
             f"Expected {TREE_PARAMETERS}: a module's own parameters first (in order of assignment), "
-            "then each child's, in order of assignment, depth first."
+            "then each child's, in order of assignment, depth first.",
+            mistake="own parameters after the children's",
         )
-    if observation["own"] != ["root.alpha", "root.beta"]:
-        raise CaseFailure(f"root.parameters(recurse=False) gives {observation['own']}; it should give only root's own: ['root.alpha', 'root.beta'].")
-    if observation["branch"] != ["branch.gain", "first.w", "first.b", "second.w", "second.b"]:
-        raise CaseFailure(f"branch.parameters() gives {observation['branch']}; expected ['branch.gain', 'first.w', 'first.b', 'second.w', 'second.b'].")
+    expect_each(observation, [
+        Check("own", ["root.alpha", "root.beta"],
+              "root.parameters(recurse=False) gives {own}; it should give only root's own: ['root.alpha', 'root.beta'].",
+              "recurse=False ignored"),
+        Check("branch", ["branch.gain", "first.w", "first.b", "second.w", "second.b"],
+              "branch.parameters() gives {branch}; expected ['branch.gain', 'first.w', 'first.b', 'second.w', 'second.b']."),
+    ])
 
 
 @probe("4.2", "modules() gives the direct children only, and attributes read back")
@@ -320,26 +374,35 @@ def module_children(student: Any) -> dict[str, Any]:
     }
 
 
+LOST_MODULE_ATTRIBUTE = (
+    "after `self.alpha = Parameter(...)`, reading self.alpha does not give that Parameter back: __setattr__ must still store the attribute."
+)
+LOST_ATTRIBUTE = (
+    "ordinary attributes (a number, a plain Tensor) no longer read back after assignment: __setattr__ must store every attribute."
+)
+ATTRIBUTES_READ_BACK = [
+    Check("root.alpha", "root.alpha", LOST_MODULE_ATTRIBUTE, "__setattr__ stores nothing"),
+    Check("root.branch", "branch", LOST_MODULE_ATTRIBUTE, "__setattr__ stores nothing"),
+    Check("leaf.scale", 3.0, LOST_ATTRIBUTE, "__setattr__ stores nothing"),
+    Check("leaf.plain is a Tensor", True, LOST_ATTRIBUTE, "__setattr__ stores nothing"),
+]
+
+
 @module_children.judge
-def _(observation: dict[str, Any]) -> None:
-    if "unreadable" in observation:
-        raise CaseFailure(UNREADABLE.format(observation["unreadable"]))
-    if observation.get("recursion"):
-        raise recursion_failure("modules()", observation)
-    reads = observation["reads"]
-    if reads["root.alpha"] != "root.alpha" or reads["root.branch"] != "branch":
-        raise CaseFailure("after `self.alpha = Parameter(...)`, reading self.alpha does not give that Parameter back: __setattr__ must still store the attribute.")
-    if reads["leaf.scale"] != 3.0 or not reads["leaf.plain is a Tensor"]:
-        raise CaseFailure("ordinary attributes (a number, a plain Tensor) no longer read back after assignment: __setattr__ must store every attribute.")
+def judge_module_children(observation: dict[str, Any]) -> None:
+    expect_module_works(observation, "modules()")
+    expect_each(observation["reads"], ATTRIBUTES_READ_BACK)
     for owner, expected in (("root", ["branch", "leaf"]), ("branch", ["first", "second"]), ("leaf", [])):
         got = observation[owner]
         if got != expected:
-            extra = ""
+            extra, mistake = "", None
             if owner in got:
                 extra = " modules() gives the direct children only, never the module itself (PyTorch calls those children())."
+                mistake = "modules() gives the module itself"
             elif set(expected) < set(got):
                 extra = " modules() gives only the direct children, not grandchildren (and not modules inside a list)."
-            raise CaseFailure(f"{owner}.modules() gives {got}; expected {expected}.{extra}")
+                mistake = "modules() gives every descendant"
+            raise CaseFailure(f"{owner}.modules() gives {got}; expected {expected}.{extra}", mistake=mistake)
 
 
 @probe("4.2", "two modules of one class keep separate registries")
@@ -376,17 +439,20 @@ def module_instances(student: Any) -> dict[str, Any]:
 
 
 @module_instances.judge
-def _(observation: dict[str, Any]) -> None:
-    if observation.get("recursion"):
-        raise recursion_failure("parameters()", observation)
+def judge_module_instances(observation: dict[str, Any]) -> None:
+    expect_module_works(observation, "parameters()")
     for name in ("first", "second", "other"):
         if observation[name] != [True]:
             raise CaseFailure(
                 f"with several modules alive, one module's parameters() gives {len(observation[name])} parameter(s), "
-                f"not just its own one. Are the registries dicts on the class (shared by every instance)? Create them in __init__."
+                f"not just its own one. Are the registries dicts on the class (shared by every instance)? Create them in __init__.",
+                mistake="registries on the class",
             )
-    if observation["other_children"] != 0:
-        raise CaseFailure("a module with no child modules lists children that belong to other modules: are the registries shared between instances?")
+    expect_each(observation, [
+        Check("other_children", 0,
+              "a module with no child modules lists children that belong to other modules: are the registries shared between instances?",
+              "registries on the class"),
+    ])
 
 
 @probe("4.2", "reassigning an attribute replaces its parameter")
@@ -419,17 +485,23 @@ def module_reassign(student: Any) -> dict[str, Any]:
     }
 
 
+REPLACED = (
+    "after `box.weight = new_parameter` (replacing the old one), box.parameters() should list the new "
+    "Parameter once and the old one not at all, 2 in all; it lists {count}, "
+    "the new one {new} time(s), the old one {old} time(s). Key the registry by attribute name."
+)
+REPLACEMENT_CHECKS = [
+    Check("old", 0, REPLACED, "the replaced parameter kept"),
+    Check("new", 1, REPLACED),
+    Check("count", 2, REPLACED),
+    Check("reads", True, "after `box.weight = new_parameter`, box.weight does not give the new Parameter back."),
+]
+
+
 @module_reassign.judge
-def _(observation: dict[str, Any]) -> None:
-    if observation.get("recursion"):
-        raise recursion_failure("parameters()", observation)
-    if observation["old"] or observation["new"] != 1 or observation["count"] != 2:
-        raise CaseFailure(
-            "after `box.weight = new_parameter` (replacing the old one), box.parameters() should list the new "
-            f"Parameter once and the old one not at all, 2 in all; it lists {observation['count']}, "
-            f"the new one {observation['new']} time(s), the old one {observation['old']} time(s). Key the registry by attribute name."
-        )
-    expect_true(observation["reads"], "after `box.weight = new_parameter`, box.weight does not give the new Parameter back.")
+def judge_module_reassign(observation: dict[str, Any]) -> None:
+    expect_module_works(observation, "parameters()")
+    expect_each(observation, REPLACEMENT_CHECKS)
 
 
 @probe("4.2", "calling a module runs forward with every argument")
@@ -444,12 +516,20 @@ def module_call(student: Any) -> dict[str, Any]:
     return {"positional": recorder(2, 3), "keyword": recorder(5, factor=7)}
 
 
+# What forward returned arrives as a list (a tuple crosses from the child as one).
+CALL_CHECKS = [
+    Check("positional", ["forward", 2, 3, 1],
+          "module(2, 3) should return what forward(2, 3) returns; got {positional!r}. "
+          "Does __call__ pass every argument on and return forward's result?"),
+    Check("keyword", ["forward", 5, 0, 7],
+          "module(5, factor=7) should call forward(5, factor=7); got {keyword!r}. Does __call__ pass keyword arguments on?",
+          "keyword arguments dropped"),
+]
+
+
 @module_call.judge
-def _(observation: dict[str, Any]) -> None:
-    if observation["positional"] != ["forward", 2, 3, 1] and observation["positional"] != ("forward", 2, 3, 1):
-        raise CaseFailure(f"module(2, 3) should return what forward(2, 3) returns; got {observation['positional']!r}. Does __call__ pass every argument on and return forward's result?")
-    if list(observation["keyword"]) != ["forward", 5, 0, 7]:
-        raise CaseFailure(f"module(5, factor=7) should call forward(5, factor=7); got {observation['keyword']!r}. Does __call__ pass keyword arguments on?")
+def judge_module_call(observation: dict[str, Any]) -> None:
+    expect_each(observation, CALL_CHECKS)
 
 
 @probe("4.2", "a registered name given something else (None) is no longer registered")
@@ -495,20 +575,29 @@ def module_unregister(student: Any) -> dict[str, Any]:
     }
 
 
+STALE = (
+    "a module with Parameters weight and bias and child Modules inner and helper, after `box.bias = None` and "
+    "`box.helper = None`: box.parameters() lists {parameters} parameter(s) (expected 2: weight and inner.gain) "
+    "and box.modules() {children} child(ren) (expected 1: inner). A name that held a Parameter or a Module "
+    "and is given something else is no longer registered: remove it from its registry in __setattr__."
+)
+STILL_THERE = (
+    "after `box.bias = None` and `box.helper = None`, box.parameters() should still list weight and inner.gain, and box.modules() inner."
+)
+UNREGISTER_CHECKS = [
+    Check("reads", [True, True], "after `box.bias = None` and `box.helper = None`, the attributes do not read back as None."),
+    Check("parameters", 2, STALE, "a stale registration"),
+    Check("children", 1, STALE, "a stale registration"),
+    Check("weight", 1, STILL_THERE),
+    Check("inner", 1, STILL_THERE),
+    Check("inner_child", 1, STILL_THERE),
+]
+
+
 @module_unregister.judge
-def _(observation: dict[str, Any]) -> None:
-    if observation.get("recursion"):
-        raise recursion_failure("parameters()", observation)
-    expect_true(observation["reads"] == [True, True], "after `box.bias = None` and `box.helper = None`, the attributes do not read back as None.")
-    if observation["parameters"] != 2 or observation["children"] != 1:
-        raise CaseFailure(
-            "a module with Parameters weight and bias and child Modules inner and helper, after `box.bias = None` and "
-            f"`box.helper = None`: box.parameters() lists {observation['parameters']} parameter(s) (expected 2: weight and inner.gain) "
-            f"and box.modules() {observation['children']} child(ren) (expected 1: inner). A name that held a Parameter or a Module "
-            "and is given something else is no longer registered: remove it from its registry in __setattr__."
-        )
-    expect_true(observation["weight"] == 1 and observation["inner"] == 1 and observation["inner_child"] == 1,
-                "after `box.bias = None` and `box.helper = None`, box.parameters() should still list weight and inner.gain, and box.modules() inner.")
+def judge_module_unregister(observation: dict[str, Any]) -> None:
+    expect_module_works(observation, "parameters()")
+    expect_each(observation, UNREGISTER_CHECKS)
 
 
 # 4.3 Linear --------------------------------------------------------------------
@@ -539,7 +628,10 @@ def check_uniform(observation: dict[str, Any], shape: tuple[int, ...], name: str
     got_shape = tuple(observation.get("shape", ()))
     if got_shape != shape:
         hint = " It looks transposed: weight is (out_features, in_features)." if got_shape == shape[::-1] else ""
-        raise CaseFailure(f"Linear({INIT_IN}, {INIT_OUT}).{name} has shape {got_shape}; it should be {shape}.{hint}")
+        raise CaseFailure(
+            f"Linear({INIT_IN}, {INIT_OUT}).{name} has shape {got_shape}; it should be {shape}.{hint}",
+            mistake="weight transposed" if hint else None,
+        )
     values = np.asarray(observation["values"])
     where = f"Linear({INIT_IN}, {INIT_OUT}).{name}"
     # Every comparison with NaN is False: without this, NaN passes the bound checks below.
@@ -548,24 +640,37 @@ def check_uniform(observation: dict[str, Any], shape: tuple[int, ...], name: str
     if largest > bound * (1 + 1e-5) or smallest < -bound * (1 + 1e-5):
         raise CaseFailure(
             f"{where} has entries from {smallest:.4g} to {largest:.4g}, outside +-1/sqrt(in_features) = +-{bound:.4g}. "
-            "Draw it uniform in [-1/sqrt(in_features), 1/sqrt(in_features)]."
+            "Draw it uniform in [-1/sqrt(in_features), 1/sqrt(in_features)].",
+            mistake="wrong bound",
         )
     if not np.any(values):
-        raise CaseFailure(f"{where} is all zeros; it should start uniform in +-1/sqrt(in_features) = +-{bound:.4g}, like PyTorch's.")
+        raise CaseFailure(
+            f"{where} is all zeros; it should start uniform in +-1/sqrt(in_features) = +-{bound:.4g}, like PyTorch's.",
+            mistake="kept at zero",
+        )
     if largest < 0.8 * bound or smallest > -0.8 * bound:
         raise CaseFailure(
             f"{where} has entries only from {smallest:.4g} to {largest:.4g}, but it should fill [-{bound:.4g}, {bound:.4g}], "
-            f"that is +-1/sqrt(in_features) with in_features={INIT_IN}. Is the bound 1/in_features, or 1/sqrt(out_features), or one-sided?"
+            f"that is +-1/sqrt(in_features) with in_features={INIT_IN}. Is the bound 1/in_features, or 1/sqrt(out_features), or one-sided?",
+            mistake="wrong bound",
         )
 
 
+LISTED_ONCE = "Linear(9, 300).parameters() should list weight and bias once each; it lists {listed} item(s)."
+LINEAR_PARAMETERS = [
+    Check("weight_is_parameter", True, "Linear's weight and bias should be Parameters."),
+    Check("bias_is_parameter", True, "Linear's weight and bias should be Parameters."),
+    Check("listed", 2, LISTED_ONCE),
+    Check("listed_weight", 1, LISTED_ONCE),
+    Check("listed_bias", 1, LISTED_ONCE),
+]
+
+
 @linear_init.judge
-def _(observation: dict[str, Any]) -> None:
+def judge_linear_init(observation: dict[str, Any]) -> None:
     check_uniform(observation["weight"], (INIT_OUT, INIT_IN), "weight")
     check_uniform(observation["bias"], (INIT_OUT,), "bias")
-    expect_true(observation["weight_is_parameter"] and observation["bias_is_parameter"], "Linear's weight and bias should be Parameters.")
-    if observation["listed"] != 2 or observation["listed_weight"] != 1 or observation["listed_bias"] != 1:
-        raise CaseFailure(f"Linear(9, 300).parameters() should list weight and bias once each; it lists {observation['listed']} item(s).")
+    expect_each(observation, LINEAR_PARAMETERS)
 
 
 LINEAR_WEIGHT = normal(410, (3, 4))
@@ -609,28 +714,30 @@ def judge_linear(observation: dict[str, Any], bias: bool) -> None:
     shapes = observation["shapes"]
     if shapes["weight"] != [3, 4]:
         hint = " It looks transposed: weight is (out_features, in_features)." if shapes["weight"] == [4, 3] else ""
-        raise CaseFailure(f"{made}.weight has shape {tuple(shapes['weight'])}; it should be (3, 4).{hint}")
+        raise CaseFailure(
+            f"{made}.weight has shape {tuple(shapes['weight'])}; it should be (3, 4).{hint}", mistake="weight transposed" if hint else None
+        )
     if bias and shapes["bias"] != [3]:
         raise CaseFailure(f"{made}.bias has shape {tuple(shapes['bias'])}; it should be (3,).")
     if not bias and observation["listed"] != 1:
-        raise CaseFailure(f"{made}.parameters() lists {observation['listed']} parameters; with bias=False there is only the weight (set self.bias = None).")
+        raise CaseFailure(
+            f"{made}.parameters() lists {observation['listed']} parameters; with bias=False there is only the weight (set self.bias = None).",
+            mistake="bias=False ignored",
+        )
     arguments = [LINEAR_X, LINEAR_WEIGHT] + ([LINEAR_BIAS] if bias else [])
     what = f"{made}(x) with x of shape (5, 4)"
-    out = observation["out"]
-    if out.get("kind") == "array":
-        raise CaseFailure(f"{what} returned a NumPy array; it should return a Tensor, computed with Tensor operations so that backprop can reach the weights.")
-    expected = linear_forward(*arguments)
-    if out.get("kind") == "tensor":
-        out = dict(out, kind="array")
-    if bias and "values" in out and np.shape(out["values"]) == expected.shape and np.allclose(out["values"], linear_forward(LINEAR_X, LINEAR_WEIGHT), atol=1e-4):
-        raise CaseFailure(f"{what} ignores the bias: forward is x @ weight.T + bias.")
-    expect_array(out, expected, what=what)
+    out = tensor_values(observation["out"], what, ", computed with Tensor operations so that backprop can reach the weights.")
+    mistakes = {"when forward ignores the bias (forward is x @ weight.T + bias)": linear_forward(LINEAR_X, LINEAR_WEIGHT)} if bias else {}
+    expect_array(out, linear_forward(*arguments), what=what, mistakes=mistakes)
     for position, name in enumerate(["x", "weight", "bias"][: len(arguments)]):
         expected_grad = numerical_vjp(linear_forward, arguments, position, LINEAR_GRAD)
         expect_grad(observation[f"{name}_grad"], expected_grad, what=f"{name}.grad after {made}(x).backward(grad)")
     leftover = observation["bias_attribute"]
     if not bias and leftover is not None and leftover.get("type") != "NoneType":
-        raise CaseFailure(f"{made}.bias is a {leftover.get('type')}; with bias=False it should be None (self.bias = None), and forward skips the addition.")
+        raise CaseFailure(
+            f"{made}.bias is a {leftover.get('type')}; with bias=False it should be None (self.bias = None), and forward skips the addition.",
+            mistake="bias=False ignored",
+        )
 
 
 @probe("4.3", "Linear(4, 3) forward and its gradients for x, weight and bias")
@@ -639,7 +746,7 @@ def linear_values(student: Any) -> dict[str, Any]:
 
 
 @linear_values.judge
-def _(observation: dict[str, Any]) -> None:
+def judge_linear_values(observation: dict[str, Any]) -> None:
     judge_linear(observation, bias=True)
 
 
@@ -649,7 +756,7 @@ def linear_no_bias(student: Any) -> dict[str, Any]:
 
 
 @linear_no_bias.judge
-def _(observation: dict[str, Any]) -> None:
+def judge_linear_no_bias(observation: dict[str, Any]) -> None:
     judge_linear(observation, bias=False)
 
 
@@ -688,16 +795,11 @@ def relu_values(student: Any) -> dict[str, Any]:
 
 
 @relu_values.judge
-def _(observation: dict[str, Any]) -> None:
-    out = observation["out"]
-    if out.get("kind") == "tensor":
-        out = dict(out, kind="array")
-    elif out.get("kind") == "array":
-        raise CaseFailure("ReLU()(x) returned a NumPy array; it should return a Tensor (use the relu Tensor operation).")
+def judge_relu_values(observation: dict[str, Any]) -> None:
+    out = tensor_values(observation["out"], "ReLU()(x)", " (use the relu Tensor operation).")
     expect_array(out, np.maximum(RELU_X, 0), what="ReLU()(x) with x of shape (3, 5)")
     expect_grad(observation["x_grad"], numerical_vjp(lambda x: np.maximum(x, 0), [RELU_X], 0, RELU_GRAD), what="x.grad after ReLU()(x).backward(grad)")
-    if observation["parameters"] != 0:
-        raise CaseFailure(f"ReLU().parameters() lists {observation['parameters']} parameters; ReLU has none.")
+    expect_each(observation, [Check("parameters", 0, "ReLU().parameters() lists {parameters} parameters; ReLU has none.")])
 
 
 def mlp_forward(x: np.ndarray, *layers: np.ndarray, final_relu: bool = False, relus: bool = True) -> np.ndarray:
@@ -753,13 +855,14 @@ def mlp_case(seed: int, in_features: int, hidden: list[int], out_features: int, 
         return observation
 
     @case.judge
-    def _(observation: dict[str, Any]) -> None:
+    def judge_mlp(observation: dict[str, Any]) -> None:
         shapes = [tuple(shape) for shape in observation["shapes"]]
         if sorted(shapes) != sorted(expected_shapes):
             if not shapes:
                 raise CaseFailure(
                     f"{made}.parameters() is empty. Are the layers only in a plain Python list? "
-                    "Assign each layer as an attribute (setattr(self, f'layer{i}', layer)) so that Module registers it."
+                    "Assign each layer as an attribute (setattr(self, f'layer{i}', layer)) so that Module registers it.",
+                    mistake="layers in a plain list",
                 )
             raise CaseFailure(
                 f"{made}.parameters() gives parameters of shapes {shapes}; expected (in any order) {expected_shapes}: "
@@ -770,18 +873,16 @@ def mlp_case(seed: int, in_features: int, hidden: list[int], out_features: int, 
         layers = [np.asarray(observation["values"][index]["values"]) for index in order]
         for position, values in enumerate(layers):
             expect_finite(values, f"{made}'s initial parameter of shape {expected_shapes[position]}", "Each Linear starts uniform in +-1/sqrt(in_features).")
-        out = observation["out"]
-        if out.get("kind") == "tensor":
-            out = dict(out, kind="array")
-        expected = mlp_forward(x, *layers)
         what = f"{made}(x) with x of shape {x.shape}"
-        got = np.asarray(out.get("values", np.nan))
-        if got.shape == expected.shape and not np.allclose(got, expected, rtol=1e-4, atol=1e-4):
-            if np.allclose(got, mlp_forward(x, *layers, final_relu=True), rtol=1e-4, atol=1e-4):
-                raise CaseFailure(f"{what} applies a ReLU after the last layer. The last Linear's outputs are logits: they must be allowed to be negative.")
-            if len(widths) > 2 and np.allclose(got, mlp_forward(x, *layers, relus=False), rtol=1e-4, atol=1e-4):
-                raise CaseFailure(f"{what} has no ReLU between its Linear layers: put one after every Linear but the last.")
-        expect_array(out, expected, what=what)
+        mistakes = {
+            "with a ReLU after the last layer. The last Linear's outputs are logits: they must be allowed to be negative":
+                lambda: mlp_forward(x, *layers, final_relu=True),
+        }
+        if len(widths) > 2:
+            mistakes["with no ReLU between the Linear layers: put one after every Linear but the last"] = (
+                lambda: mlp_forward(x, *layers, relus=False)
+            )
+        expect_array(as_array(observation["out"]), mlp_forward(x, *layers), what=what, mistakes=mistakes)
         if near_a_kink(x, layers):
             return  # float32 and float64 may fall on two sides of a ReLU: the gradient is not comparable
         arguments = [x, *layers]
@@ -856,25 +957,31 @@ def cross_entropy_case(label: str, logits: np.ndarray, labels: np.ndarray, numer
         return observation
 
     @case.judge
-    def _(observation: dict[str, Any]) -> None:
+    def judge_cross_entropy(observation: dict[str, Any]) -> None:
         what = f"cross_entropy(logits, true_labels) with logits of shape {logits.shape}"
-        if observation["changed"]:
-            raise CaseFailure(f"{what} changed the logits in place. Compute a new Tensor (logits - row_max), never modify the caller's data.")
-        loss = observation["loss"]
-        if loss.get("kind") == "array":
-            raise CaseFailure(f"{what} returned a NumPy array; it should return a Tensor built with Tensor operations, so that backprop reaches the logits.")
+        expect_each(observation, [
+            Check("changed", False,
+                  "{what} changed the logits in place. Compute a new Tensor (logits - row_max), never modify the caller's data.",
+                  "logits changed in place"),
+        ], what=what)
+        is_tensor = observation["loss"].get("kind") == "tensor"
+        loss = tensor_values(observation["loss"], what, " built with Tensor operations, so that backprop reaches the logits.")
         got_shape = tuple(loss.get("shape", ()))
         batch = len(labels)
-        if loss.get("kind") == "tensor" and got_shape != (batch,):
-            if got_shape == ():
-                message = f"{what} returned a single number; it should return one loss per example, shape ({batch},). Do not average or sum: the training loop does that."
-            elif got_shape == (batch, batch):
-                message = f"{what} has shape {got_shape}, not ({batch},): logits[:, labels] picks every label for every row. Index with (np.arange(batch), labels)."
-            else:
-                message = f"{what} has shape {got_shape}; it should have shape ({batch},), one loss per example."
-            raise CaseFailure(message)
-        if loss.get("kind") == "tensor":
-            loss = dict(loss, kind="array")
+        if is_tensor and got_shape != (batch,):
+            # The shapes of known mistakes: (message, mistake). With one example, (1, 1) could be anything.
+            known_shapes = {
+                (): (f"{what} returned a single number; it should return one loss per example, shape ({batch},). "
+                     "Do not average or sum: the training loop does that.", "a mean of the losses"),
+            }
+            if batch > 1:
+                known_shapes[(batch, batch)] = (
+                    f"{what} has shape {got_shape}, not ({batch},): logits[:, labels] picks every label for every row. "
+                    "Index with (np.arange(batch), labels).", "logits[:, labels]",
+                )
+            otherwise = (f"{what} has shape {got_shape}; it should have shape ({batch},), one loss per example.", None)
+            message, mistake = known_shapes.get(got_shape, otherwise)
+            raise CaseFailure(message, mistake=mistake)
         expected = cross_entropy_reference(logits, labels)
         got = np.asarray(loss.get("values", np.nan), dtype=np.float64)
         if huge and got.shape == expected.shape and not np.all(np.isfinite(got)):
@@ -884,12 +991,14 @@ def cross_entropy_case(label: str, logits: np.ndarray, labels: np.ndarray, numer
                     f"{what}: the loss of row {FAR_BELOW_ROW} is {got[FAR_BELOW_ROW]} instead of {expected[FAR_BELOW_ROW]:.4f}. "
                     "Its true class is 2e4 below the row's max, so its softmax underflows to exactly 0, and log(0) is -inf: "
                     "taking log(softmax) loses it even after the shift. Compute log(sum(exp(shifted))) - shifted[y] "
-                    "(log-sum-exp minus the true logit), which never takes the log of a tiny number."
+                    "(log-sum-exp minus the true logit), which never takes the log of a tiny number.",
+                    mistake="log of the softmax",
                 )
             raise CaseFailure(
                 f"{what}: the losses of rows {rows} are {got[~np.isfinite(got)].tolist()} instead of finite numbers "
                 f"(expected {expected[~np.isfinite(got)].round(4).tolist()}). exp overflows (or underflows to log(0)) without a shift: "
-                "subtract each row's own max from that row before exp (not one max for the whole batch)."
+                "subtract each row's own max from that row before exp (not one max for the whole batch).",
+                mistake="unstable softmax",
             )
         # Near 1e4 float32 keeps about 3 decimals: allow for that, no more.
         tolerances = {"atol": 4e-3 / max(1.0, float(np.abs(expected).max()))} if huge else {}
@@ -932,25 +1041,34 @@ def nograd_ops(student: Any) -> dict[str, Any]:
     core.grad_tracking_enabled = True
     return {
         "inside_flag": inside_flag,
-        "inside_requires_grad": inside.requires_grad,
+        "inside_requires_grad": bool(inside.requires_grad),
         "inside_recipe": inside.recipe is not None,
         "after_flag": after_flag,
         "after_requires_grad": after.requires_grad,
     }
 
 
+STILL_RECORDED = (
+    "inside `with NoGrad():`, x * 2.0 still requires grad or has a recipe. "
+    "Does wrap_forward_fn read core.grad_tracking_enabled each time it is called?"
+)
+NOGRAD_OPS_CHECKS = [
+    Check("inside_flag", False,
+          "inside `with NoGrad():`, core.grad_tracking_enabled is {inside_flag!r}; it should be False. "
+          "Assign it on the core module (core.grad_tracking_enabled = False): "
+          "`global grad_tracking_enabled` in part4_nn.py makes a different variable.", "a global of part4_nn.py"),
+    Check("inside_requires_grad", False, STILL_RECORDED),
+    Check("inside_recipe", False, STILL_RECORDED),
+    Check("after_flag", True,
+          "after `with NoGrad():` ends, core.grad_tracking_enabled is {after_flag!r}; it should be True again, as it was before."),
+    Check("after_requires_grad", True,
+          "after `with NoGrad():` ends, x * 2.0 no longer requires grad: tracking was not switched back on."),
+]
+
+
 @nograd_ops.judge
-def _(observation: dict[str, Any]) -> None:
-    if observation["inside_flag"] is not False:
-        raise CaseFailure(
-            f"inside `with NoGrad():`, core.grad_tracking_enabled is {observation['inside_flag']!r}; it should be False. "
-            "Assign it on the core module (core.grad_tracking_enabled = False): `global grad_tracking_enabled` in part4_nn.py makes a different variable."
-        )
-    if observation["inside_requires_grad"] or observation["inside_recipe"]:
-        raise CaseFailure("inside `with NoGrad():`, x * 2.0 still requires grad or has a recipe. Does wrap_forward_fn read core.grad_tracking_enabled each time it is called?")
-    if observation["after_flag"] is not True:
-        raise CaseFailure(f"after `with NoGrad():` ends, core.grad_tracking_enabled is {observation['after_flag']!r}; it should be True again, as it was before.")
-    expect_true(observation["after_requires_grad"], "after `with NoGrad():` ends, x * 2.0 no longer requires grad: tracking was not switched back on.")
+def judge_nograd_ops(observation: dict[str, Any]) -> None:
+    expect_each(observation, NOGRAD_OPS_CHECKS)
 
 
 @probe("4.6", "nested NoGrad blocks")
@@ -966,22 +1084,23 @@ def nograd_nested(student: Any) -> dict[str, Any]:
     return {"innermost": innermost, "between": between, "after": after}
 
 
+NESTED_NOGRAD_CHECKS = [
+    Check("innermost", False, "inside two nested NoGrad blocks, core.grad_tracking_enabled is {innermost!r}; it should be False."),
+    Check("between", False,
+          "after an inner `with NoGrad():` ends inside an outer one, core.grad_tracking_enabled is "
+          "{between!r}: it should still be False. On exit, restore the value it had on entry, not True.",
+          "True restored, not the value on entry"),
+    Check("after", True,
+          "after the outer NoGrad block ends, core.grad_tracking_enabled is {after!r}; it should be True again, "
+          "as it was when the outer block was entered. Does each block keep its own saved value (on self)? A saved value "
+          "shared by all blocks (a class attribute or a global) is overwritten by the inner block's __enter__: nested blocks "
+          "need one each, or a stack.", "one saved value shared by all blocks"),
+]
+
+
 @nograd_nested.judge
-def _(observation: dict[str, Any]) -> None:
-    if observation["innermost"] is not False:
-        raise CaseFailure(f"inside two nested NoGrad blocks, core.grad_tracking_enabled is {observation['innermost']!r}; it should be False.")
-    if observation["between"] is not False:
-        raise CaseFailure(
-            "after an inner `with NoGrad():` ends inside an outer one, core.grad_tracking_enabled is "
-            f"{observation['between']!r}: it should still be False. On exit, restore the value it had on entry, not True."
-        )
-    if observation["after"] is not True:
-        raise CaseFailure(
-            f"after the outer NoGrad block ends, core.grad_tracking_enabled is {observation['after']!r}; it should be True again, "
-            "as it was when the outer block was entered. Does each block keep its own saved value (on self)? A saved value "
-            "shared by all blocks (a class attribute or a global) is overwritten by the inner block's __enter__: nested blocks "
-            "need one each, or a stack."
-        )
+def judge_nograd_nested(observation: dict[str, Any]) -> None:
+    expect_each(observation, NESTED_NOGRAD_CHECKS)
 
 
 @probe("4.6", "NoGrad entered while tracking is already off leaves it off")
@@ -999,13 +1118,14 @@ def nograd_already_off(student: Any) -> dict[str, Any]:
 
 
 @nograd_already_off.judge
-def _(observation: dict[str, Any]) -> None:
-    expect_true(observation["inside"] is False, "inside NoGrad, core.grad_tracking_enabled should be False.")
-    if observation["after"] is not False:
-        raise CaseFailure(
-            "with core.grad_tracking_enabled already False, a NoGrad block turned it on when it ended. "
-            "On exit, put back the value it had on entry (remember it in __enter__), not True."
-        )
+def judge_nograd_already_off(observation: dict[str, Any]) -> None:
+    expect_each(observation, [
+        Check("inside", False, "inside NoGrad, core.grad_tracking_enabled should be False."),
+        Check("after", False,
+              "with core.grad_tracking_enabled already False, a NoGrad block turned it on when it ended. "
+              "On exit, put back the value it had on entry (remember it in __enter__), not True.",
+              "True restored, not the value on entry"),
+    ])
 
 
 class _Planted(Exception):
@@ -1028,13 +1148,15 @@ def nograd_exception(student: Any) -> dict[str, Any]:
 
 
 @nograd_exception.judge
-def _(observation: dict[str, Any]) -> None:
-    if observation["after"] is not True:
-        raise CaseFailure(
-            "when an exception leaves a `with NoGrad():` block, core.grad_tracking_enabled stays "
-            f"{observation['after']!r}: restore it in __exit__, which runs even then (or use try/finally)."
-        )
-    expect_true(observation["propagated"], "an exception raised inside `with NoGrad():` was swallowed: __exit__ must return None (or False) so that it carries on.")
+def judge_nograd_exception(observation: dict[str, Any]) -> None:
+    expect_each(observation, [
+        Check("after", True,
+              "when an exception leaves a `with NoGrad():` block, core.grad_tracking_enabled stays "
+              "{after!r}: restore it in __exit__, which runs even then (or use try/finally).", "not restored after an exception"),
+        Check("propagated", True,
+              "an exception raised inside `with NoGrad():` was swallowed: __exit__ must return None (or False) so that it carries on.",
+              "the exception swallowed"),
+    ])
 
 
 # 4.7 SGD -----------------------------------------------------------------------
@@ -1042,70 +1164,122 @@ def _(observation: dict[str, Any]) -> None:
 SGD_SHAPES = [(3, 4), (5,), (3, 4)]  # two of one shape: a shared momentum buffer does not crash, it is just wrong
 
 
-def sgd_run(
+class SGDSettings(NamedTuple):
+    lr: float
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+
+
+# A step of one parameter: (p, its grad, its momentum buffer or None at first, settings) -> (new p, new buffer).
+Step = Callable[[np.ndarray, np.ndarray, Any, SGDSettings], tuple[np.ndarray, Any]]
+
+
+def sgd_step(p: np.ndarray, grad: np.ndarray, buffer: Any, s: SGDSettings) -> tuple[np.ndarray, Any]:
+    """PyTorch's SGD step, in float64."""
+    g = grad + s.weight_decay * p
+    if s.momentum:
+        buffer = g if buffer is None else s.momentum * buffer + g
+        g = buffer
+    return p - s.lr * g, buffer
+
+
+PYTORCH_STEP = "PyTorch's step: g = grad + weight_decay * p; b = momentum * b + g (b = g at first); p -= lr * b."
+
+
+def sgd_trajectory(
     initial: list[np.ndarray],
     grads: list[list[np.ndarray | None]],
-    lr: float,
-    momentum: float = 0.0,
-    weight_decay: float = 0.0,
-    *,
-    decay_after_momentum: bool = False,
+    settings: SGDSettings,
+    step: Step = sgd_step,
     shared_buffer: bool = False,
-    dampening: bool = False,
-    wrong_sign: bool = False,
-    buffer_restarts: bool = False,
-    decay_sign: bool = False,
-    first_step_doubled: bool = False,
-    no_decay: bool = False,
 ) -> list[list[np.ndarray]]:
-    """PyTorch's SGD in float64 (and, by flags, classic wrong versions); the parameters after each step."""
-    if no_decay:
-        weight_decay = 0.0
-    params = [np.asarray(p, dtype=np.float64).copy() for p in initial]
-    buffers: list[Any] = [None] * len(params)
+    """The parameters after each step; a parameter whose grad is None is skipped.
+
+    shared_buffer: one momentum buffer for all the parameters (a mistake); a
+    parameter of another shape than the buffer's starts it again.
+    """
+    params = [np.asarray(p, dtype=np.float64) for p in initial]
+    buffers: dict[int, np.ndarray | None] = {}
     history = []
-    shared = None
     for step_grads in grads:
         for index, grad in enumerate(step_grads):
             if grad is None:
                 continue
-            g = np.asarray(grad, dtype=np.float64)
-            if weight_decay and not decay_after_momentum:
-                g = g - weight_decay * params[index] if decay_sign else g + weight_decay * params[index]
-            if momentum:
-                slot = 0 if shared_buffer else index
-                previous = (shared if shared_buffer else buffers[slot])
-                if first_step_doubled and previous is None:
-                    buffer = (1 + momentum) * g
-                elif previous is None or np.shape(previous) != g.shape or buffer_restarts:
-                    buffer = g.copy()
-                else:
-                    buffer = momentum * previous + ((1 - momentum) * g if dampening else g)
-                if shared_buffer:
-                    shared = buffer
-                else:
-                    buffers[slot] = buffer
-                g = buffer
-            if weight_decay and decay_after_momentum:
-                g = g + weight_decay * params[index]
-            params[index] = params[index] + lr * g if wrong_sign else params[index] - lr * g
-        history.append([p.copy() for p in params])
+            slot = 0 if shared_buffer else index
+            buffer = buffers.get(slot)
+            if buffer is not None and buffer.shape != params[index].shape:
+                buffer = None
+            params[index], buffers[slot] = step(params[index], np.asarray(grad, dtype=np.float64), buffer, settings)
+        history.append(list(params))
     return history
 
 
-WRONG_SGDS = {
-    "weight decay added after the momentum buffer (it goes into g first)": {"decay_after_momentum": True},
-    "one momentum buffer shared by all the parameters (each needs its own)": {"shared_buffer": True},
-    "a dampened buffer b = momentum * b + (1 - momentum) * g (PyTorch adds g itself)": {"dampening": True},
-    "p + lr * g: the step goes uphill": {"wrong_sign": True},
-    "g = grad - weight_decay * p: the weight decay has the wrong sign (it pulls p towards 0 with +)": {"decay_sign": True},
-    "a first step with b = momentum * g + g: at the first step b = g, and only later b = momentum * b + g "
-    "(is an else missing after the first-step branch?)": {"first_step_doubled": True},
-    "momentum that never builds up (b = g at every step), as if momentum were left out. Is momentum used at all "
-    "(b = momentum * b + g)? Or is the buffer p.grad's own array, which zero_grad or backprop then resets? "
-    "Make it a copy at the first step": {"buffer_restarts": True},
-    "weight decay left out: the step ignores weight_decay (g = grad + weight_decay * p before anything else)": {"no_decay": True},
+# Wrong steps: the right one, with a piece out of place.
+
+def decay_after_momentum(p: np.ndarray, grad: np.ndarray, buffer: Any, s: SGDSettings) -> tuple[np.ndarray, Any]:
+    moved, buffer = sgd_step(p, grad, buffer, s._replace(weight_decay=0.0))
+    return moved - s.lr * s.weight_decay * p, buffer
+
+
+def dampened(p: np.ndarray, grad: np.ndarray, buffer: Any, s: SGDSettings) -> tuple[np.ndarray, Any]:
+    g = grad + s.weight_decay * p
+    if s.momentum:
+        buffer = g if buffer is None else s.momentum * buffer + (1 - s.momentum) * g
+        g = buffer
+    return p - s.lr * g, buffer
+
+
+def first_step_doubled(p: np.ndarray, grad: np.ndarray, buffer: Any, s: SGDSettings) -> tuple[np.ndarray, Any]:
+    if buffer is None:  # b = momentum * g + g at the first step, as if b = g were there already
+        buffer = grad + s.weight_decay * p
+    return sgd_step(p, grad, buffer, s)
+
+
+def with_settings(change: Callable[[SGDSettings], SGDSettings]) -> Step:
+    """The right step, taken with wrong settings."""
+    return lambda p, grad, buffer, s: sgd_step(p, grad, buffer, change(s))
+
+
+class WrongSGD(NamedTuple):
+    description: str  # completes "it matches ..."
+    step: Step
+    shared_buffer: bool = False
+
+
+# Known mistakes, by short name; tried in this order.
+SGD_MISTAKES = {
+    "decay after momentum": WrongSGD(
+        "weight decay added after the momentum buffer (it goes into g first)", decay_after_momentum),
+    "one shared momentum buffer": WrongSGD(
+        "one momentum buffer shared by all the parameters (each needs its own)", sgd_step, shared_buffer=True),
+    "dampened momentum": WrongSGD(
+        "a dampened buffer b = momentum * b + (1 - momentum) * g (PyTorch adds g itself)", dampened),
+    "uphill step": WrongSGD(
+        "p + lr * g: the step goes uphill", with_settings(lambda s: s._replace(lr=-s.lr))),
+    "weight decay sign": WrongSGD(
+        "g = grad - weight_decay * p: the weight decay has the wrong sign (it pulls p towards 0 with +)",
+        with_settings(lambda s: s._replace(weight_decay=-s.weight_decay))),
+    "first step doubled": WrongSGD(
+        "a first step with b = momentum * g + g: at the first step b = g, and only later b = momentum * b + g "
+        "(is an else missing after the first-step branch?)", first_step_doubled),
+    # b = g at every step: the same as no momentum at all.
+    "momentum never builds up": WrongSGD(
+        "momentum that never builds up (b = g at every step), as if momentum were left out. Is momentum used at all "
+        "(b = momentum * b + g)? Or is the buffer p.grad's own array, which zero_grad or backprop then resets? "
+        "Make it a copy at the first step", with_settings(lambda s: s._replace(momentum=0.0))),
+    "weight decay left out": WrongSGD(
+        "weight decay left out: the step ignores weight_decay (g = grad + weight_decay * p before anything else)",
+        with_settings(lambda s: s._replace(weight_decay=0.0))),
 }
+
+
+def sgd_mistake(got: np.ndarray, step: int, index: int, initial: list[np.ndarray], grads: list[list[Any]], settings: SGDSettings) -> Any:
+    """The short name of the first known mistake whose trajectory gives parameter `index` this value after `step` (or None)."""
+    for name, wrong in SGD_MISTAKES.items():
+        trajectory = sgd_trajectory(initial, grads, settings, wrong.step, wrong.shared_buffer)
+        if values_match(got, trajectory[step - 1][index]):
+            return name
+    return None
 
 
 def sgd_case(
@@ -1137,7 +1311,8 @@ def sgd_case(
         [None if index == missing_grad else normal(seed + 100 * (step + 1) + index, shape) for index, shape in enumerate(SGD_SHAPES)]
         for step in range(steps)
     ]
-    settings = f"lr={lr}" + (f", momentum={momentum}" if momentum else "") + (f", weight_decay={weight_decay}" if weight_decay else "")
+    settings = SGDSettings(lr, momentum, weight_decay)
+    settings_text = f"lr={lr}" + (f", momentum={momentum}" if momentum else "") + (f", weight_decay={weight_decay}" if weight_decay else "")
     # What p.grad holds at each step: with accumulation, the sum of the gradients so far.
     held = grads
     if accumulate_in_place:
@@ -1188,41 +1363,54 @@ def sgd_case(
             "none_at_step": none_at_step,
         }
 
+    made = f"SGD({'a generator of ' if generator else 'a tuple of ' if defaults else ''}3 parameters, {settings_text})"
+    if accumulate_in_place:
+        made += ", gradients accumulated in place (p.grad.array += g) with no zero_grad between steps,"
+
     @case.judge
-    def _(observation: dict[str, Any]) -> None:
+    def judge_sgd_case(observation: dict[str, Any]) -> None:
         try:
             judge_sgd(observation)
         except CaseFailure as failure:
             if defaults:
                 raise CaseFailure(
                     f"{failure} Called without momentum or weight_decay, SGD must do plain gradient descent: "
-                    "their defaults are momentum=0.0 and weight_decay=0.0."
+                    "their defaults are momentum=0.0 and weight_decay=0.0.",
+                    mistake=failure.mistake, size=failure.size,
                 ) from None
             raise
 
-    def check_grads_untouched(observation: dict[str, Any]) -> None:
-        made_text = f"SGD(3 parameters, {settings})"
-        for step, grads_after in enumerate(observation["grads_after"], start=1):
-            for index, grad in enumerate(grads_after):
-                want = held[step - 1][index]
-                if want is None:
-                    continue
-                got = np.asarray(grad.get("values", np.nan), dtype=np.float64)
-                if got.shape != want.shape or not np.allclose(got, want, rtol=1e-6, atol=1e-7):
-                    raise CaseFailure(
-                        f"{made_text}: step {step} changed parameter {index}'s grad. step must leave p.grad as it was; "
-                        "if your momentum buffer is p.grad's own array, copy it first."
-                    )
-
-
     def judge_sgd(observation: dict[str, Any]) -> None:
-        made = f"SGD({'a generator of ' if generator else 'a tuple of ' if defaults else ''}3 parameters, {settings})"
+        expect_some_parameter_changed(observation)
+        expect_zeroed(observation)
+        # A zero_grad that gives every parameter zeros (allowed) leaves the
+        # parameter without a gradient holding zeros, not None: it is then
+        # stepped like any other, with weight decay and momentum.
+        effective = [
+            [np.zeros(SGD_SHAPES[index], dtype=np.float32) if grad is None and not none_at_step[index] else grad
+             for index, grad in enumerate(step_grads)]
+            for step_grads, none_at_step in zip(held, observation["none_at_step"])
+        ]
         if accumulate_in_place:
-            made += ", gradients accumulated in place (p.grad.array += g) with no zero_grad between steps,"
+            expect_grads_untouched(observation)  # a changed p.grad explains wrong steps here
+        expected = sgd_trajectory(initial, effective, settings)
+        for step, (got_params, want_params) in enumerate(zip(observation["history"], expected), start=1):
+            for index, (got, want) in enumerate(zip(got_params, want_params)):
+                expect_parameter(got, want, step, index, effective, observation["none_at_step"][step - 1][index])
+        expect_grads_untouched(observation)
+        expect_each(observation, [
+            Check("leaves", [True] * len(SGD_SHAPES),
+                  "{made}: after the steps, a parameter has a recipe or no longer requires grad. "
+                  "Update p.array in place (or assign a new array), without Tensor operations.", "Tensor operations in step"),
+        ], made=made)
+
+    def expect_some_parameter_changed(observation: dict[str, Any]) -> None:
         first_step = [np.asarray(got.get("values", np.nan), dtype=np.float64) for got in observation["history"][0]]
         if all(got.shape == start.shape and np.array_equal(got, start) for got, start in zip(first_step, initial)):
             reason = " Was the generator of parameters read twice? Keep a list of it, made once in __init__." if generator else ""
-            raise CaseFailure(f"{made}: step() changed no parameter.{reason}")
+            raise CaseFailure(f"{made}: step() changed no parameter.{reason}", mistake="a generator read twice" if generator else None)
+
+    def expect_zeroed(observation: dict[str, Any]) -> None:
         for step, zeroed in enumerate(observation["zeroed"][1:], start=1):
             for index, grad in enumerate(zeroed or []):
                 if grad.get("type") == "NoneType":
@@ -1235,36 +1423,38 @@ def sgd_case(
                 if values.size and not np.all(values == 0):
                     raise CaseFailure(
                         f"{made}: after zero_grad() (before step {step + 1}), parameter {index}'s grad still holds "
-                        "the old gradient. zero_grad must set every p.grad to None (or to zeros)."
+                        "the old gradient. zero_grad must set every p.grad to None (or to zeros).",
+                        mistake="zero_grad resets nothing",
                     )
-        # A zero_grad that gives every parameter zeros (allowed) leaves the
-        # parameter without a gradient holding zeros, not None: it is then
-        # stepped like any other, with weight decay and momentum.
-        effective = [
-            [np.zeros(SGD_SHAPES[index], dtype=np.float32) if grad is None and not none_at_step[index] else grad
-             for index, grad in enumerate(step_grads)]
-            for step_grads, none_at_step in zip(held, observation["none_at_step"])
-        ]
-        if accumulate_in_place:
-            check_grads_untouched(observation)  # a changed p.grad explains wrong steps here
-        expected = sgd_run(initial, effective, lr, momentum, weight_decay)
-        for step, (got_params, want_params) in enumerate(zip(observation["history"], expected), start=1):
-            for index, (got, want) in enumerate(zip(got_params, want_params)):
-                what = f"parameter {index} (shape {SGD_SHAPES[index]}) after step {step} of {made}"
-                got_values = np.asarray(got.get("values", np.nan), dtype=np.float64)
-                if step == 1 and got_values.shape == want.shape and np.array_equal(got_values, initial[index]) and index != missing_grad:
-                    raise CaseFailure(f"{what} has not changed, though it has a gradient.")
-                if got_values.shape == want.shape and not np.allclose(got_values, want, rtol=1e-4, atol=1e-5):
-                    for mistake, flags in WRONG_SGDS.items():
-                        wrong = sgd_run(initial, effective, lr, momentum, weight_decay, **flags)
-                        if np.allclose(got_values, wrong[step - 1][index], rtol=1e-4, atol=1e-5):
-                            raise CaseFailure(f"{what} is wrong: it matches {mistake}. PyTorch's step: g = grad + weight_decay * p; b = momentum * b + g (b = g at first); p -= lr * b.")
-                    if index == missing_grad and observation["none_at_step"][step - 1][index]:
-                        raise CaseFailure(f"{what} changed, but it never had a gradient (its grad is None): skip such parameters.")
-                expect_array(got, want, what=what)
-        check_grads_untouched(observation)
-        if not all(observation["leaves"]):
-            raise CaseFailure(f"{made}: after the steps, a parameter has a recipe or no longer requires grad. Update p.array in place (or assign a new array), without Tensor operations.")
+
+    def expect_parameter(got: dict[str, Any], want: np.ndarray, step: int, index: int, effective: list[Any], had_no_grad: bool) -> None:
+        what = f"parameter {index} (shape {SGD_SHAPES[index]}) after step {step} of {made}"
+        got_values = np.asarray(got.get("values", np.nan), dtype=np.float64)
+        if got_values.shape == want.shape:
+            if step == 1 and np.array_equal(got_values, initial[index]) and index != missing_grad:
+                raise CaseFailure(f"{what} has not changed, though it has a gradient.")
+            if not values_match(got_values, want):
+                mistake = sgd_mistake(got_values, step, index, initial, effective, settings)
+                if mistake is not None:
+                    description = SGD_MISTAKES[mistake].description
+                    raise CaseFailure(f"{what} is wrong: it matches {description}. {PYTORCH_STEP}", mistake=mistake)
+                if index == missing_grad and had_no_grad:
+                    raise CaseFailure(
+                        f"{what} changed, but it never had a gradient (its grad is None): skip such parameters.",
+                        mistake="a step without a gradient",
+                    )
+        expect_array(got, want, what=what)
+
+    def expect_grads_untouched(observation: dict[str, Any]) -> None:
+        for step, grads_after in enumerate(observation["grads_after"], start=1):
+            for index, grad in enumerate(grads_after):
+                want = held[step - 1][index]
+                # p.grad must be left exactly as it was: a tighter tolerance than for computed values.
+                if want is not None and not values_match(grad.get("values", np.nan), want, rtol=1e-6, atol=1e-7):
+                    raise CaseFailure(
+                        f"SGD(3 parameters, {settings_text}): step {step} changed parameter {index}'s grad. step must leave p.grad as it was; "
+                        "if your momentum buffer is p.grad's own array, copy it first."
+                    )
 
 
 sgd_case("SGD(lr=0.1), 3 steps", 500, 3, lr=0.1)
