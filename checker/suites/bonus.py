@@ -402,8 +402,10 @@ def gradient_case(problem: GradientProblem) -> None:
         except CaseFailure as failure:
             if failure.mistake in known:  # a known wrong difference quotient says it all
                 raise
-            text, mistake = gradient_diagnosis(problem, observation, dtypes)
-            raise CaseFailure(f"{failure}{text}", mistake=mistake or failure.mistake, size=failure.size) from None
+            # Neither its size nor a mistake name: a problem whose result
+            # matches a known wrong quotient is shown first, then the first
+            # problem (x near 0), which shows these mistakes best.
+            raise CaseFailure(f"{failure}{gradient_diagnosis(problem, observation, dtypes)}") from None
 
 
 def wrong_differences(problem: GradientProblem) -> dict[str, Callable[[], np.ndarray]]:
@@ -436,26 +438,25 @@ def wrong_differences(problem: GradientProblem) -> dict[str, Callable[[], np.nda
     }
 
 
-def gradient_diagnosis(problem: GradientProblem, observation: dict[str, Any], dtypes: list[str]) -> tuple[str, str | None]:
-    """What else a wrong result shows: words to add to the message, and the mistake they name ("", None: nothing)."""
+def gradient_diagnosis(problem: GradientProblem, observation: dict[str, Any], dtypes: list[str]) -> str:
+    """What else a wrong result shows, in words to add to the message ('' when nothing)."""
     if dtypes:
-        return (f"\nf was called with {', '.join(dtypes)} arrays: work in float64 (float32 cannot even represent x + 1e-6 for most x).",
-                "float32 work")
+        return f"\nf was called with {', '.join(dtypes)} arrays: work in float64 (float32 cannot even represent x + 1e-6 for most x)."
     size = problem.x.size
     if observation["calls"] == size + 1:
         return ("\nf was called once per entry plus once: that looks like a one-sided difference (f(x + eps) - f(x)) / eps. "
-                "Use central differences.", "a one-sided difference")
+                "Use central differences.")
     got = observation["result"].get("values")
     if got is None:
-        return "", None
+        return ""
     if values_match(got, 2 * problem.expected, rtol=1e-5, atol=1e-9):
-        return "\nThe central difference divides by the distance between its two points: 2 * eps, not eps.", "divided by eps"
+        return "\nThe central difference divides by the distance between its two points: 2 * eps, not eps."
     if problem.eps is not None:
         eps = problem.eps
         derivative = {SMALL_EPS: 3 * W23 * X23**2, LARGE_EPS: 3 * W23 * np.cos(3 * X23)}[eps]
         if values_match(got, derivative, rtol=1e-6, atol=1e-8):
-            return f"\nYour result is the exact derivative, not the central difference with step eps={eps}. Is the eps argument used?", "eps ignored"
-    return "", None
+            return f"\nYour result is the exact derivative, not the central difference with step eps={eps}. Is the eps argument used?"
+    return ""
 
 
 for problem in GRADIENT_PROBLEMS:
