@@ -6,9 +6,10 @@ those that save by replacing the file). On a change it runs `python -m
 checker check` as a fresh process, so each run sees the student's latest
 code and nothing is left over from the last one.
 
-Like rustlings, it follows one exercise at a time: the first that does not
-pass (of EXERCISE, when given; else of the course). When that one passes, it
-says so and moves to the next exercise that does not pass. Each screen shows
+Like rustlings, it follows one exercise at a time (of EXERCISE, when given;
+else of the course): the one the report would show first, the first started
+exercise that does not pass, else the first not started
+(results.first_to_fix). When that one passes, it says so and moves on. Each screen shows
 only the exercise being followed, then one line of course progress, so that
 it fits a terminal of normal height.
 """
