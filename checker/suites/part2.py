@@ -917,17 +917,28 @@ for spec_name in GRAPH_SPECS:
 # without a copy, or adding into it in place, then shows.
 
 
+def unbroadcast_given(gradient: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """sum_to_shape, except for a gradient with fewer dims than `shape`, handed back as it is.
+
+    Only a wrong backprop passes one (it started from the number 1, not from
+    ones shaped like end_node): the judge then names that mistake, where
+    sum_to_shape would raise.
+    """
+    gradient = np.asarray(gradient)
+    return gradient if gradient.ndim < len(shape) else sum_to_shape(gradient, shape)
+
+
 def _add_back(grad_out: np.ndarray, out: np.ndarray, x: Any, y: Any, position: int) -> np.ndarray:
     shape = np.shape(x if position == 0 else y)
-    return grad_out if shape == np.shape(grad_out) else sum_to_shape(grad_out, shape)
+    return grad_out if shape == np.shape(grad_out) else unbroadcast_given(grad_out, shape)
 
 
 KNOWN_GOOD_BACKWARD = {
     (np.log, 0): lambda g, out, x: g / x,
     (np.exp, 0): lambda g, out, x: g * out,
     (np.negative, 0): lambda g, out, x: -g,
-    (np.multiply, 0): lambda g, out, x, y: sum_to_shape(g * y, np.shape(x)),
-    (np.multiply, 1): lambda g, out, x, y: sum_to_shape(g * x, np.shape(y)),
+    (np.multiply, 0): lambda g, out, x, y: unbroadcast_given(g * y, np.shape(x)),
+    (np.multiply, 1): lambda g, out, x, y: unbroadcast_given(g * x, np.shape(y)),
     (np.add, 0): lambda g, out, x, y: _add_back(g, out, x, y, 0),
     (np.add, 1): lambda g, out, x, y: _add_back(g, out, x, y, 1),
     (np.sum, 0): lambda g, out, x, *, axis: np.broadcast_to(np.expand_dims(g, axis), np.shape(x)).copy(),
