@@ -5,10 +5,15 @@
 - The oracle's side: `sum_to_shape` (unbroadcast, done right, in float64).
 - Reading observations: `as_array` (a Tensor seen as its array),
   `expect_returned` and `returned_none` (from numeric: the message for a
-  forgotten `return`).
-- `backward_case` covers the most common test of the course: call a backward
-  function on float32 inputs, as the Tensor machinery would, and compare its
-  result with a float64 numerical gradient of the forward NumPy function.
+  forgotten `return`), `matches` (does a result equal a known wrong answer?
+  numeric's tolerances, loosened as diagnose loosens them).
+- Probes: `observe_call` calls a student function on copies of its inputs
+  and reports its result and the inputs it changed.
+- Case builders, fed one row of a suite's table at a time: `call_case` (a
+  function's result against the oracle's answer) and `backward_case`, the
+  most common test of the course: call a backward function on float32
+  inputs, as the Tensor machinery would, and compare its result with a
+  float64 numerical gradient of the forward NumPy function.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import zlib
 import numpy as np
 
 from ..cases import Case, CaseFailure, register
-from ..numeric import expect_array, numerical_vjp, returned_none
+from ..numeric import ATOL, RTOL, expect_array, numerical_vjp, returned_none, values_match
 from ..observe import attempt, returned, where_raised
 from ..seeds import rng
 
@@ -68,8 +73,46 @@ def expect_returned(observation: Any, what: str, should: str = "") -> None:
         raise CaseFailure(returned_none(what, should))
 
 
+def matches(got: Any, wrong: Any) -> bool:
+    """Does a result equal a known wrong answer (same shape, every entry)?
+
+    got: an array, or an observation holding one. The tolerances are
+    numeric's, ten times looser, as diagnose uses them to name a known
+    mistake: float32 slips must not hide which formula was used.
+    """
+    if isinstance(got, dict):
+        if "values" not in got:
+            return False
+        got = got["values"]
+    return values_match(np.asarray(got, dtype=np.float64), np.asarray(wrong, dtype=np.float64), rtol=RTOL * 10, atol=ATOL * 10)
+
+
 def copies(values: Sequence[Any]) -> list[Any]:
     return [value.copy() if isinstance(value, np.ndarray) else value for value in values]
+
+
+def observe_call(
+    function: Callable[..., Any],
+    args: Sequence[Any],
+    names: Sequence[str],
+    kwargs: dict[str, Any] | None = None,
+    *,
+    catch: bool = False,
+) -> dict[str, Any]:
+    """Probe side: call `function` on copies of `args`; what it returned, and which arrays it changed.
+
+    catch: an exception is an observation too ({"raised": ...}), for a
+    judge that can name the mistake behind it.
+    """
+    inputs = copies(args)
+    if catch:
+        outcome = attempt(function, *inputs, **(kwargs or {}))
+        if "raised" in outcome:
+            return {"raised": outcome["raised"]}
+        result = outcome["returned"]
+    else:
+        result = returned(function(*inputs, **(kwargs or {})))
+    return {"result": result, "mutated": changed_inputs(args, inputs, names)}
 
 
 def changed_inputs(before: Sequence[Any], after: Sequence[Any], names: Sequence[str]) -> list[list[Any]]:
@@ -108,6 +151,41 @@ def expect_not_a_python_number(result: dict[str, Any], what: str) -> None:
         )
 
 
+def call_case(
+    exercise: str,
+    name: str,
+    *,
+    module: str,
+    function: str,
+    args: Sequence[Any],
+    arg_names: Sequence[str],
+    expected: Callable[[], np.ndarray],
+    what: str,
+    broadcast_shape: tuple[int, ...] | None = None,
+    mistakes: dict[str, Any] | None = None,
+    check_first: Callable[[dict[str, Any]], None] | None = None,
+) -> Case:
+    """A case calling `module.function(*args)` and comparing its result with the oracle's.
+
+    expected: computes the right answer in float64 (in the judge only).
+    what: how messages name the call.
+    mistakes: known wrong answers, as for expect_array.
+    check_first: looks at the result before the comparison, to name a
+    mistake that the comparison alone would only call a wrong shape or value.
+    """
+
+    def probe(student: Any) -> dict[str, Any]:
+        return observe_call(getattr(getattr(student, module), function), args, arg_names)
+
+    def judge_call(observation: dict[str, Any]) -> None:
+        expect_untouched(observation, function)
+        if check_first is not None:
+            check_first(observation["result"])
+        expect_array(observation["result"], expected(), what=what, broadcast_shape=broadcast_shape, mistakes=mistakes)
+
+    return register(Case(exercise, name, probe, judge_call))
+
+
 def backward_case(
     exercise: str,
     name: str,
@@ -120,7 +198,7 @@ def backward_case(
     grad_out: np.ndarray | None = None,
     kwargs: dict[str, Any] | None = None,
     arg_names: Sequence[str] = ("x", "y"),
-    seed: int = 0,
+    seed: int | str | None = None,
     mistakes: dict[str, Any] | None = None,
     broadcasting: bool = True,
     explain_error: Callable[[dict[str, Any]], str] | None = None,
@@ -128,7 +206,8 @@ def backward_case(
     """A case calling `function(grad_out, out, *args, **kwargs)`; the gradient is for args[wrt].
 
     args: float32 arrays or plain Python numbers. grad_out defaults to a
-    random normal array shaped like the output (never all ones).
+    random normal array shaped like the output (never all ones), drawn from
+    the input named `seed` (by default, the case's name).
     mistakes: known wrong formulas, {description: function}, each called
     like the backward function (grad_out, out, *args, **kwargs) on float64
     copies, only when a result is wrong. The description completes "it
@@ -145,23 +224,12 @@ def backward_case(
     kwargs = dict(kwargs or {})
     out = np.asarray(forward(*args, **kwargs))
     if grad_out is None:
-        grad_out = float32(rng(seed).normal(size=out.shape))
+        grad_out = normal(name if seed is None else seed, out.shape)
     names = ["grad_out", "out", *arg_names[: len(args)]]
 
     def probe(student: Any) -> dict[str, Any]:
-        inputs = [grad_out.copy(), out.copy(), *copies(args)]
         backward = getattr(getattr(student, module), function)
-        if explain_error is not None:
-            outcome = attempt(backward, *inputs, **kwargs)
-            if "raised" in outcome:
-                return {"raised": outcome["raised"]}
-            result = outcome["returned"]
-        else:
-            result = returned(backward(*inputs, **kwargs))
-        return {
-            "result": result,
-            "mutated": changed_inputs([grad_out, out, *args], inputs, names),
-        }
+        return observe_call(backward, [grad_out, out, *args], names, kwargs, catch=explain_error is not None)
 
     shapes = ", ".join(
         f"{n}: {np.shape(a)}" if isinstance(a, np.ndarray) else f"{n}: the number {a}" if isinstance(a, (int, float)) else f"{n}={a!r}"
@@ -169,7 +237,7 @@ def backward_case(
     )
     what = f"{function}(grad_out, out, {', '.join(names[2:])}{''.join(f', {k}={v!r}' for k, v in kwargs.items())}) with {shapes}"
 
-    def judge(observation: dict[str, Any]) -> None:
+    def judge_backward(observation: dict[str, Any]) -> None:
         if "raised" in observation:
             error = observation["raised"]
             explanation = explain_error(error) if explain_error is not None else ""
@@ -187,7 +255,7 @@ def backward_case(
             known[description] = lambda formula=formula: formula(*_float64_copies([grad_out, out, *args]), **kwargs)
         expect_array(observation["result"], expected, what=what, broadcast_shape=broadcast_shape, mistakes=known)
 
-    return register(Case(exercise, name, probe, judge))
+    return register(Case(exercise, name, probe, judge_backward))
 
 
 def common_mistakes(
@@ -234,11 +302,7 @@ def _swapped_gradient(
     operands have different shapes.
     """
     stretched = [np.broadcast_to(arg, out.shape).copy() if isinstance(arg, np.ndarray) else arg for arg in args]
-    full = numerical_vjp(forward, stretched, other, grad_out, kwargs)
-    target = np.shape(args[wrt])
-    full = full.sum(axis=tuple(range(full.ndim - len(target))))
-    stretched_dims = tuple(dim for dim, size in enumerate(target) if size == 1 and full.shape[dim] != 1)
-    return full.sum(axis=stretched_dims, keepdims=True)
+    return sum_to_shape(numerical_vjp(forward, stretched, other, grad_out, kwargs), np.shape(args[wrt]))
 
 
 def _float64_copies(values: Sequence[Any]) -> list[Any]:

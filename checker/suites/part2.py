@@ -40,7 +40,7 @@ from ..cases import CaseFailure, probe
 from ..numeric import expect_array, numerical_vjp
 from ..seeds import rng
 from ..observe import attempt, returned, where_raised
-from .common import changed_inputs, expect_untouched, float32
+from .common import changed_inputs, expect_returned, expect_untouched, normal, sum_to_shape, uniform
 
 # ---------------------------------------------------------------------------
 # Shared probe helpers
@@ -128,8 +128,7 @@ def expect_forward(
     inputs that do not require grad: keeping them is harmless).
     """
     if not observation.get("is_tensor"):
-        if observation["value"].get("type") == "NoneType":
-            raise CaseFailure(f"{what} returned None; it should return a Tensor. Did you forget a `return`?")
+        expect_returned(observation["value"], what, "a Tensor")
         raise CaseFailure(f"{what} returned a {observation['value'].get('type')}; it should return a Tensor.")
     expect_array(observation["value"], value, what=f"the .array of {what}")
     if observation["requires_grad"] is not requires_grad:
@@ -200,27 +199,34 @@ LOOKUP_ENTRIES = [("np.log", 0), ("np.multiply", 0), ("np.multiply", 1), ("softs
 FORWARDS = {"np.log": np.log, "np.multiply": np.multiply, "softsign": softsign}
 
 
+def lookup_outcome(lookup: Any, forward: Callable, position: int, back: Callable) -> Any:
+    """Probe side: "same" when get_back_func finds `back` itself, else what it returned or raised."""
+    result = attempt(lookup.get_back_func, forward, position)
+    return "same" if "returned" in result and lookup.get_back_func(forward, position) is back else result
+
+
+def expect_no_raise(outcome: Any, key: str) -> None:
+    if outcome != "same" and "raised" in outcome:
+        error = outcome["raised"]
+        raise CaseFailure(f"get_back_func({key}) raised {error['type']}: {error['message']}, after add_back_func registered it.")
+
+
 @probe("2.1", "returns each registered backward function")
 def lookup_roundtrip(student: Any) -> dict[str, Any]:
     lookup = student.part2_autograd.BackwardFuncLookup()
     backs = {entry: _back_stub(f"back_{index}") for index, entry in enumerate(LOOKUP_ENTRIES)}
     for (name, position), back in backs.items():
         lookup.add_back_func(FORWARDS[name], position, back)
-    found = {}
-    for (name, position), back in backs.items():
-        result = attempt(lookup.get_back_func, FORWARDS[name], position)
-        found[f"{name}, {position}"] = "same" if "returned" in result and lookup.get_back_func(FORWARDS[name], position) is back else result
-    return found
+    return {f"{name}, {position}": lookup_outcome(lookup, FORWARDS[name], position, back) for (name, position), back in backs.items()}
 
 
 @lookup_roundtrip.judge
-def _(observation: dict[str, Any]) -> None:
+def judge_lookup_roundtrip(observation: dict[str, Any]) -> None:
     for key, outcome in observation.items():
-        if outcome == "same":
-            continue
-        if "raised" in outcome:
-            raise CaseFailure(f"get_back_func({key}) raised {outcome['raised']['type']}: {outcome['raised']['message']}, after add_back_func registered it.")
-        raise CaseFailure(f"get_back_func({key}) returned {outcome['returned'].get('repr', outcome['returned'].get('type'))}, not the function registered for ({key}).")
+        expect_no_raise(outcome, key)
+        if outcome != "same":
+            found = outcome["returned"].get("repr", outcome["returned"].get("type"))
+            raise CaseFailure(f"get_back_func({key}) returned {found}, not the function registered for ({key}).")
 
 
 @probe("2.1", "a missing entry raises KeyError naming the function and the position")
@@ -235,7 +241,7 @@ def lookup_missing(student: Any) -> dict[str, Any]:
 
 
 @lookup_missing.judge
-def _(observation: dict[str, Any]) -> None:
+def judge_lookup_missing(observation: dict[str, Any]) -> None:
     for key, name, position in (("softsign, 3", "softsign", "3"), ("np.exp, 0", "exp", "0")):
         if "returned" in observation[key]:
             raise CaseFailure(
@@ -268,24 +274,21 @@ def lookup_same_name(student: Any) -> dict[str, Any]:
     first, second = _back_stub("softsign_back"), _back_stub("scaled_softsign_back")
     lookup.add_back_func(softsign, 0, first)
     lookup.add_back_func(other, 0, second)
-    found = {}
-    for label, forward, back in (("softsign", softsign, first), ("the other softsign", other, second)):
-        result = attempt(lookup.get_back_func, forward, 0)
-        found[label] = "same" if "returned" in result and lookup.get_back_func(forward, 0) is back else result
-    return found
+    return {
+        "softsign, 0": lookup_outcome(lookup, softsign, 0, first),
+        "the other softsign, 0": lookup_outcome(lookup, other, 0, second),
+    }
 
 
 @lookup_same_name.judge
-def _(observation: dict[str, Any]) -> None:
-    for label, outcome in observation.items():
-        if outcome == "same":
-            continue
-        if "raised" in outcome:
-            raise CaseFailure(f"get_back_func({label}, 0) raised {outcome['raised']['type']}: {outcome['raised']['message']}, after add_back_func registered it.")
-        raise CaseFailure(
-            f"two different forward functions with the same name (both called softsign) got the same entry: get_back_func({label}, 0) "
-            "returned the other one's backward function. Key the table by the function itself, not by its __name__."
-        )
+def judge_lookup_same_name(observation: dict[str, Any]) -> None:
+    for key, outcome in observation.items():
+        expect_no_raise(outcome, key)
+        if outcome != "same":
+            raise CaseFailure(
+                f"two different forward functions with the same name (both called softsign) got the same entry: get_back_func({key}) "
+                "returned the other one's backward function. Key the table by the function itself, not by its __name__."
+            )
 
 
 @probe("2.1", "two lookups do not share their entries")
@@ -297,7 +300,7 @@ def lookup_independent(student: Any) -> dict[str, Any]:
 
 
 @lookup_independent.judge
-def _(observation: dict[str, Any]) -> None:
+def judge_lookup_independent(observation: dict[str, Any]) -> None:
     if "returned" in observation["second"]:
         raise CaseFailure(
             "a function registered in one BackwardFuncLookup was found in another. Is the table a class attribute? "
@@ -309,10 +312,10 @@ def _(observation: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------
 # 2.2 log_forward and multiply_forward
 
-X34 = float32(rng(201).uniform(0.5, 2.0, size=(3, 4)))
-Y34 = float32(rng(202).normal(size=(3, 4)))
-COL = float32(rng(203).normal(size=(3, 1)))
-ROW = float32(rng(204).normal(size=(1, 4)))
+X34 = uniform(201, (3, 4), 0.5, 2.0)
+Y34 = normal(202, (3, 4))
+COL = normal(203, (3, 1))
+ROW = normal(204, (1, 4))
 
 
 def forward_probe(student: Any, call: Callable[[Any, dict[int, str]], Any], inputs: dict[str, tuple[np.ndarray, bool]],
@@ -334,10 +337,6 @@ def forward_probe(student: Any, call: Callable[[Any, dict[int, str]], Any], inpu
     return description
 
 
-def expect_inputs_kept(observation: dict[str, Any], what: str) -> None:
-    expect_untouched(observation, what)
-
-
 def forward_case(exercise: str, name: str, *, call: Callable, inputs: dict[str, tuple[np.ndarray, bool]], func: Callable,
                  func_name: str, what: str, expected: Callable[[], np.ndarray], requires_grad: bool,
                  args: list[str] | None = None, kwargs: dict[str, str] | None = None,
@@ -348,8 +347,8 @@ def forward_case(exercise: str, name: str, *, call: Callable, inputs: dict[str, 
         return forward_probe(student, lambda tensors: call(student, tensors), inputs, func, tracking)
 
     @case.judge
-    def _(observation: dict[str, Any]) -> None:
-        expect_inputs_kept(observation, what)
+    def judge_forward(observation: dict[str, Any]) -> None:
+        expect_untouched(observation, what)
         expect_forward(observation, what=what, value=expected(), requires_grad=requires_grad, func=func_name,
                        args=args, kwargs=kwargs, parents_required=parents_required, parents_allowed=parents_allowed)
 
@@ -470,7 +469,7 @@ def wrap_reads_tracking_late(student: Any) -> dict[str, Any]:
 
 
 @wrap_reads_tracking_late.judge
-def _(observation: dict[str, Any]) -> None:
+def judge_wrap_reads_tracking_late(observation: dict[str, Any]) -> None:
     if not observation["on"] or observation["off"]:
         raise CaseFailure(
             "a function wrapped while tracking was off should still track once it is back on, and vice versa: "
@@ -590,8 +589,7 @@ def expect_topological(observation: dict[str, Any], graph: dict[Any, list[Any]],
                        node_word: str = "node") -> None:
     """The order holds each reachable node once, children before parents (or after, when reverse), root at the end (or start)."""
     if "not_a_list" in observation:
-        if observation["not_a_list"].get("type") == "NoneType":
-            raise CaseFailure(f"{what} returned None; it should return a list of {node_word}s. Did you forget a `return`?")
+        expect_returned(observation["not_a_list"], what, f"a list of {node_word}s")
         raise CaseFailure(f"{what} returned a {observation['not_a_list'].get('type')}; it should return a list of {node_word}s.")
     order = observation["order"]
     if any(label is None for label in order):
@@ -638,19 +636,52 @@ def _ordered(order: list[Any], graph: dict[Any, list[Any]], reverse: bool) -> bo
     )
 
 
-def topological_case(name: str, graph: dict[int, list[int]]) -> None:
-    @probe("2.4", f"sorts {name}")
-    def case(student: Any) -> dict[str, Any]:
-        nodes = build_nodes(graph)
-        return labels_of(student.part2_autograd.topological_sort(nodes[0], get_children), nodes)
+def sort_case(
+    title: str,
+    graph: dict[int, list[int]],
+    *,
+    what: str,
+    node_type: type = Node,
+    children: Callable[[Node], Any] = get_children,
+    catch: bool = False,
+    advice: str = "",
+    raised_advice: Callable[[dict[str, Any]], str] | None = None,
+) -> None:
+    """A case sorting `graph` from node 0 with topological_sort(root, children).
 
-    @case.judge
-    def _(observation: dict[str, Any]) -> None:
-        expect_topological(observation, graph, 0, what=f"topological_sort on {name}")
+    what: how messages name the call. node_type: the nodes' class (how they
+    compare). catch: an exception is judged (with raised_advice's words, or
+    advice's) instead of ending the probe. advice: added to every failure.
+    """
+
+    @probe("2.4", title)
+    def sorting(student: Any) -> dict[str, Any]:
+        nodes = build_nodes(graph, node_type)
+        sort = student.part2_autograd.topological_sort
+        if catch:
+            outcome = attempt(sort, nodes[0], children)
+            if "raised" in outcome:
+                return outcome
+        return labels_of(sort(nodes[0], children), nodes)
+
+    @sorting.judge
+    def judge_sorting(observation: dict[str, Any]) -> None:
+        if "raised" in observation:
+            error = observation["raised"]
+            words = raised_advice(error) if raised_advice is not None else advice
+            raise CaseFailure(
+                f"{what} raised {error.get('type')}: {error.get('message')}{where_raised(error)}.{' ' + words if words else ''}"
+            )
+        try:
+            expect_topological(observation, graph, 0, what=what)
+        except CaseFailure as failure:
+            if not advice:
+                raise
+            raise CaseFailure(f"{failure} {advice}", mistake=failure.mistake, size=failure.size) from None
 
 
 for graph_name, graph in GRAPHS.items():
-    topological_case(graph_name, graph)
+    sort_case(f"sorts {graph_name}", graph, what=f"topological_sort on {graph_name}")
 
 
 class AllEqualNode(Node):
@@ -676,24 +707,20 @@ def children_tuple(node: Node) -> tuple[Node, ...]:
 LARGE_GRAPH = random_dag(213, 300)
 
 
-@probe("2.4", "sorts a random graph of 300 nodes")
-def topological_large(student: Any) -> dict[str, Any]:
-    nodes = build_nodes(LARGE_GRAPH)
-    outcome = attempt(student.part2_autograd.topological_sort, nodes[0], get_children)
-    if "raised" in outcome:
-        return outcome
-    return labels_of(student.part2_autograd.topological_sort(nodes[0], get_children), nodes)
+def compared_with_is(error: dict[str, Any]) -> str:
+    """A ValueError (a cycle) on a graph without one: counts compared with `is`."""
+    if "ValueError" not in error.get("bases", []):
+        return ""
+    return (
+        "Do you compare counts or lengths with `is` or `is not`? Use == and !=: CPython shares the int "
+        "objects up to 256 only, so two equal larger ints can be distinct objects."
+    )
 
 
-@topological_large.judge
-def _(observation: dict[str, Any]) -> None:
-    what = "topological_sort on a random graph of 300 nodes (with no cycle)"
-    if "raised" in observation:
-        error = observation["raised"]
-        hint = (" Do you compare counts or lengths with `is` or `is not`? Use == and !=: CPython shares the int "
-                "objects up to 256 only, so two equal larger ints can be distinct objects." if "ValueError" in error.get("bases", []) else "")
-        raise CaseFailure(f"{what} raised {error.get('type')}: {error.get('message')}{where_raised(error)}.{hint}")
-    expect_topological(observation, LARGE_GRAPH, 0, what=what)
+sort_case(
+    "sorts a random graph of 300 nodes", LARGE_GRAPH,
+    what="topological_sort on a random graph of 300 nodes (with no cycle)", catch=True, raised_advice=compared_with_is,
+)
 
 
 @probe("2.4", "sorting again after the graph grew")
@@ -709,69 +736,30 @@ def topological_again(student: Any) -> dict[str, Any]:
 
 
 @topological_again.judge
-def _(observation: dict[str, Any]) -> None:
+def judge_topological_again(observation: dict[str, Any]) -> None:
     expect_topological(observation, {0: [1, 2, 4], 1: [3], 2: [3], 3: [4], 4: []}, 0,
                        what="topological_sort called again on a diamond that has grown a node since the first call "
                             "(nothing may be remembered between calls)")
 
 
-@probe("2.4", "get_children may return a generator")
-def topological_generator_children(student: Any) -> dict[str, Any]:
-    nodes = build_nodes(GRAPHS["a random graph of 30 nodes"])
-    return labels_of(student.part2_autograd.topological_sort(nodes[0], children_generator), nodes)
-
-
-@topological_generator_children.judge
-def _(observation: dict[str, Any]) -> None:
-    expect_topological(observation, GRAPHS["a random graph of 30 nodes"], 0,
-                       what="topological_sort with a get_children that returns a generator (any iterable is allowed)")
-
-
-@probe("2.4", "get_children may return a tuple")
-def topological_tuple_children(student: Any) -> dict[str, Any]:
-    nodes = build_nodes(GRAPHS["a diamond"])
-    return labels_of(student.part2_autograd.topological_sort(nodes[0], children_tuple), nodes)
-
-
-@topological_tuple_children.judge
-def _(observation: dict[str, Any]) -> None:
-    expect_topological(observation, GRAPHS["a diamond"], 0,
-                       what="topological_sort with a get_children that returns a tuple (any iterable is allowed)")
-
-
-@probe("2.4", "distinct nodes that say they are == are still distinct")
-def topological_all_equal(student: Any) -> dict[str, Any]:
-    nodes = build_nodes(GRAPHS["a diamond"], AllEqualNode)
-    outcome = attempt(student.part2_autograd.topological_sort, nodes[0], get_children)
-    if "raised" in outcome:
-        return outcome
-    return labels_of(student.part2_autograd.topological_sort(nodes[0], get_children), nodes)
-
-
-@topological_all_equal.judge
-def _(observation: dict[str, Any]) -> None:
-    what = "topological_sort on a diamond of nodes whose == says every node is equal"
-    advice = ("Two distinct nodes are two nodes, whatever their == says: compare them by identity "
-              "(`is`, or id() as the key), not with == or `in` on a list.")
-    if "raised" in observation:
-        error = observation["raised"]
-        raise CaseFailure(f"{what} raised {error.get('type')}: {error.get('message')}. {advice}")
-    try:
-        expect_topological(observation, GRAPHS["a diamond"], 0, what=what)
-    except CaseFailure as failure:
-        raise CaseFailure(f"{failure} {advice}") from None
-
-
-@probe("2.4", "compares nodes by identity, not with ==")
-def topological_identity(student: Any) -> dict[str, Any]:
-    graph = GRAPHS["a diamond"]
-    nodes = build_nodes(graph, TensorLikeNode)
-    return labels_of(student.part2_autograd.topological_sort(nodes[0], get_children), nodes)
-
-
-@topological_identity.judge
-def _(observation: dict[str, Any]) -> None:
-    expect_topological(observation, GRAPHS["a diamond"], 0, what="topological_sort on a diamond of nodes whose == is elementwise")
+sort_case(
+    "get_children may return a generator", GRAPHS["a random graph of 30 nodes"], children=children_generator,
+    what="topological_sort with a get_children that returns a generator (any iterable is allowed)",
+)
+sort_case(
+    "get_children may return a tuple", GRAPHS["a diamond"], children=children_tuple,
+    what="topological_sort with a get_children that returns a tuple (any iterable is allowed)",
+)
+sort_case(
+    "distinct nodes that say they are == are still distinct", GRAPHS["a diamond"], node_type=AllEqualNode, catch=True,
+    what="topological_sort on a diamond of nodes whose == says every node is equal",
+    advice="Two distinct nodes are two nodes, whatever their == says: compare them by identity "
+           "(`is`, or id() as the key), not with == or `in` on a list.",
+)
+sort_case(
+    "compares nodes by identity, not with ==", GRAPHS["a diamond"], node_type=TensorLikeNode,
+    what="topological_sort on a diamond of nodes whose == is elementwise",
+)
 
 
 def cycle_case(name: str, graph: dict[int, list[int]]) -> None:
@@ -781,7 +769,7 @@ def cycle_case(name: str, graph: dict[int, list[int]]) -> None:
         return attempt(student.part2_autograd.topological_sort, nodes[0], get_children)
 
     @case.judge
-    def _(observation: dict[str, Any]) -> None:
+    def judge_cycle(observation: dict[str, Any]) -> None:
         try:
             expect_raised(observation, "ValueError", f"topological_sort on {name}")
         except CaseFailure as failure:
@@ -853,8 +841,9 @@ def spec_graph(operations: list[tuple[str, list[Any], str]]) -> dict[str, list[s
     return graph
 
 
-def leaf(seed: int, shape: tuple[int, ...], low: float = 0.5, high: float = 2.0) -> np.ndarray:
-    return float32(rng(seed).uniform(low, high, size=shape))
+def leaf(name: int | str, shape: tuple[int, ...]) -> np.ndarray:
+    """A leaf's values, drawn from the input named `name`: in [0.5, 2), safe for log."""
+    return uniform(name, shape, 0.5, 2.0)
 
 
 def random_spec(seed: int, size: int) -> tuple[dict[str, tuple[np.ndarray, bool]], list[tuple[str, list[Any], str]]]:
@@ -908,7 +897,7 @@ def sorted_graph_case(name: str) -> None:
         return labels_of(student.part2_autograd.sorted_computational_graph(end), tensors)
 
     @case.judge
-    def _(observation: dict[str, Any]) -> None:
+    def judge_sorted_graph(observation: dict[str, Any]) -> None:
         graph = spec_graph(operations) if operations else {next(iter(leaves)): []}
         expect_topological(observation, graph, end_name(operations, leaves), what=f"sorted_computational_graph on {name}",
                            reverse=True, node_word="tensor")
@@ -928,30 +917,28 @@ for spec_name in GRAPH_SPECS:
 # without a copy, or adding into it in place, then shows.
 
 
-def _unbroadcast(gradient: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    while gradient.ndim > len(shape):
-        gradient = gradient.sum(axis=0)
-    for dim, size in enumerate(shape):
-        if size == 1 and gradient.shape[dim] != 1:
-            gradient = gradient.sum(axis=dim, keepdims=True)
-    return gradient
+def unbroadcast_given(gradient: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """sum_to_shape, except for a gradient with fewer dims than `shape`, handed back as it is.
 
-
-def _shape(value: Any) -> tuple[int, ...]:
-    return np.shape(value)
+    Only a wrong backprop passes one (it started from the number 1, not from
+    ones shaped like end_node): the judge then names that mistake, where
+    sum_to_shape would raise.
+    """
+    gradient = np.asarray(gradient)
+    return gradient if gradient.ndim < len(shape) else sum_to_shape(gradient, shape)
 
 
 def _add_back(grad_out: np.ndarray, out: np.ndarray, x: Any, y: Any, position: int) -> np.ndarray:
-    shape = _shape(x if position == 0 else y)
-    return grad_out if shape == np.shape(grad_out) else _unbroadcast(np.asarray(grad_out), shape)
+    shape = np.shape(x if position == 0 else y)
+    return grad_out if shape == np.shape(grad_out) else unbroadcast_given(grad_out, shape)
 
 
 KNOWN_GOOD_BACKWARD = {
     (np.log, 0): lambda g, out, x: g / x,
     (np.exp, 0): lambda g, out, x: g * out,
     (np.negative, 0): lambda g, out, x: -g,
-    (np.multiply, 0): lambda g, out, x, y: _unbroadcast(g * y, _shape(x)),
-    (np.multiply, 1): lambda g, out, x, y: _unbroadcast(g * x, _shape(y)),
+    (np.multiply, 0): lambda g, out, x, y: unbroadcast_given(g * y, np.shape(x)),
+    (np.multiply, 1): lambda g, out, x, y: unbroadcast_given(g * x, np.shape(y)),
     (np.add, 0): lambda g, out, x, y: _add_back(g, out, x, y, 0),
     (np.add, 1): lambda g, out, x, y: _add_back(g, out, x, y, 1),
     (np.sum, 0): lambda g, out, x, *, axis: np.broadcast_to(np.expand_dims(g, axis), np.shape(x)).copy(),
@@ -1110,12 +1097,12 @@ def backprop_case(name: str, *, with_end_grad: bool, times: int = 1, all_tensor_
     leaves, operations = BACKPROP_SPECS[name]
     end = end_name(operations, leaves)
     end_shape = np.shape(evaluate(operations, {n: v for n, (v, _) in leaves.items()})[end])
-    end_grad = float32(rng(len(name) + times).normal(size=end_shape)) if with_end_grad else None
     title = f"{name}, {'a random end_grad' if with_end_grad else 'end_grad None'}"
     if times > 1:
         title += f", backward called {times} times"
     if all_tensor_parents:
         title += ", every Tensor input a parent"
+    end_grad = normal(f"{title}: end_grad", end_shape) if with_end_grad else None
 
     @probe("2.6", title)
     def case(student: Any) -> dict[str, Any]:
@@ -1143,7 +1130,7 @@ def backprop_case(name: str, *, with_end_grad: bool, times: int = 1, all_tensor_
         }
 
     @case.judge
-    def _(observation: dict[str, Any]) -> None:
+    def judge_backprop(observation: dict[str, Any]) -> None:
         what = f"backprop on {name}"
         expect_untouched({"mutated": observation["leaves"]}, f"{what} (backprop must only write .grad)")
         expect_untouched({"mutated": observation["end_grad"]}, f"{what} (never modify the end_grad you are given)")
@@ -1191,7 +1178,7 @@ backprop_case("a random graph", with_end_grad=True)
 
 
 SUM_LEAF = leaf(245, (3, 4))
-SUM_END_GRAD = float32(rng(246).normal(size=(4,)))
+SUM_END_GRAD = normal(246, (4,))
 
 
 @probe("2.6", "keyword arguments reach the backward function: exp(a).sum(axis=0)")
@@ -1208,7 +1195,7 @@ def backprop_with_kwargs(student: Any) -> dict[str, Any]:
 
 
 @backprop_with_kwargs.judge
-def _(observation: dict[str, Any]) -> None:
+def judge_backprop_with_kwargs(observation: dict[str, Any]) -> None:
     raised = observation["outcome"].get("raised")
     if raised and "axis" in raised.get("message", ""):
         raise CaseFailure(
@@ -1222,11 +1209,13 @@ def _(observation: dict[str, Any]) -> None:
     expect_grads(observation["grads"], {"a": expected}, "backprop on s = exp(a).sum(axis=0)")
 
 
+LONE_LEAF, LONE_LEAF_END_GRAD = leaf(241, (2, 3)), normal(242, (2, 3))
+
+
 @probe("2.6", "backward from a leaf sets its grad to a copy of end_grad")
 def backprop_from_leaf(student: Any) -> dict[str, Any]:
-    values = leaf(241, (2, 3))
-    a = student.core.Tensor(values.copy(), requires_grad=True)
-    end_grad = student.core.Tensor(float32(rng(242).normal(size=(2, 3))))
+    a = student.core.Tensor(LONE_LEAF.copy(), requires_grad=True)
+    end_grad = student.core.Tensor(LONE_LEAF_END_GRAD.copy())
     with known_good_parts(student):
         student.part2_autograd.backprop(a, end_grad)
     shares = isinstance(a.grad, student.core.Tensor) and np.shares_memory(a.grad.array, end_grad.array)
@@ -1234,17 +1223,19 @@ def backprop_from_leaf(student: Any) -> dict[str, Any]:
 
 
 @backprop_from_leaf.judge
-def _(observation: dict[str, Any]) -> None:
-    expect_grads(observation["grads"], {"a": float32(rng(242).normal(size=(2, 3))).astype(np.float64)}, "backprop(a, end_grad) on a leaf a",
+def judge_backprop_from_leaf(observation: dict[str, Any]) -> None:
+    expect_grads(observation["grads"], {"a": LONE_LEAF_END_GRAD.astype(np.float64)}, "backprop(a, end_grad) on a leaf a",
                  {"a": {"as if end_grad were all ones (use the end_grad you are given, also when end_node is a leaf)": np.ones((2, 3))}})
     if observation["shares"]:
         raise CaseFailure("backprop(a, end_grad) on a leaf stored end_grad's own array in a.grad: store a copy.")
 
 
+SHARED_LEAVES = {"a": (leaf(243, (3,)), True), "b": (leaf(244, (3,)), True)}
+
+
 @probe("2.6", "two graphs sharing a leaf: the second backward adds to the first")
 def backprop_two_graphs(student: Any) -> dict[str, Any]:
-    leaves = {"a": (leaf(243, (3,)), True), "b": (leaf(244, (3,)), True)}
-    tensors = build_tensor_graph(student, leaves, [("multiply", ["a", "b"], "c"), ("log", ["a"], "d")])
+    tensors = build_tensor_graph(student, SHARED_LEAVES, [("multiply", ["a", "b"], "c"), ("log", ["a"], "d")])
     with known_good_parts(student):
         student.part2_autograd.backprop(tensors["c"], None)
         student.part2_autograd.backprop(tensors["d"], None)
@@ -1252,7 +1243,6 @@ def backprop_two_graphs(student: Any) -> dict[str, Any]:
 
 
 @backprop_two_graphs.judge
-def _(observation: dict[str, Any]) -> None:
-    a = leaf(243, (3,)).astype(np.float64)
-    b = leaf(244, (3,)).astype(np.float64)
+def judge_backprop_two_graphs(observation: dict[str, Any]) -> None:
+    a, b = (SHARED_LEAVES[name][0].astype(np.float64) for name in "ab")
     expect_grads(observation["grads"], {"a": b + 1 / a, "b": a}, "backprop on c = a * b, then on d = log(a)")

@@ -45,47 +45,38 @@ Mistakes these cases are built to catch:
 
 from __future__ import annotations
 
-from itertools import count
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ..cases import CaseFailure, probe
-from ..numeric import ATOL, RTOL, array_of, expect_array, numerical_vjp
+from ..numeric import ATOL, RTOL, array_of, expect_array, numerical_vjp, returned_none
 from ..seeds import rng
 from ..observe import attempt, returned
-from .common import backward_case, changed_inputs, copies, expect_untouched, float32
+from .common import (
+    as_array,
+    backward_case,
+    call_case,
+    expect_returned,
+    expect_untouched,
+    float32,
+    input_number,
+    matches,
+    normal,
+    observe_call,
+    sum_to_shape,
+)
 
 MODULE = "part3_ops"
-_seeds = count(3000)  # one fresh seed per input; both processes build them in the same order
+
+# Every input is drawn from the input named "<the case's name>: <the argument>"
+# (common.input_number), so that no case's inputs depend on another's.
 
 
-def normal(shape: tuple[int, ...]) -> np.ndarray:
-    return float32(rng(next(_seeds)).normal(size=shape))
-
-
-def away_from_zero(shape: tuple[int, ...], low: float = 0.5, high: float = 2.0) -> np.ndarray:
+def away_from_zero(name: str, shape: tuple[int, ...], low: float = 0.5, high: float = 2.0) -> np.ndarray:
     """Random values with random signs and |value| in [low, high]: safe divisors."""
-    source = rng(next(_seeds))
+    source = rng(input_number(name))
     return float32(source.uniform(low, high, size=shape) * source.choice([-1.0, 1.0], size=shape))
-
-
-def sum_to_shape(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """The oracle's unbroadcast: sum `values` down to `shape`."""
-    leading = values.ndim - len(shape)
-    values = values.sum(axis=tuple(range(leading)))
-    stretched = tuple(dim for dim, size in enumerate(shape) if size == 1 and values.shape[dim] != 1)
-    return values.sum(axis=stretched, keepdims=True).reshape(shape)
-
-
-def mistake(message: str, *, size: int | None = None) -> CaseFailure:
-    """A failure whose message names the mistake it saw (the report shows such messages first)."""
-    return CaseFailure(message, mistake=message, size=size)
-
-
-def tensor_data(observation: dict[str, Any]) -> dict[str, Any]:
-    """A returned Tensor's observation, read as its array (expect_array wants arrays)."""
-    return dict(observation, kind="array") if observation.get("kind") == "tensor" else observation
 
 
 def describe(value: Any) -> str:
@@ -107,7 +98,7 @@ def grad_case(
     wrap_judge: Callable[[Callable[[Any], None], np.ndarray], Callable[[Any], None]] | None = None,
     explain_error: Callable[[dict[str, Any]], str] | None = None,
 ) -> None:
-    """common.backward_case with a fresh seeded grad_out.
+    """common.backward_case, with grad_out drawn from the case's name.
 
     mistakes: known wrong formulas, {description: wrong_backward}, where
     wrong_backward takes the backward function's arguments and the
@@ -118,7 +109,7 @@ def grad_case(
     """
     kwargs = dict(kwargs or {})
     out = np.asarray(forward(*args, **kwargs))
-    grad_out = float32(rng(next(_seeds)).normal(size=out.shape))
+    grad_out = normal(f"{name}: grad_out", out.shape)
     case = backward_case(
         exercise, name, module=MODULE, function=function, forward=forward,
         args=args, wrt=wrt, grad_out=grad_out, kwargs=kwargs, arg_names=arg_names,
@@ -142,9 +133,10 @@ def shaped_like_out_first(judge: Callable[[Any], None], function: str, out_shape
         result = observation.get("result") if isinstance(observation, dict) else None
         shape = tuple(result.get("shape") or ()) if isinstance(result, dict) and "values" in result else None
         if shape is not None and shape == tuple(out_shape) != tuple(x_shape):
-            raise mistake(
+            raise CaseFailure(
                 f"{name_of(function)} returned an array of shape {shape}, the shape of grad_out, "
                 f"but the gradient is for x, of shape {tuple(x_shape)}. Did you return grad_out without undoing the forward step?",
+                mistake="grad_out returned without undoing the forward step",
                 size=int(np.prod(x_shape, dtype=np.int64)),
             )
         judge(observation)
@@ -158,29 +150,36 @@ def name_of(function: str) -> str:
 
 # 3.1 negative_back and exp_back ----------------------------------------------
 
-for shape in [(3, 4), (5,), (), (2, 1, 3)]:
-    grad_case(
-        "3.1", f"negative_back on x of shape {shape}",
-        function="negative_back", forward=np.negative, args=[normal(shape)], wrt=0,
-        mistakes={
-            "from -x: the upstream gradient grad_out is missing": lambda g, out, x: -x,
-            "from -out: out is the forward result; the gradient is -grad_out": lambda g, out, x: -out,
-        },
-    )
-for shape in [(3, 4), (5,), (), (2, 1, 3)]:
-    grad_case(
-        "3.1", f"exp_back on x of shape {shape}",
-        function="exp_back", forward=np.exp, args=[normal(shape)], wrt=0,
-        mistakes={
-            "from grad_out * x: the derivative of exp(x) is exp(x), which is `out`": lambda g, out, x: g * x,
-        },
-    )
+# (function, forward, known wrong formulas)
+ELEMENTWISE = [
+    ("negative_back", np.negative, {
+        "from -x: the upstream gradient grad_out is missing": lambda g, out, x: -x,
+        "from -out: out is the forward result; the gradient is -grad_out": lambda g, out, x: -out,
+    }),
+    ("exp_back", np.exp, {
+        "from grad_out * x: the derivative of exp(x) is exp(x), which is `out`": lambda g, out, x: g * x,
+    }),
+]
+
+for function, forward, mistakes in ELEMENTWISE:
+    for shape in [(3, 4), (5,), (), (2, 1, 3)]:
+        name = f"{function} on x of shape {shape}"
+        grad_case(
+            "3.1", name, function=function, forward=forward, args=[normal(f"{name}: x", shape)], wrt=0, mistakes=mistakes,
+        )
 
 
 # 3.2 reshape_back ------------------------------------------------------------
 
 # (x's shape, new_shape). No new_shape is x's shape reversed: a student who
 # returns grad_out unchanged must not be told it looks transposed.
+RESHAPE_MISTAKES = {
+    "by transposing grad_out: reshape keeps the entries in C order, so only reshape grad_out to x.shape":
+        lambda g, out, x, s: np.reshape(g.T, x.shape),
+    "by reshaping in Fortran order: use NumPy's default C order, as the forward reshape did":
+        lambda g, out, x, s: np.reshape(g, x.shape, order="F"),
+}
+
 for shape, new_shape in [
     ((3, 4), (2, 6)),
     ((2, 3, 4), (6, -1)),
@@ -189,17 +188,10 @@ for shape, new_shape in [
     ((), (1,)),
     ((2, 6), (3, 4)),
 ]:
+    name = f"reshape_back from {shape} to {new_shape}"
     grad_case(
-        "3.2", f"reshape_back from {shape} to {new_shape}",
-        function="reshape_back", forward=np.reshape, args=[normal(shape), new_shape], wrt=0,
-        arg_names=("x", "new_shape"),
-        mistakes={
-            "by transposing grad_out: reshape keeps the entries in C order, so only reshape grad_out to x.shape":
-                lambda g, out, x, s: np.reshape(g.T, x.shape),
-            "by reshaping in Fortran order: use NumPy's default C order, as the forward reshape did":
-                lambda g, out, x, s: np.reshape(g, x.shape, order="F"),
-        },
-        broadcasting=False,
+        "3.2", name, function="reshape_back", forward=np.reshape, args=[normal(f"{name}: x", shape), new_shape], wrt=0,
+        arg_names=("x", "new_shape"), mistakes=RESHAPE_MISTAKES, broadcasting=False,
     )
 
 
@@ -221,11 +213,10 @@ def invert_case(axes: tuple[int, ...]) -> None:
         return returned(student.part3_ops.invert_transposition(tuple(axes)))
 
     @case.judge
-    def _(observation: dict[str, Any]) -> None:
+    def judge_invert(observation: dict[str, Any]) -> None:
         what = f"invert_transposition({axes})"
         expected = inverse_of(axes)
-        if observation.get("type") == "NoneType":
-            raise CaseFailure(f"{what} returned None. Did you forget a `return`?")
+        expect_returned(observation, what, f"a tuple of {len(axes)} ints")
         values = observation.get("values")
         if values is None or np.shape(values) != (len(axes),):
             raise CaseFailure(f"{what} returned {observation.get('repr', observation.get('type'))}; it should return a tuple of {len(axes)} ints, here {tuple(expected)}.")
@@ -234,10 +225,14 @@ def invert_case(axes: tuple[int, ...]) -> None:
             shown = tuple(int(v) if float(v).is_integer() else v for v in got)
             message = f"{what} returned {shown}, but the inverse is {tuple(expected)}: the inverse q satisfies q[axes[i]] = i."
             if got == [float(v) for v in axes]:
-                raise mistake(message + " You returned axes itself, which is right only when the permutation undoes itself (like a swap of two dims); a 3-cycle does not.")
+                raise CaseFailure(
+                    message + " You returned axes itself, which is right only when the permutation undoes itself "
+                    "(like a swap of two dims); a 3-cycle does not.",
+                    mistake="axes itself, not its inverse",
+                )
             if len(axes) > 2 and got == [float(v) for v in reversed(axes)]:
-                raise mistake(message + " You returned axes reversed.")
-            raise mistake(message)
+                raise CaseFailure(message + " You returned axes reversed.", mistake="axes reversed, not inverted")
+            raise CaseFailure(message, mistake="not the inverse permutation")
 
 
 for axes in [(0,), (1, 0), (0, 1, 2), (1, 2, 0), (2, 0, 1), (0, 2, 1), (3, 0, 2, 1), (1, 3, 0, 2), (4, 2, 0, 1, 3)]:
@@ -259,17 +254,15 @@ def argsort_of_raw_axes_first(judge: Callable[[Any], None], grad_out: np.ndarray
 
     def judged(observation: dict[str, Any]) -> None:
         result = observation.get("result") if isinstance(observation, dict) else None
-        values = result.get("values") if isinstance(result, dict) else None
-        if values is not None and np.shape(values) == wrong.shape and np.allclose(values, wrong) and not (
-            wrong.shape == right.shape and np.allclose(wrong, right)
-        ):
-            raise mistake(
+        if isinstance(result, dict) and matches(result, wrong) and not matches(wrong, right):
+            raise CaseFailure(
                 f"permute_back(grad_out, out, x, axes={axes}) with x of shape {shape} matches grad_out transposed by "
                 f"np.argsort(axes) = {tuple(int(a) for a in np.argsort(axes))}"
                 + (f", which has shape {wrong.shape}, not x's {shape}. " if wrong.shape != tuple(shape) else ". ")
                 + "argsort puts -1 before 0, so with negative and non-negative axes mixed it is not the inverse "
                 f"permutation. Normalise negative axes first (axis % x.ndim: here {tuple(axis % len(shape) for axis in axes)}), "
                 "then invert.",
+                mistake="np.argsort of axes with negative and non-negative dims mixed",
                 size=int(np.prod(shape, dtype=np.int64)),
             )
         judge(observation)
@@ -292,9 +285,9 @@ for shape, axes in [
     ((2, 3, 4), None),
 ]:
     mixed = axes is not None and any(axis < 0 for axis in axes) and any(axis >= 0 for axis in axes)
+    name = f"permute_back with axes={axes} on x of shape {shape}"
     grad_case(
-        "3.3", f"permute_back with axes={axes} on x of shape {shape}",
-        function="permute_back", forward=transpose_forward, args=[normal(shape)], wrt=0,
+        "3.3", name, function="permute_back", forward=transpose_forward, args=[normal(f"{name}: x", shape)], wrt=0,
         kwargs={"axes": axes},
         mistakes={
             "by transposing grad_out by axes itself: it must be transposed by the inverse permutation":
@@ -307,7 +300,7 @@ for shape, axes in [
 # axes left out: its default, None, reverses all dims, as np.transpose does.
 grad_case(
     "3.3", "permute_back with axes left out on x of shape (3, 2, 4)",
-    function="permute_back", forward=np.transpose, args=[normal((3, 2, 4))], wrt=0,
+    function="permute_back", forward=np.transpose, args=[normal("permute_back with axes left out: x", (3, 2, 4))], wrt=0,
     broadcasting=False,
 )
 
@@ -339,38 +332,37 @@ EXPAND_PATTERNS = [
 ]
 
 
-def expand_forward_case(shape: tuple[int, ...], new_shape: tuple[int, ...]) -> None:
-    x = normal(shape)
+def expect_minus_one_lined_up(what: str, shape: tuple[int, ...], new_shape: tuple[int, ...]) -> Callable[[Any], None]:
+    """A check of _expand's result: the shape it has when each -1 was matched from the left."""
+    expected_shape = expanded_shape(shape, new_shape)
 
-    @probe("3.4", f"_expand from {shape} to {new_shape}")
-    def case(student: Any) -> dict[str, Any]:
-        (x_copy,) = copies([x])
-        result = student.part3_ops._expand(x_copy, new_shape)
-        return {"result": returned(result), "mutated": changed_inputs([x], [x_copy], ["x"])}
-
-    @case.judge
-    def _(observation: dict[str, Any]) -> None:
-        expect_untouched(observation, "_expand")
-        expected = expand_forward(x, new_shape)
-        what = f"_expand(x of shape {shape}, {new_shape})"
-        result = observation["result"]
+    def check(result: Any) -> None:
         got_shape = tuple(result.get("shape") or ())
-        if result.get("values") is not None and got_shape != expected.shape and -1 in new_shape:
-            raise mistake(
-                f"{what} has shape {got_shape}, but it should have shape {expected.shape}. "
+        if result.get("values") is not None and got_shape != expected_shape and -1 in new_shape:
+            raise CaseFailure(
+                f"{what} has shape {got_shape}, but it should have shape {expected_shape}. "
                 "Each -1 keeps the size of the dim of x it lines up with, counting from the right: "
-                "new dims are added in front."
+                "new dims are added in front.",
+                mistake="-1 not lined up from the right",
             )
-        expect_array(result, expected, what=what)
+
+    return check
 
 
 for shape, new_shape in EXPAND_PATTERNS:
-    expand_forward_case(shape, new_shape)
+    name = f"_expand from {shape} to {new_shape}"
+    x = normal(f"{name}: x", shape)
+    what = f"_expand(x of shape {shape}, {new_shape})"
+    call_case(
+        "3.4", name, module=MODULE, function="_expand", args=[x, new_shape], arg_names=["x", "new_shape"],
+        expected=lambda x=x, new_shape=new_shape: expand_forward(x, new_shape), what=what,
+        check_first=expect_minus_one_lined_up(what, shape, new_shape),
+    )
 
 for shape, new_shape in EXPAND_PATTERNS:
+    name = f"expand_back from {shape} to {new_shape}"
     grad_case(
-        "3.4", f"expand_back from {shape} to {new_shape}",
-        function="expand_back", forward=expand_forward, args=[normal(shape), new_shape], wrt=0,
+        "3.4", name, function="expand_back", forward=expand_forward, args=[normal(f"{name}: x", shape), new_shape], wrt=0,
         arg_names=("x", "new_shape"),
     )
 
@@ -405,23 +397,22 @@ for shape, dim in [
     ((), None),
 ]:
     for keepdim in (False, True):
+        name = f"sum_back with dim={dim}, keepdim={keepdim} on x of shape {shape}"
         grad_case(
-            "3.5", f"sum_back with dim={dim}, keepdim={keepdim} on x of shape {shape}",
-            function="sum_back", forward=sum_forward, args=[normal(shape)], wrt=0,
+            "3.5", name, function="sum_back", forward=sum_forward, args=[normal(f"{name}: x", shape)], wrt=0,
             kwargs={"dim": dim, "keepdim": keepdim}, mistakes=SUM_MISTAKES, broadcasting=False,
         )
 
 
 # The defaults, left out: dim=None sums everything, keepdim=False drops the summed dims.
-grad_case(
-    "3.5", "sum_back with dim and keepdim left out on x of shape (3, 4)",
-    function="sum_back", forward=sum_forward, args=[normal((3, 4))], wrt=0, mistakes=SUM_MISTAKES, broadcasting=False,
-)
-grad_case(
-    "3.5", "sum_back with dim=1 and keepdim left out on x of shape (3, 4, 2)",
-    function="sum_back", forward=sum_forward, args=[normal((3, 4, 2))], wrt=0, kwargs={"dim": 1},
-    mistakes=SUM_MISTAKES, broadcasting=False,
-)
+for name, shape, kwargs in [
+    ("sum_back with dim and keepdim left out on x of shape (3, 4)", (3, 4), {}),
+    ("sum_back with dim=1 and keepdim left out on x of shape (3, 4, 2)", (3, 4, 2), {"dim": 1}),
+]:
+    grad_case(
+        "3.5", name, function="sum_back", forward=sum_forward, args=[normal(f"{name}: x", shape)], wrt=0, kwargs=kwargs,
+        mistakes=SUM_MISTAKES, broadcasting=False,
+    )
 
 
 # 3.6 coerce_index and getitem_back -------------------------------------------
@@ -561,12 +552,13 @@ def coerce_case(spec: Any) -> None:
         return index_parts(result, tensor_type)
 
     @case.judge
-    def _(observation: Any) -> None:
+    def judge_coerce(observation: Any) -> None:
+        what = f"coerce_index({show_index(spec)})"
         if spec is not None and isinstance(observation, dict) and observation.get("kind") == "None":
-            raise CaseFailure(f"coerce_index({show_index(spec)}) returned None. Did you forget a `return`?")
+            raise CaseFailure(returned_none(what))
         problem = index_mismatch(observation, spec)
         if problem:
-            raise mistake(f"coerce_index({show_index(spec)}): {problem}.")
+            raise CaseFailure(f"{what}: {problem}.", mistake="an index part converted wrongly")
 
 
 for spec in [
@@ -591,26 +583,28 @@ def assigned_getitem_back(g: np.ndarray, out: np.ndarray, x: np.ndarray, index: 
 
 
 def getitem_case(shape: tuple[int, ...], spec: Any) -> None:
-    x = normal(shape)
+    name = f"getitem_back with x of shape {shape} and index {show_index(spec)}"
+    x = normal(f"{name}: x", shape)
     index = plain_index(spec)
     out = np.asarray(x[index])
-    grad_out = float32(rng(next(_seeds)).normal(size=out.shape))
+    grad_out = normal(f"{name}: grad_out", out.shape)
     what = f"getitem_back(grad_out, out, x, index) with x of shape {shape} and index {show_index(spec)}"
 
-    @probe("3.6", f"getitem_back with x of shape {shape} and index {show_index(spec)}")
+    @probe("3.6", name)
     def case(student: Any) -> dict[str, Any]:
-        inputs = [grad_out.copy(), out.copy(), x.copy()]
-        result = student.part3_ops.getitem_back(*inputs, build_index(spec, student.core.Tensor))
-        return {"result": returned(result), "mutated": changed_inputs([grad_out, out, x], inputs, ["grad_out", "out", "x"])}
+        student_index = build_index(spec, student.core.Tensor)
+        getitem_back = student.part3_ops.getitem_back
+        return observe_call(lambda *arrays: getitem_back(*arrays, student_index), [grad_out, out, x], ["grad_out", "out", "x"])
 
     @case.judge
-    def _(observation: dict[str, Any]) -> None:
+    def judge_getitem(observation: dict[str, Any]) -> None:
         expect_untouched(observation, "getitem_back")
         result = observation["result"]
         if out.shape != x.shape and tuple(result.get("shape") or ()) == out.shape and "values" in result:
-            raise mistake(
+            raise CaseFailure(
                 f"{what} has shape {out.shape}, the shape of out and grad_out, but it should have shape {x.shape}: the gradient is for x. "
-                "Start from zeros shaped like x and add grad_out in at the indexed places."
+                "Start from zeros shaped like x and add grad_out in at the indexed places.",
+                mistake="gradient shaped like out",
             )
         expected = numerical_vjp(lambda values: values[index], [x], 0, grad_out)
         assigned = {
@@ -665,23 +659,26 @@ ARITHMETIC = [
     ("true_divide", np.true_divide, True),
 ]
 
-for name, forward, divides in ARITHMETIC:
+for operation, forward, divides in ARITHMETIC:
+
+    def y_of(name: str, shape: tuple[int, ...], divides: bool = divides) -> np.ndarray:
+        return away_from_zero(f"{name}: y", shape) if divides else normal(f"{name}: y", shape)
+
     for label, x_shape, y_shape in BROADCAST_PATTERNS:
-        x = normal(x_shape)
-        y = away_from_zero(y_shape) if divides else normal(y_shape)
+        # One x and one y for both backward functions.
+        operands = f"{operation}, {label}"
+        x, y = normal(f"{operands}: x", x_shape), y_of(operands, y_shape)
         for position in (0, 1):
             grad_case(
-                "3.7", f"{name}_back{position}, {label}: x {x_shape}, y {y_shape}",
-                function=f"{name}_back{position}", forward=forward, args=[x, y], wrt=position,
+                "3.7", f"{operation}_back{position}, {label}: x {x_shape}, y {y_shape}",
+                function=f"{operation}_back{position}", forward=forward, args=[x, y], wrt=position,
                 mistakes=DIVIDE_BACK1_MISTAKES if (divides and position == 1) else None,
             )
+    name = f"{operation}_back0 with y a Python float"
+    grad_case("3.7", name, function=f"{operation}_back0", forward=forward, args=[normal(f"{name}: x", (2, 3)), 2.5], wrt=0)
+    name = f"{operation}_back1 with x a Python float"
     grad_case(
-        "3.7", f"{name}_back0 with y a Python float",
-        function=f"{name}_back0", forward=forward, args=[normal((2, 3)), 2.5], wrt=0,
-    )
-    grad_case(
-        "3.7", f"{name}_back1 with x a Python float",
-        function=f"{name}_back1", forward=forward, args=[-1.5, away_from_zero((4,)) if divides else normal((4,))], wrt=1,
+        "3.7", name, function=f"{operation}_back1", forward=forward, args=[-1.5, y_of(name, (4,))], wrt=1,
         mistakes=DIVIDE_BACK1_MISTAKES if divides else None,
     )
 
@@ -697,9 +694,9 @@ GRID_STEP = 0.01
 X_OFFSET, Y_OFFSET = 0.25, 0.75
 
 
-def untied(shape: tuple[int, ...], offset: float) -> np.ndarray:
+def untied(name: str, shape: tuple[int, ...], offset: float) -> np.ndarray:
     """Random values that never come within GRID_STEP / 4 of another operand's (see GRID_STEP)."""
-    steps = np.round(rng(next(_seeds)).normal(size=shape) / GRID_STEP)
+    steps = np.round(rng(input_number(name)).normal(size=shape) / GRID_STEP)
     return float32((steps + offset) * GRID_STEP)
 
 
@@ -711,7 +708,7 @@ MAXIMUM_PATTERNS = [
 ]
 
 for label, x_shape, y_shape in MAXIMUM_PATTERNS:
-    x, y = untied(x_shape, X_OFFSET), untied(y_shape, Y_OFFSET)
+    x, y = untied(f"maximum, {label}: x", x_shape, X_OFFSET), untied(f"maximum, {label}: y", y_shape, Y_OFFSET)
     assert np.min(np.abs(np.subtract(x, y))) > 1e-3, "a maximum case without ties has a near-tie"
     for position in (0, 1):
         grad_case(
@@ -720,11 +717,11 @@ for label, x_shape, y_shape in MAXIMUM_PATTERNS:
         )
 grad_case(
     "3.8", "maximum_back0 without ties, y a Python float",
-    function="maximum_back0", forward=np.maximum, args=[untied((2, 5), X_OFFSET), 0.3], wrt=0,
+    function="maximum_back0", forward=np.maximum, args=[untied("maximum, y a Python float: x", (2, 5), X_OFFSET), 0.3], wrt=0,
 )
 grad_case(
     "3.8", "maximum_back1 without ties, x a Python float",
-    function="maximum_back1", forward=np.maximum, args=[-0.3, untied((6,), Y_OFFSET)], wrt=1,
+    function="maximum_back1", forward=np.maximum, args=[-0.3, untied("maximum, x a Python float: y", (6,), Y_OFFSET)], wrt=1,
 )
 
 
@@ -732,6 +729,26 @@ def with_ties(values: np.ndarray, other: np.ndarray | float, tied: np.ndarray) -
     """`values` with the entries where `tied` is True set equal to `other` there."""
     target = np.broadcast_to(np.asarray(other, dtype=np.float32), values.shape)
     return float32(np.where(tied, target, values))
+
+
+def expect_exact_off_kink(result: Any, exact: np.ndarray, kink: np.ndarray, *, what: str, off: str) -> np.ndarray:
+    """A gradient through a kink (relu at 0, maximum at a tie) must equal `exact` away from it; returns it as an array.
+
+    A NaN at the kink is compared with the exact value, so that it fails as a NaN.
+    """
+    got = array_of(result, what=what, expected_shape=np.shape(exact))
+    expect_array(result, np.where(kink & np.isfinite(got), got, exact), what=what + off)
+    return got
+
+
+def first_share_outside(got: np.ndarray, g: np.ndarray, kink: np.ndarray) -> tuple[int, ...] | None:
+    """The first index at the kink where the gradient is not a fraction in [0, 1] of grad_out `g`, or None.
+
+    There any such fraction is a valid subgradient; NaN never is.
+    """
+    slack = ATOL + RTOL * np.abs(g)
+    bad = kink & ((got < np.minimum(0.0, g) - slack) | (got > np.maximum(0.0, g) + slack) | np.isnan(got))
+    return tuple(int(i) for i in np.argwhere(bad)[0]) if np.any(bad) else None
 
 
 def tie_case(label: str, x: np.ndarray | float, y: np.ndarray | float) -> None:
@@ -742,24 +759,25 @@ def tie_case(label: str, x: np.ndarray | float, y: np.ndarray | float) -> None:
     read off the operand that has the output's full shape; the other
     operand's gradient must then be exactly the rest, summed to its shape.
     """
+    name = f"maximum_back0/1 at ties, {label}"
     out = np.maximum(x, y)
-    grad_out = away_from_zero(out.shape, 0.2, 2.0)
+    grad_out = away_from_zero(f"{name}: grad_out", out.shape, 0.2, 2.0)
     operands = (x, y)
     positions = [p for p in (0, 1) if isinstance(operands[p], np.ndarray)]
     shapes = ", ".join(f"{'xy'[p]}: {describe(operands[p])}" for p in (0, 1))
 
-    @probe("3.8", f"maximum_back0/1 at ties, {label}")
+    @probe("3.8", name)
     def case(student: Any) -> dict[str, Any]:
         observation: dict[str, Any] = {}
         for position in positions:
-            inputs = [grad_out.copy(), out.copy(), *copies(operands)]
-            result = getattr(student.part3_ops, f"maximum_back{position}")(*inputs)
-            observation[f"back{position}"] = returned(result)
-            observation[f"mutated{position}"] = changed_inputs([grad_out, out, *operands], inputs, ["grad_out", "out", "x", "y"])
+            backward = getattr(student.part3_ops, f"maximum_back{position}")
+            called = observe_call(backward, [grad_out, out, *operands], ["grad_out", "out", "x", "y"])
+            observation[f"back{position}"] = called["result"]
+            observation[f"mutated{position}"] = called["mutated"]
         return observation
 
     @case.judge
-    def _(observation: dict[str, Any]) -> None:
+    def judge_ties(observation: dict[str, Any]) -> None:
         g = grad_out.astype(np.float64)
         xb, yb = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
         tie = xb == yb
@@ -768,20 +786,15 @@ def tie_case(label: str, x: np.ndarray | float, y: np.ndarray | float) -> None:
             expect_untouched({"mutated": observation[f"mutated{position}"]}, f"maximum_back{position}")
         # The operand whose share is read off entry by entry.
         full = next(p for p in positions if np.shape(operands[p]) == out.shape)
-        name = f"maximum_back{full}"
-        what = f"{name}(grad_out, out, x, y) with {shapes}"
-        got = array_of(observation[f"back{full}"], what=what, expected_shape=out.shape)
-        # Away from ties the gradient is exact.
-        # (A NaN at a tie is compared with the no-tie value, so that it fails as a NaN.)
-        expect_array(observation[f"back{full}"], np.where(tie & np.isfinite(got), got, g * wins[full]), what=what + " (entries without a tie)")
-        low, high = np.minimum(0.0, g), np.maximum(0.0, g)
-        slack = ATOL + RTOL * np.abs(g)
-        bad = tie & ((got < low - slack) | (got > high + slack) | np.isnan(got))
-        if np.any(bad):
-            where = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise mistake(
+        full_name = f"maximum_back{full}"
+        what = f"{full_name}(grad_out, out, x, y) with {shapes}"
+        got = expect_exact_off_kink(observation[f"back{full}"], g * wins[full], tie, what=what, off=" (entries without a tie)")
+        where = first_share_outside(got, g, tie)
+        if where is not None:
+            raise CaseFailure(
                 f"{what}: at the tie x == y at index {list(where)}, grad_out is {g[where]:.6g} and you gave {got[where]:.6g}. "
-                "At a tie each side may take any fraction between 0 and 1 of grad_out (this kit splits it in half), but no more and no less."
+                "At a tie each side may take any fraction between 0 and 1 of grad_out (this kit splits it in half), but no more and no less.",
+                mistake="a share of grad_out outside [0, 1] at a tie",
             )
         share = np.where(tie, got, g * wins[full])
         for other in positions:
@@ -797,48 +810,56 @@ def tie_case(label: str, x: np.ndarray | float, y: np.ndarray | float) -> None:
             try:
                 expect_array(observation[f"back{other}"], expected, what=other_what, broadcast_shape=out.shape)
             except CaseFailure as failure:
-                got_other = observation[f"back{other}"].get("values")
-                if got_other is None or not any(
-                    np.shape(got_other) == other_shape and np.allclose(got_other, wrong(), rtol=RTOL * 10, atol=ATOL * 10)
-                    for wrong in tie_mistakes.values()
-                ):
+                if not any(matches(observation[f"back{other}"], wrong()) for wrong in tie_mistakes.values()):
                     raise
-                raise mistake(
-                    f"{failure}\nAt ties (x == y) the two shares must add up to grad_out: {name} took "
+                raise CaseFailure(
+                    f"{failure}\nAt ties (x == y) the two shares must add up to grad_out: {full_name} took "
                     f"{tie_fraction(share, g, tie)} of it there, so maximum_back{other} must take the rest. "
-                    "Giving the whole gradient to both sides, or to neither, counts it twice or loses it."
+                    "Giving the whole gradient to both sides, or to neither, counts it twice or loses it.",
+                    mistake="shares at ties that do not add up to grad_out",
                 ) from None
 
 
 def tie_fraction(share: np.ndarray, g: np.ndarray, tie: np.ndarray) -> str:
     fractions = share[tie] / g[tie]
-    if np.allclose(fractions, fractions[0], atol=1e-3):
+    if matches(fractions, np.full_like(fractions, fractions[0])):
         return f"{fractions[0]:.3g}"
     return f"between {fractions.min():.3g} and {fractions.max():.3g}"
 
 
-def tie_mask(shape: tuple[int, ...]) -> np.ndarray:
-    mask = rng(next(_seeds)).random(size=shape) < 0.5
+def tie_mask(name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """About half the entries, and always the first, drawn from the input named `name`."""
+    mask = rng(input_number(name)).random(size=shape) < 0.5
     mask.flat[0] = True
     return mask
 
 
-_x = normal((3, 4))
-tie_case("same shapes", _x, with_ties(untied((3, 4), Y_OFFSET), _x, tie_mask((3, 4))))
-_y = normal((4,))
-tie_case("y broadcast along rows", with_ties(untied((3, 4), X_OFFSET), _y, tie_mask((3, 4))), _y)
-_x = normal((4,))
-tie_case("x broadcast into y", _x, with_ties(untied((3, 4), Y_OFFSET), _x, tie_mask((3, 4))))
-tie_case("y a Python float", with_ties(untied((2, 3), X_OFFSET), 0.5, tie_mask((2, 3))), 0.5)
-tie_case("x a Python float", -0.25, with_ties(untied((5,), Y_OFFSET), -0.25, tie_mask((5,))))
-_x = normal((2, 2))
-tie_case("every entry tied", _x, _x.copy())
+def tied_to(name: str, shape: tuple[int, ...], other: np.ndarray | float, offset: float) -> np.ndarray:
+    """An operand of `shape` that equals `other` at about half its entries and is untied elsewhere."""
+    return with_ties(untied(name, shape, offset), other, tie_mask(f"{name}, ties", shape))
 
 
-def relu_case(label: str, x: np.ndarray, requires_grad: bool = True) -> None:
-    grad_out = away_from_zero(x.shape, 0.2, 2.0)
+x = normal("ties, same shapes: x", (3, 4))
+tie_case("same shapes", x, tied_to("ties, same shapes: y", (3, 4), x, Y_OFFSET))
+y = normal("ties, y broadcast along rows: y", (4,))
+tie_case("y broadcast along rows", tied_to("ties, y broadcast along rows: x", (3, 4), y, X_OFFSET), y)
+x = normal("ties, x broadcast into y: x", (4,))
+tie_case("x broadcast into y", x, tied_to("ties, x broadcast into y: y", (3, 4), x, Y_OFFSET))
+tie_case("y a Python float", tied_to("ties, y a Python float: x", (2, 3), 0.5, X_OFFSET), 0.5)
+tie_case("x a Python float", -0.25, tied_to("ties, x a Python float: y", (5,), -0.25, Y_OFFSET))
+x = normal("ties, every entry tied: x", (2, 2))
+tie_case("every entry tied", x, x.copy())
 
-    @probe("3.8", f"relu {label}")
+
+def relu_case(label: str, shape: tuple[int, ...], *, zeros: str = "none", requires_grad: bool = True) -> None:
+    """zeros: which entries of x are 0, where relu has no derivative: "none", "some" (about half) or "all"."""
+    name = f"relu {label}"
+    x = normal(f"{name}: x", shape)
+    if zeros != "none":
+        x = float32(np.where(tie_mask(f"{name}: zeros", shape) if zeros == "some" else True, 0.0, x))
+    grad_out = away_from_zero(f"{name}: grad_out", x.shape, 0.2, 2.0)
+
+    @probe("3.8", name)
     def case(student: Any) -> dict[str, Any]:
         tensor = student.core.Tensor(x.copy(), requires_grad=requires_grad)
         before = tensor.array
@@ -855,57 +876,59 @@ def relu_case(label: str, x: np.ndarray, requires_grad: bool = True) -> None:
         return observation
 
     @case.judge
-    def _(observation: dict[str, Any]) -> None:
+    def judge_relu(observation: dict[str, Any]) -> None:
         what = f"relu(x) with x of shape {x.shape}"
         result = observation["result"]
         if result.get("kind") != "tensor":
-            raise mistake(f"{what} returned a {result.get('type')}; it should return a new Tensor.")
+            raise CaseFailure(f"{what} returned a {result.get('type')}; it should return a new Tensor.", mistake="not a Tensor")
         if observation["is_input"] or not np.array_equal(observation["input_after"].get("values"), x.astype(np.float64)):
-            raise mistake(f"{what} changed x in place; relu must leave x as it is and return a new Tensor.")
-        expect_array(tensor_data(result), np.maximum(x, 0.0), what=f"{what}, the forward values")
+            raise CaseFailure(
+                f"{what} changed x in place; relu must leave x as it is and return a new Tensor.", mistake="x changed in place"
+            )
+        expect_array(as_array(result), np.maximum(x, 0.0), what=f"{what}, the forward values")
         if not requires_grad:
             if observation["requires_grad"]:
-                raise mistake(f"{what}: x does not require grad, but the result does.")
+                raise CaseFailure(
+                    f"{what}: x does not require grad, but the result does.", mistake="requires grad with no input that does"
+                )
             return
         if not observation["requires_grad"]:
-            raise mistake(
+            raise CaseFailure(
                 f"{what}: x requires grad, but the result does not, so backprop cannot reach x. "
-                "Build relu from Tensor operations (maximum with 0.0) instead of making a Tensor from an array."
+                "Build relu from Tensor operations (maximum with 0.0) instead of making a Tensor from an array.",
+                mistake="result cut off from the graph",
             )
         grad_what = f"x.grad after relu(x).backward(grad_out) with x of shape {x.shape}"
         raised = observation.get("backward", {}).get("raised")
         if raised:
             hint = (" relu made an operation that has no backward function: build it from Tensor operations "
                     "(maximum with 0.0) so that backprop goes through maximum_back0.") if raised.get("type") == "KeyError" else ""
-            raise mistake(f"relu(x).backward(grad_out) with x of shape {x.shape} raised {raised.get('type')}: {raised.get('message')}.{hint}")
-        grad = tensor_data(observation.get("grad", {"type": "NoneType", "kind": "other"}))
+            raise CaseFailure(
+                f"relu(x).backward(grad_out) with x of shape {x.shape} raised {raised.get('type')}: {raised.get('message')}.{hint}",
+                mistake="backward raised",
+            )
+        grad = as_array(observation.get("grad", {"type": "NoneType", "kind": "other"}))
         if grad.get("type") == "NoneType":
-            raise mistake(
+            raise CaseFailure(
                 f"{grad_what}: x.grad is None, so backprop never reached x. Does the result have a recipe that leads to x? "
-                "Build relu from Tensor operations (maximum with 0.0) rather than making a new Tensor from an array."
+                "Build relu from Tensor operations (maximum with 0.0) rather than making a new Tensor from an array.",
+                mistake="backprop never reached x",
             )
-        got = array_of(grad, what=grad_what, expected_shape=x.shape)
         g = grad_out.astype(np.float64)
-        at_zero = x == 0
-        expect_array(grad, np.where(at_zero & np.isfinite(got), got, g * (x > 0)), what=grad_what + " (entries where x != 0)")
-        bad = at_zero & ((got < np.minimum(0.0, g) - ATOL) | (got > np.maximum(0.0, g) + ATOL) | np.isnan(got))
-        if np.any(bad):
-            where = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise mistake(
+        got = expect_exact_off_kink(grad, g * (x > 0), x == 0, what=grad_what, off=" (entries where x != 0)")
+        where = first_share_outside(got, g, x == 0)
+        if where is not None:
+            raise CaseFailure(
                 f"{grad_what}: at x == 0 (index {list(where)}) grad_out is {g[where]:.6g} and x.grad is {got[where]:.6g}. "
-                "relu has no derivative at 0: any fraction between 0 and 1 of grad_out is a valid choice, nothing outside."
+                "relu has no derivative at 0: any fraction between 0 and 1 of grad_out is a valid choice, nothing outside.",
+                mistake="a share of grad_out outside [0, 1] at x == 0",
             )
 
 
-def with_zeros(shape: tuple[int, ...]) -> np.ndarray:
-    values = normal(shape)
-    return float32(np.where(tie_mask(shape), 0.0, values))
-
-
-relu_case("on x of shape (3, 4) with some zeros", with_zeros((3, 4)))
-relu_case("on x of shape (6,)", normal((6,)))
-relu_case("on a 0-d x at 0", float32(0.0))
-relu_case("on x that does not require grad", normal((2, 3)), requires_grad=False)
+relu_case("on x of shape (3, 4) with some zeros", (3, 4), zeros="some")
+relu_case("on x of shape (6,)", (6,))
+relu_case("on a 0-d x at 0", (), zeros="all")
+relu_case("on x that does not require grad", (2, 3), requires_grad=False)
 
 
 # 3.9 matmul ----------------------------------------------------------------------
@@ -913,24 +936,14 @@ relu_case("on x that does not require grad", normal((2, 3)), requires_grad=False
 MATMUL_SHAPES = [((2, 3), (3, 4)), ((4, 1), (1, 3)), ((1, 5), (5, 2)), ((5, 2), (2, 1)), ((3, 3), (3, 3))]
 
 
-def matmul_forward_case(x_shape: tuple[int, int], y_shape: tuple[int, int]) -> None:
-    x, y = normal(x_shape), normal(y_shape)
-
-    @probe("3.9", f"_matmul2d of {x_shape} and {y_shape}")
-    def case(student: Any) -> dict[str, Any]:
-        inputs = copies([x, y])
-        result = student.part3_ops._matmul2d(*inputs)
-        return {"result": returned(result), "mutated": changed_inputs([x, y], inputs, ["x", "y"])}
-
-    @case.judge
-    def _(observation: dict[str, Any]) -> None:
-        expect_untouched(observation, "_matmul2d")
-        expected = x.astype(np.float64) @ y.astype(np.float64)
-        expect_array(observation["result"], expected, what=f"_matmul2d(x, y) with x: {x_shape}, y: {y_shape}")
-
-
 for x_shape, y_shape in MATMUL_SHAPES:
-    matmul_forward_case(x_shape, y_shape)
+    name = f"_matmul2d of {x_shape} and {y_shape}"
+    x, y = normal(f"{name}: x", x_shape), normal(f"{name}: y", y_shape)
+    call_case(
+        "3.9", name, module=MODULE, function="_matmul2d", args=[x, y], arg_names=["x", "y"],
+        expected=lambda x=x, y=y: x.astype(np.float64) @ y.astype(np.float64),
+        what=f"_matmul2d(x, y) with x: {x_shape}, y: {y_shape}",
+    )
 
 def matmul_mismatch(position: int, x_shape: tuple[int, int], y_shape: tuple[int, int]) -> Callable[[dict[str, Any]], str]:
     """Words for a matrix product whose shapes cannot line up: the transpose that is missing."""
@@ -951,7 +964,9 @@ def matmul_mismatch(position: int, x_shape: tuple[int, int], y_shape: tuple[int,
 
 
 for x_shape, y_shape in MATMUL_SHAPES:
-    x, y = normal(x_shape), normal(y_shape)
+    # One x and one y for both backward functions.
+    name = f"matmul2d_back, x: {x_shape}, y: {y_shape}"
+    x, y = normal(f"{name}: x", x_shape), normal(f"{name}: y", y_shape)
     for position in (0, 1):
         grad_case(
             "3.9", f"matmul2d_back{position} with x: {x_shape}, y: {y_shape}",
@@ -968,13 +983,13 @@ LEFT_OUT = "left out"
 
 def argmax_case(shape: tuple[int, ...], dim: int | None | str, keepdim: bool | str) -> None:
     """dim or keepdim LEFT_OUT: not passed at all, so the default applies (None, False)."""
-    x = normal(shape)
     keywords = {name: value for name, value in (("dim", dim), ("keepdim", keepdim)) if value != LEFT_OUT}
+    name = f"argmax with dim={dim}, keepdim={keepdim} on x of shape {shape}"
+    x = normal(f"{name}: x", shape)
     dim = None if dim == LEFT_OUT else dim
-    shown_keepdim = keepdim
     keepdim = False if keepdim == LEFT_OUT else keepdim
 
-    @probe("3.10", f"argmax with dim={keywords.get('dim', LEFT_OUT)}, keepdim={shown_keepdim} on x of shape {shape}")
+    @probe("3.10", name)
     def case(student: Any) -> dict[str, Any]:
         tensor = student.core.Tensor(x.copy(), requires_grad=True)
         result = student.part3_ops.argmax(tensor, **keywords)
@@ -985,28 +1000,42 @@ def argmax_case(shape: tuple[int, ...], dim: int | None | str, keepdim: bool | s
         }
 
     @case.judge
-    def _(observation: dict[str, Any]) -> None:
-        what = "argmax(x" + "".join(f", {name}={value}" for name, value in keywords.items()) + f") with x of shape {shape}"
+    def judge_argmax(observation: dict[str, Any]) -> None:
+        what = "argmax(x" + "".join(f", {key}={value}" for key, value in keywords.items()) + f") with x of shape {shape}"
         result = observation["result"]
         if result.get("kind") == "array":
-            raise mistake(f"{what} returned a NumPy {result.get('type')}; it should return a Tensor holding the indices.")
-        if result.get("type") == "NoneType":
-            raise CaseFailure(f"{what} returned None; it should return a Tensor holding the indices. Did you forget a `return`?")
+            raise CaseFailure(
+                f"{what} returned a NumPy {result.get('type')}; it should return a Tensor holding the indices.",
+                mistake="an array, not a Tensor",
+            )
+        expect_returned(result, what, "a Tensor holding the indices")
         if result.get("kind") != "tensor":
             raise CaseFailure(f"{what} returned a {result.get('type')}; it should return a Tensor holding the indices.")
         expected = np.argmax(x, axis=dim, keepdims=keepdim)
         got_shape = tuple(result.get("shape") or ())
         if "keepdim" not in keywords and got_shape == np.argmax(x, axis=dim, keepdims=True).shape != expected.shape:
-            raise mistake(f"{what} has shape {got_shape}, but it should have shape {expected.shape}: with keepdim left out, "
-                          "its default is False, so the reduced dim is dropped. Is your default keepdim=True?")
+            raise CaseFailure(
+                f"{what} has shape {got_shape}, but it should have shape {expected.shape}: with keepdim left out, "
+                "its default is False, so the reduced dim is dropped. Is your default keepdim=True?",
+                mistake="a default of keepdim=True",
+            )
         if dim is not None and got_shape == () != expected.shape:
-            raise mistake(f"{what} is a single index, but it should have shape {expected.shape}: one index along dim {dim} "
-                          "for each position of the other dims. Pass dim on to np.argmax as its axis.")
-        expect_array(tensor_data(result), expected, what=what)
+            raise CaseFailure(
+                f"{what} is a single index, but it should have shape {expected.shape}: one index along dim {dim} "
+                "for each position of the other dims. Pass dim on to np.argmax as its axis.",
+                mistake="dim ignored",
+            )
+        expect_array(as_array(result), expected, what=what)
         if observation["requires_grad"]:
-            raise mistake(f"{what}: the result requires grad. argmax is not differentiable (its values are indices), so its result never requires grad.")
+            raise CaseFailure(
+                f"{what}: the result requires grad. argmax is not differentiable (its values are indices), so its result never requires grad.",
+                mistake="a result that requires grad",
+            )
         if observation["has_recipe"]:
-            raise mistake(f"{what}: the result has a recipe. argmax is not differentiable: its result is not part of the graph, so it has no recipe.")
+            raise CaseFailure(
+                f"{what}: the result has a recipe. argmax is not differentiable: its result is not part of the graph, so it has no recipe.",
+                mistake="a result with a recipe",
+            )
 
 
 for shape, dim, keepdim in [
@@ -1024,13 +1053,19 @@ for shape, dim, keepdim in [
     argmax_case(shape, dim, keepdim)
 
 
-def in_place_case(function: str, shape: tuple[int, ...], other: np.ndarray | float, alpha: float | None, requires_grad: bool = False) -> None:
-    x = normal(shape)
+def in_place_case(
+    function: str, shape: tuple[int, ...], other: tuple[int, ...] | float, alpha: float | None, requires_grad: bool = False
+) -> None:
+    """other: the shape of a Tensor operand, or a Python number."""
     sign = 1.0 if function == "add_" else -1.0
     given_alpha = "" if alpha is None else f", alpha={alpha}"
-    other_text = f"a Tensor of shape {other.shape}" if isinstance(other, np.ndarray) else f"the number {other}"
+    other_text = f"a Tensor of shape {other}" if isinstance(other, tuple) else f"the number {other}"
+    name = f"{function}(x of shape {shape}, {other_text}{given_alpha})" + (" on x that requires grad" if requires_grad else "")
+    x = normal(f"{name}: x", shape)
+    if isinstance(other, tuple):
+        other = normal(f"{name}: other", other)
 
-    @probe("3.10", f"{function}(x of shape {shape}, {other_text}{given_alpha})" + (" on x that requires grad" if requires_grad else ""))
+    @probe("3.10", name)
     def case(student: Any) -> dict[str, Any]:
         Tensor = student.core.Tensor
         tensor = Tensor(x.copy(), requires_grad=requires_grad)
@@ -1049,48 +1084,56 @@ def in_place_case(function: str, shape: tuple[int, ...], other: np.ndarray | flo
         }
 
     @case.judge
-    def _(observation: dict[str, Any]) -> None:
+    def judge_in_place(observation: dict[str, Any]) -> None:
         what = f"{function}(x, {other_text}{given_alpha}) with x of shape {shape}"
         expected = x.astype(np.float64) + sign * (1.0 if alpha is None else alpha) * np.asarray(other, dtype=np.float64)
         if not observation["same_array"]:
             after = observation["original_after"].get("values")
             changed = after is not None and not np.array_equal(after, x.astype(np.float64))
-            raise mistake(
+            raise CaseFailure(
                 f"{what}: afterwards x.array is a different array object"
                 + (" (and the original array was changed too)" if changed else "")
                 + ". An in-place update must write into the existing array "
-                f"(x.array {'+=' if sign > 0 else '-='} ...): optimisers rely on Parameters sharing their arrays."
+                f"(x.array {'+=' if sign > 0 else '-='} ...): optimisers rely on Parameters sharing their arrays.",
+                mistake="x.array replaced by a new array",
             )
         if observation["dtype"] != "float32":
-            raise mistake(f"{what}: x.array changed dtype to {observation['dtype']}; it must stay float32.")
+            raise CaseFailure(
+                f"{what}: x.array changed dtype to {observation['dtype']}; it must stay float32.", mistake="dtype changed"
+            )
         try:
             expect_array(observation["original_after"], expected, what=f"x.array after {what}")
         except CaseFailure as failure:
-            got = np.asarray(observation["original_after"].get("values"), dtype=np.float64)
-            hints = [
-                (x + sign * np.asarray(other, dtype=np.float64), "alpha was ignored: add alpha * other"),
-                (x - sign * (1.0 if alpha is None else alpha) * np.asarray(other, dtype=np.float64), f"the sign is wrong: {function} {'adds' if sign > 0 else 'subtracts'} alpha * other"),
-                (x.astype(np.float64), "x did not change at all: update x.array itself, in place"),
-            ]
-            for wrong, hint in hints:
-                if got.shape == wrong.shape and np.allclose(got, wrong, rtol=RTOL * 10, atol=ATOL * 10):
-                    raise mistake(f"{failure}\nIt looks like {hint}.") from None
+            scaled = (1.0 if alpha is None else alpha) * np.asarray(other, dtype=np.float64)
+            # {short name: (the wrong result, what it looks like)}
+            known = {
+                "alpha ignored": (x + sign * np.asarray(other, dtype=np.float64), "alpha was ignored: add alpha * other"),
+                "wrong sign": (x - sign * scaled, f"the sign is wrong: {function} {'adds' if sign > 0 else 'subtracts'} alpha * other"),
+                "x unchanged": (x.astype(np.float64), "x did not change at all: update x.array itself, in place"),
+            }
+            for short, (wrong, hint) in known.items():
+                if matches(observation["original_after"], wrong):
+                    raise CaseFailure(f"{failure}\nIt looks like {hint}.", mistake=short) from None
             raise
         if isinstance(other, np.ndarray):
             after = observation["other_after"].get("values")
             if after is None or not np.array_equal(after, other.astype(np.float64)):
-                raise mistake(f"{what} changed `other`; only x may change.")
+                raise CaseFailure(f"{what} changed `other`; only x may change.", mistake="other changed")
         if not observation["returns_x"]:
-            raise mistake(f"{what} did not return x. It changes x in place and returns x itself (so calls can be chained).")
+            raise CaseFailure(
+                f"{what} did not return x. It changes x in place and returns x itself (so calls can be chained).",
+                mistake="x not returned",
+            )
         if observation["requires_grad"] != requires_grad or observation["has_recipe"]:
-            raise mistake(
+            raise CaseFailure(
                 f"{what} changed x's requires_grad or gave it a recipe. An in-place update is not part of the graph: "
-                "x must stay the leaf it was."
+                "x must stay the leaf it was.",
+                mistake="an in-place update recorded in the graph",
             )
 
 
 for function in ("add_", "sub_"):
-    in_place_case(function, (3, 4), normal((3, 4)), None)
-    in_place_case(function, (3, 4), normal((4,)), 0.5)
+    in_place_case(function, (3, 4), (3, 4), None)
+    in_place_case(function, (3, 4), (4,), 0.5)
     in_place_case(function, (2, 3), 2.0, -1.5)
-    in_place_case(function, (5,), normal((5,)), 0.1, requires_grad=True)
+    in_place_case(function, (5,), (5,), 0.1, requires_grad=True)

@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from ..cases import CaseFailure, probe
-from ..numeric import expect_finite
+from ..numeric import expect_finite, values_match
 from ..seeds import rng
 from ..observe import returned
+from .common import matches, uniform
 
 KIT_ROOT = Path(__file__).resolve().parents[2]
 DATA_PATH = KIT_ROOT / "data" / "digits.csv.gz"
@@ -96,7 +97,7 @@ ZERO_GRAD_ADVICE = (
 
 
 @training.judge
-def _(observation: dict[str, Any]) -> None:
+def judge_training(observation: dict[str, Any]) -> None:
     _, _, _, test_labels = digits_split()
     if "result" in observation:
         got = observation["result"]
@@ -199,7 +200,7 @@ def first_difference(first: np.ndarray, second: np.ndarray) -> str:
 
 
 @repeatable.judge
-def _(observation: dict[str, Any]) -> None:
+def judge_repeatable(observation: dict[str, Any]) -> None:
     if observation.get("not_a_pair"):
         return  # the training case says what train_digits should return
     runs = {name: np.asarray(run.get("values", []), dtype=np.float64).ravel() for name, run in observation["runs"].items()}
@@ -223,7 +224,7 @@ def _(observation: dict[str, Any]) -> None:
 
 # evaluate: a stand-in model whose predictions are known ----------------------------
 
-EVALUATE_FEATURES = rng(560).uniform(0, 1, size=(50, NUM_PIXELS)).astype(np.float32)
+EVALUATE_FEATURES = uniform(560, (50, NUM_PIXELS), 0.0, 1.0)
 EVALUATE_WEIGHTS = rng(561).normal(size=(NUM_PIXELS, NUM_CLASSES))
 
 
@@ -275,13 +276,13 @@ def evaluating(student: Any) -> dict[str, Any]:
 
 
 @evaluating.judge
-def _(observation: dict[str, Any]) -> None:
+def judge_evaluating(observation: dict[str, Any]) -> None:
     result = observation["result"]
     what = f"evaluate(model, features, labels) on 50 images of which the model gets {round(EVALUATE_ACCURACY * 50)} right"
     if result.get("kind") not in ("number", "array", "tensor") or "values" not in result or np.size(result["values"]) != 1:
         raise CaseFailure(f"{what} returned a {result.get('type')}; it should return one number, the fraction right ({EVALUATE_ACCURACY:g}).")
     value = float(np.asarray(result["values"]).ravel()[0])
-    if abs(value - EVALUATE_ACCURACY) <= 1e-6:
+    if values_match(value, EVALUATE_ACCURACY):
         if not observation["is_float"]:
             raise CaseFailure(
                 f"{what} returned the right fraction as a {result.get('type')}; it should return a Python float "
@@ -295,12 +296,20 @@ def _(observation: dict[str, Any]) -> None:
         if not observation["tracking_after"]:
             raise CaseFailure(f"after {what}, gradient tracking is still off: leave the NoGrad block before returning.")
         return
-    if abs(value - 100 * EVALUATE_ACCURACY) <= 1e-4:
-        raise CaseFailure(f"{what} returned {value:g}, a percentage; return the fraction in [0, 1]: {EVALUATE_ACCURACY:g}.")
-    if abs(value - (1 - EVALUATE_ACCURACY)) <= 1e-6:
-        raise CaseFailure(f"{what} returned {value:g}, the fraction wrong (the error rate); return the fraction right: {EVALUATE_ACCURACY:g}.")
-    if abs(value - round(EVALUATE_ACCURACY * 50)) <= 1e-6:
-        raise CaseFailure(f"{what} returned {value:g}, the count; return the fraction in [0, 1]: {EVALUATE_ACCURACY:g}.")
+    if matches(value, 100 * EVALUATE_ACCURACY):
+        raise CaseFailure(
+            f"{what} returned {value:g}, a percentage; return the fraction in [0, 1]: {EVALUATE_ACCURACY:g}.",
+            mistake="a percentage",
+        )
+    if matches(value, 1 - EVALUATE_ACCURACY):
+        raise CaseFailure(
+            f"{what} returned {value:g}, the fraction wrong (the error rate); return the fraction right: {EVALUATE_ACCURACY:g}.",
+            mistake="the error rate",
+        )
+    if matches(value, round(EVALUATE_ACCURACY * 50)):
+        raise CaseFailure(
+            f"{what} returned {value:g}, the count; return the fraction in [0, 1]: {EVALUATE_ACCURACY:g}.", mistake="the count"
+        )
     rows = observation["rows"]
     note = f" (the model was asked about {rows} images, not 50)" if rows != 50 else ""
     raise CaseFailure(
