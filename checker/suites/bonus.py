@@ -28,7 +28,7 @@ from ..cases import CaseFailure, probe
 from ..numeric import expect_array, numerical_vjp, shape_message, values_match
 from ..observe import exception_info, returned, where_raised
 from ..seeds import rng
-from .common import changed_inputs, expect_untouched, float32, normal, uniform
+from .common import Check, changed_inputs, expect_each, expect_untouched, float32, normal, uniform
 
 _NotImplementedError = NotImplementedError
 _Exception = Exception
@@ -54,29 +54,6 @@ def raised_text(error: dict[str, Any]) -> str:
 def raised(error: dict[str, Any], kind: str) -> bool:
     """Whether the exception (as exception_info gives it) is a `kind` (ValueError, say) or a subclass of one."""
     return kind in error.get("bases", [])
-
-
-class Check(NamedTuple):
-    """One thing a judge checks: an entry of the observation and the value it should have.
-
-    The same as part4.py's (both are for common.py). True, False and None are
-    compared by identity, anything else with ==. The message may quote the
-    observation's entries and the judge's own fields by name ("{tensor}").
-    """
-
-    entry: str
-    wanted: Any
-    message: str
-    mistake: str | None = None
-
-
-def expect_each(observation: dict[str, Any], checks: list[Check], **fields: Any) -> None:
-    """Fail with the message of the first check that does not hold."""
-    for entry, wanted, message, mistake in checks:
-        got = observation.get(entry)
-        holds = got is wanted if wanted is None or isinstance(wanted, bool) else got == wanted
-        if not holds:
-            raise CaseFailure(message.format_map({**observation, **fields}), mistake=mistake)
 
 
 # b.1 topological_sort on deep graphs ----------------------------------------

@@ -18,7 +18,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import zlib
 
@@ -71,6 +71,30 @@ def expect_returned(observation: Any, what: str, should: str = "") -> None:
     """Fail with returned_none's message when the observed value is None."""
     if isinstance(observation, dict) and observation.get("type") == "NoneType":
         raise CaseFailure(returned_none(what, should))
+
+
+class Check(NamedTuple):
+    """One thing a judge checks: an entry of the observation and the value it should have.
+
+    True, False and None are compared by identity (1 is not True), anything
+    else with ==. The message, for when it has not, may quote the
+    observation's entries and the judge's own fields by name ("{after!r}").
+    mistake: the known mistake the message names, if it names one.
+    """
+
+    entry: str
+    wanted: Any
+    message: str
+    mistake: str | None = None
+
+
+def expect_each(observation: dict[str, Any], checks: list[Check], **fields: Any) -> None:
+    """Fail with the message of the first check that does not hold."""
+    for entry, wanted, message, mistake in checks:
+        got = observation.get(entry)
+        holds = got is wanted if wanted is None or isinstance(wanted, bool) else got == wanted
+        if not holds:
+            raise CaseFailure(message.format_map({**observation, **fields}), mistake=mistake)
 
 
 def matches(got: Any, wrong: Any) -> bool:

@@ -44,7 +44,7 @@ from ..cases import CaseFailure, probe
 from ..numeric import expect_array, expect_finite, numerical_vjp, values_match
 from ..observe import returned
 from ..seeds import rng
-from .common import as_array, float32, normal
+from .common import Check, as_array, expect_each, float32, normal
 
 MODULE = "part4_nn"
 
@@ -80,30 +80,6 @@ def tensor_values(observation: dict[str, Any], what: str, should: str) -> dict[s
     if observation.get("kind") == "array":
         raise CaseFailure(f"{what} returned a NumPy array; it should return a Tensor{should}", mistake="a NumPy array for a Tensor")
     return as_array(observation)
-
-
-class Check(NamedTuple):
-    """One thing a judge checks: an entry of the observation and the value it should have.
-
-    True, False and None are compared by identity (1 is not True), anything
-    else with ==. The message, for when it has not, may quote the
-    observation's entries and the judge's own fields by name ("{after!r}").
-    mistake: the known mistake the message names, if it names one.
-    """
-
-    entry: str
-    wanted: Any
-    message: str
-    mistake: str | None = None
-
-
-def expect_each(observation: dict[str, Any], checks: list[Check], **fields: Any) -> None:
-    """Fail with the message of the first check that does not hold."""
-    for entry, wanted, message, mistake in checks:
-        got = observation.get(entry)
-        holds = got is wanted if wanted is None or isinstance(wanted, bool) else got == wanted
-        if not holds:
-            raise CaseFailure(message.format_map({**observation, **fields}), mistake=mistake)
 
 
 # 4.1 Parameter -----------------------------------------------------------------
