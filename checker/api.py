@@ -20,7 +20,10 @@ from .results import CheckResult, ExerciseResult
 
 
 def run_check(
-    impl_dir: Path, exercises: list[Exercise], limits: runner.Limits = runner.Limits(), seed: int | None = None,
+    impl_dir: Path,
+    exercises: list[Exercise],
+    limits: runner.Limits = runner.Limits(),
+    seed: int | None = None,
 ) -> CheckResult:
     """Check `exercises` (and, silently, the exercises they build on, so that
     a failure can be blamed on an earlier one that fails too).
@@ -32,7 +35,10 @@ def run_check(
 
 
 def run_check_logged(
-    impl_dir: Path, exercises: list[Exercise], limits: runner.Limits = runner.Limits(), seed: int | None = None,
+    impl_dir: Path,
+    exercises: list[Exercise],
+    limits: runner.Limits = runner.Limits(),
+    seed: int | None = None,
 ) -> tuple[CheckResult, runner.RunLog]:
     """run_check, and the runner's log (batch grading reads its records)."""
     impl_dir = Path(impl_dir)
@@ -51,7 +57,9 @@ def run_check_logged(
     result.sandbox = log.sandbox.to_json()
     result.seed = seed
     selected = {exercise.id for exercise in exercises}
-    result.exercises = [exercise_result for exercise_result in result.exercises if exercise_result.exercise.id in selected]
+    result.exercises = [
+        exercise_result for exercise_result in result.exercises if exercise_result.exercise.id in selected
+    ]
     return result, log
 
 
@@ -59,6 +67,8 @@ def failed_to_run(impl_dir: Path, exercises: list[Exercise], reason: str, seed: 
     """A result for when the checker itself could not run: every exercise an error."""
     return CheckResult(
         impl=str(impl_dir),
-        exercises=[ExerciseResult(exercise, Status.ERROR, f"the checker could not run: {reason}") for exercise in exercises],
+        exercises=[
+            ExerciseResult(exercise, Status.ERROR, f"the checker could not run: {reason}") for exercise in exercises
+        ],
         seed=seed,
     )

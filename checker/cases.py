@@ -29,8 +29,9 @@ processes use the same grading seed (none under `make check`; see seeds.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 class CaseFailure(AssertionError):

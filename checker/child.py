@@ -21,12 +21,23 @@ import os
 import sys
 from dataclasses import dataclass
 
-
 # Kept: capture (each case's output), skipping, terminal, faulthandler
 # (a crash's traceback in the child's output), and pytest's core plugins.
 UNUSED_PYTEST_PLUGINS = (
-    "debugging", "unittest", "pastebin", "junitxml", "doctest", "setuponly", "setupplan",
-    "legacypath", "tmpdir", "monkeypatch", "recwarn", "logging", "unraisableexception", "threadexception",
+    "debugging",
+    "unittest",
+    "pastebin",
+    "junitxml",
+    "doctest",
+    "setuponly",
+    "setupplan",
+    "legacypath",
+    "tmpdir",
+    "monkeypatch",
+    "recwarn",
+    "logging",
+    "unraisableexception",
+    "threadexception",
 )
 
 
@@ -123,9 +134,9 @@ def main() -> None:
             unconfined = Unconfined.start(sys.argv[2])
         # The slow imports first: the parent starts this process before it
         # has built the list of cases, and sends it on stdin meanwhile.
-        from . import observe, plugin  # noqa: F401
-
         import pytest  # noqa: F401
+
+        from . import observe, plugin  # noqa: F401
 
         run(json.loads(sys.stdin.readline()), own_channel, unconfined)
     finally:
@@ -155,8 +166,12 @@ def run(config: dict, own_channel: int | None = None, unconfined: Unconfined | N
         [tuple(pair) for pair in config["cases"]],
         config.get("dependents"),
         config.get("dependent_timeout", 1.0),
-        confinement=unconfined or Confinement(
-            config["package_dir"], config["workdir"], config.get("user"), config.get("processes", 64),
+        confinement=unconfined
+        or Confinement(
+            config["package_dir"],
+            config["workdir"],
+            config.get("user"),
+            config.get("processes", 64),
             tuple(config.get("sandbox_without", ())),
         ),
     )
@@ -174,19 +189,27 @@ def run(config: dict, own_channel: int | None = None, unconfined: Unconfined | N
         [
             os.path.join(here, "probe_items.py"),
             "-q",
-            "-p", "no:cacheprovider",
-            "-p", "no:stepwise",
-            "-p", "no:warnings",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:stepwise",
+            "-p",
+            "no:warnings",
             # pytest's plugins that running the probes does not use: each
             # costs imports at start-up (pdb, unittest, xml) or hooks per test.
             *(arg for plugin_name in UNUSED_PYTEST_PLUGINS for arg in ("-p", f"no:{plugin_name}")),
-            "-p", "pytest_timeout",
+            "-p",
+            "pytest_timeout",
             "--noconftest",
-            "--rootdir", config["package_dir"],
-            "-o", "addopts=",
+            "--rootdir",
+            config["package_dir"],
+            "-o",
+            "addopts=",
             # The parent chooses (portable.timeout_method): "thread" where there is no SIGALRM.
-            "-o", f"timeout_method={config.get('timeout_method', 'signal')}",
-            "-o", "timeout_func_only=true",
+            "-o",
+            f"timeout_method={config.get('timeout_method', 'signal')}",
+            "-o",
+            "timeout_func_only=true",
         ],
         plugins=[plugin],
     )

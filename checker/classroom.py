@@ -75,7 +75,9 @@ class Test:
     def points(self) -> int:
         points = self.exercise.points
         if points != int(points):  # the command grader reads max-score as a whole number
-            raise ValueError(f"GitHub Classroom counts whole points only, and exercise {self.exercise.id} is worth {points:g}")
+            raise ValueError(
+                f"GitHub Classroom counts whole points only, and exercise {self.exercise.id} is worth {points:g}"
+            )
         return int(points)
 
 
@@ -103,7 +105,9 @@ def write_files(root: Path, exercises: list[Exercise], *, force: bool = False) -
     differing = [path for path, text in wanted.items() if path.exists() and _read(path) != text]
     if differing and not force:
         names = ", ".join(str(path) for path in differing)
-        raise Conflict(f"{names} already exist{'s' if len(differing) == 1 else ''} with other content: pass --force to move the old ones aside")
+        raise Conflict(
+            f"{names} already exist{'s' if len(differing) == 1 else ''} with other content: pass --force to move the old ones aside"
+        )
     moved = [(path, kit.move_aside(path)) for path in differing]
     for path, text in wanted.items():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -180,7 +184,10 @@ def workflow(tests: list[Test]) -> str:
         "    - name: Autograding Reporter",
         f"      uses: {REPORTER_ACTION}",
         "      env:",
-        *(f"        {test.step_id.upper()}_RESULTS: {quote('${{steps.' + test.step_id + '.outputs.result}}')}" for test in tests),
+        *(
+            f"        {test.step_id.upper()}_RESULTS: {quote('${{steps.' + test.step_id + '.outputs.result}}')}"
+            for test in tests
+        ),
         "      with:",
         f"        runners: {','.join(test.step_id for test in tests)}",
     ]

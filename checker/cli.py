@@ -31,65 +31,150 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=".venv/bin/python -m checker", description="Check the backprop kit's exercises (make check, make list, make hint, ... call it for you).")
+    parser = _Parser(
+        prog=".venv/bin/python -m checker",
+        description="Check the backprop kit's exercises (make check, make list, make hint, ... call it for you).",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     check = commands.add_parser("check", help="run the hidden tests on your exercises")
-    check.add_argument("exercises", nargs="*", metavar="EXERCISE", help="an exercise id (1.2), a part (1), or a function name; none means all")
+    check.add_argument(
+        "exercises",
+        nargs="*",
+        metavar="EXERCISE",
+        help="an exercise id (1.2), a part (1), or a function name; none means all",
+    )
     check.add_argument("--impl", default="exercises", metavar="DIR", help="the folder to check (default: exercises)")
     check.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
-    check.add_argument("--seed", type=seed_argument(allow_random=True), default=None, metavar="N|random",
-                       help="draw the hidden inputs from grading seed N, as `grade` does (random: a fresh one); default: the fixed inputs")
+    check.add_argument(
+        "--seed",
+        type=seed_argument(allow_random=True),
+        default=None,
+        metavar="N|random",
+        help="draw the hidden inputs from grading seed N, as `grade` does (random: a fresh one); default: the fixed inputs",
+    )
     check.set_defaults(handler=command_check)
 
     listing = commands.add_parser("list", help="list the exercises")
     listing.set_defaults(handler=command_list)
 
     hint = commands.add_parser("hint", help="show one more hint for an exercise (each call shows the next)")
-    hint.add_argument("exercises", nargs="*", metavar="EXERCISE", help="an exercise id, or a function name; none means the last one asked about")
+    hint.add_argument(
+        "exercises",
+        nargs="*",
+        metavar="EXERCISE",
+        help="an exercise id, or a function name; none means the last one asked about",
+    )
     hint.add_argument("--reset", action="store_true", help="start this exercise's hints again from the first")
     hint.set_defaults(handler=command_hint)
 
     watch = commands.add_parser("watch", help="check again every time you save a file (Ctrl-C to stop)")
-    watch.add_argument("exercises", nargs="*", metavar="EXERCISE", help="what to check; none means the first exercise that does not pass")
-    watch.add_argument("--impl", default="exercises", metavar="DIR", help="the folder to watch and check (default: exercises)")
+    watch.add_argument(
+        "exercises",
+        nargs="*",
+        metavar="EXERCISE",
+        help="what to check; none means the first exercise that does not pass",
+    )
+    watch.add_argument(
+        "--impl", default="exercises", metavar="DIR", help="the folder to watch and check (default: exercises)"
+    )
     watch.add_argument("--interval", type=float, default=0.5, help=argparse.SUPPRESS)
     watch.add_argument("--max-runs", type=int, default=None, help=argparse.SUPPRESS)  # for the kit's tests
     watch.set_defaults(handler=command_watch)
 
-    graph = commands.add_parser("graph", help="draw the computational graph your code builds, with each node's gradient")
-    graph.add_argument("--impl", default="exercises", metavar="DIR", help="whose code to run (default: exercises; solutions for the reference)")
-    graph.add_argument("--example", default="forward_and_back", choices=["forward_and_back", "reuse"], help="which small computation to draw")
+    graph = commands.add_parser(
+        "graph", help="draw the computational graph your code builds, with each node's gradient"
+    )
+    graph.add_argument(
+        "--impl",
+        default="exercises",
+        metavar="DIR",
+        help="whose code to run (default: exercises; solutions for the reference)",
+    )
+    graph.add_argument(
+        "--example",
+        default="forward_and_back",
+        choices=["forward_and_back", "reuse"],
+        help="which small computation to draw",
+    )
     graph.set_defaults(handler=command_graph)
 
     grade = commands.add_parser("grade", help="grade a folder of submissions in parallel (instructors)")
-    grade.add_argument("submissions", metavar="SUBMISSIONS", help="a folder: each subfolder, .zip, or group of loose part files is one submission")
-    grade.add_argument("exercises", nargs="*", metavar="EXERCISE", help="grade only these (ids, parts, function names); none means all")
-    grade.add_argument("--out", required=True, metavar="DIR", help="where to write grades.csv and one JSON per submission")
-    grade.add_argument("--jobs", type=int, default=None, metavar="N", help="submissions checked at once (default: one per CPU)")
-    grade.add_argument("--allow-partial-sandbox", action="store_true", help="grade even where the kernel sandbox is not complete (unsafe for untrusted code)")
-    grade.add_argument("--seed", type=seed_argument(allow_random=False), default=None, metavar="N",
-                       help="draw the hidden inputs from grading seed N, to repeat a grade (default: a fresh secret seed)")
+    grade.add_argument(
+        "submissions",
+        metavar="SUBMISSIONS",
+        help="a folder: each subfolder, .zip, or group of loose part files is one submission",
+    )
+    grade.add_argument(
+        "exercises", nargs="*", metavar="EXERCISE", help="grade only these (ids, parts, function names); none means all"
+    )
+    grade.add_argument(
+        "--out", required=True, metavar="DIR", help="where to write grades.csv and one JSON per submission"
+    )
+    grade.add_argument(
+        "--jobs", type=int, default=None, metavar="N", help="submissions checked at once (default: one per CPU)"
+    )
+    grade.add_argument(
+        "--allow-partial-sandbox",
+        action="store_true",
+        help="grade even where the kernel sandbox is not complete (unsafe for untrusted code)",
+    )
+    grade.add_argument(
+        "--seed",
+        type=seed_argument(allow_random=False),
+        default=None,
+        metavar="N",
+        help="draw the hidden inputs from grading seed N, to repeat a grade (default: a fresh secret seed)",
+    )
     grade.set_defaults(handler=command_grade)
 
     gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder bundle (instructors)")
-    gradescope.add_argument("exercises", nargs="*", metavar="EXERCISE", help="grade only these (ids, parts, function names); none means all")
+    gradescope.add_argument(
+        "exercises", nargs="*", metavar="EXERCISE", help="grade only these (ids, parts, function names); none means all"
+    )
     gradescope.add_argument("--out", required=True, metavar="FILE.zip", help="the zip to write")
-    gradescope.add_argument("--allow-partial-sandbox", action="store_true", help="let the bundle grade where the kernel sandbox is not complete (unsafe)")
+    gradescope.add_argument(
+        "--allow-partial-sandbox",
+        action="store_true",
+        help="let the bundle grade where the kernel sandbox is not complete (unsafe)",
+    )
     gradescope.set_defaults(handler=command_gradescope)
 
-    release = commands.add_parser("release", help="write a student's kit into a new folder: stubs, checker, lessons, never the solutions (instructors)")
-    release.add_argument("exercises", nargs="*", metavar="EXERCISE", help="hand out only these (ids, parts, function names); none means the whole course")
+    release = commands.add_parser(
+        "release",
+        help="write a student's kit into a new folder: stubs, checker, lessons, never the solutions (instructors)",
+    )
+    release.add_argument(
+        "exercises",
+        nargs="*",
+        metavar="EXERCISE",
+        help="hand out only these (ids, parts, function names); none means the whole course",
+    )
     release.add_argument("--out", required=True, metavar="DIR", help="the folder to write the kit into (new or empty)")
-    release.add_argument("--force", action="store_true", help="when DIR is not empty, move it aside to DIR.bak-<time> first")
-    release.add_argument("--classroom", action="store_true", help="also write GitHub Classroom's autograding files into the kit")
+    release.add_argument(
+        "--force", action="store_true", help="when DIR is not empty, move it aside to DIR.bak-<time> first"
+    )
+    release.add_argument(
+        "--classroom", action="store_true", help="also write GitHub Classroom's autograding files into the kit"
+    )
     release.set_defaults(handler=command_release)
 
-    classroom = commands.add_parser("classroom", help="write GitHub Classroom's autograding files, one test per exercise (instructors)")
-    classroom.add_argument("exercises", nargs="*", metavar="EXERCISE", help="a test for each of these (ids, parts, function names); none means the main course")
-    classroom.add_argument("--out", default=".", metavar="DIR", help="the repository's folder (default: the current one)")
-    classroom.add_argument("--force", action="store_true", help="replace files that differ, moving the old ones aside first")
+    classroom = commands.add_parser(
+        "classroom", help="write GitHub Classroom's autograding files, one test per exercise (instructors)"
+    )
+    classroom.add_argument(
+        "exercises",
+        nargs="*",
+        metavar="EXERCISE",
+        help="a test for each of these (ids, parts, function names); none means the main course",
+    )
+    classroom.add_argument(
+        "--out", default=".", metavar="DIR", help="the repository's folder (default: the current one)"
+    )
+    classroom.add_argument(
+        "--force", action="store_true", help="replace files that differ, moving the old ones aside first"
+    )
     classroom.set_defaults(handler=command_classroom)
     return parser
 
@@ -201,11 +286,20 @@ def command_grade(arguments: argparse.Namespace) -> int:
     with grade_report.make_progress(console) as progress:
         task = progress.add_task("grading", total=None, last="")
         grades = grade.grade_all(
-            submissions_dir, out_dir, exercises, jobs=arguments.jobs, words=arguments.exercises, seed=seed,
+            submissions_dir,
+            out_dir,
+            exercises,
+            jobs=arguments.jobs,
+            words=arguments.exercises,
+            seed=seed,
             on_start=lambda total: progress.update(task, total=total),
-            on_done=lambda done: progress.update(task, advance=1, last=f"{done.name}: {done.score:g}/{done.max_score:g}"),
+            on_done=lambda done: progress.update(
+                task, advance=1, last=f"{done.name}: {done.score:g}/{done.max_score:g}"
+            ),
         )
-    report.show(report.make_console(), grade_report.summary(grades, exercises, out_dir, time.monotonic() - started, seed))
+    report.show(
+        report.make_console(), grade_report.summary(grades, exercises, out_dir, time.monotonic() - started, seed)
+    )
     return EXIT_PASSED
 
 
@@ -226,7 +320,9 @@ def command_release(arguments: argparse.Namespace) -> int:
     from . import release
 
     try:
-        built = release.build(Path(arguments.out), arguments.exercises, force=arguments.force, classroom=arguments.classroom)
+        built = release.build(
+            Path(arguments.out), arguments.exercises, force=arguments.force, classroom=arguments.classroom
+        )
     except release.Refused as error:
         raise UsageError(str(error)) from None
     except release.BuildFailed as error:
@@ -235,7 +331,9 @@ def command_release(arguments: argparse.Namespace) -> int:
     if built.moved_aside is not None:
         print(f"Moved what was in {built.out} aside, to {built.moved_aside}.")
     extra = " and GitHub Classroom's autograding files" if arguments.classroom else ""
-    print(f"Wrote a student's kit to {built.out}: {manifest.describe(handed_out)}, {len(handed_out)} exercise{'s' if len(handed_out) != 1 else ''}{extra}.")
+    print(
+        f"Wrote a student's kit to {built.out}: {manifest.describe(handed_out)}, {len(handed_out)} exercise{'s' if len(handed_out) != 1 else ''}{extra}."
+    )
     print(f"Try it as a student would: cd {built.out} && make check")
     return EXIT_PASSED
 
@@ -257,7 +355,9 @@ def command_classroom(arguments: argparse.Namespace) -> int:
     for path, backup in moved:
         print(f"Moved the old {path} aside, to {backup}.")
     points = sum(exercise.points for exercise in graded)
-    print(f"Wrote {out / classroom.WORKFLOW_FILE} and {out / classroom.AUTOGRADING_FILE}: {len(graded)} tests, {points:g} points.")
+    print(
+        f"Wrote {out / classroom.WORKFLOW_FILE} and {out / classroom.AUTOGRADING_FILE}: {len(graded)} tests, {points:g} points."
+    )
     return EXIT_PASSED
 
 
@@ -279,7 +379,9 @@ def command_watch(arguments: argparse.Namespace) -> int:
     impl_dir = Path(arguments.impl)
     if not impl_dir.is_dir():
         raise UsageError(f"no folder {str(impl_dir)!r} to watch")
-    watcher = watch.Watcher(impl_dir, list(arguments.exercises), interval=arguments.interval, max_runs=arguments.max_runs)
+    watcher = watch.Watcher(
+        impl_dir, list(arguments.exercises), interval=arguments.interval, max_runs=arguments.max_runs
+    )
     return watcher.run()
 
 

@@ -34,16 +34,16 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import KIT_ROOT, manifest, runner, submissions
 from .manifest import Exercise
 from .outcomes import Status
 from .results import statuses_of, write_json_atomically
-
 
 # A worker gets the runner's whole-run limit, its start-up and a margin.
 WORKER_SECONDS = runner.Limits().run_seconds + runner.Limits().startup_seconds + 30.0
@@ -142,7 +142,12 @@ def grade_all(
                 grade = _run_worker(submission.name, stage, words or [], exercises, seed, alone=True)
                 grade.attempts = 2
             except WorkerFailed as failure:
-                grade = _error_grade(submission.name, exercises, f"the checker's process for this submission failed twice ({failure})", seed)
+                grade = _error_grade(
+                    submission.name,
+                    exercises,
+                    f"the checker's process for this submission failed twice ({failure})",
+                    seed,
+                )
                 grade.missing, grade.attempts = stage.missing, 2
             grades[submission.name] = grade
             runner.sweep_orphans()
@@ -166,7 +171,9 @@ def _stage_all(found: list[submissions.Submission], tmp: Path) -> dict[str, subm
     return staged
 
 
-def _run_worker(name: str, stage: submissions.Staged, words: list[str], exercises: list[Exercise], seed: int | None, alone: bool) -> Grade:
+def _run_worker(
+    name: str, stage: submissions.Staged, words: list[str], exercises: list[Exercise], seed: int | None, alone: bool
+) -> Grade:
     """Check one staged submission in its own worker process.
 
     Raises WorkerFailed when the worker did not hand back a result, or, unless
@@ -177,7 +184,9 @@ def _run_worker(name: str, stage: submissions.Staged, words: list[str], exercise
     command = [sys.executable, "-m", "checker.grade_worker", str(stage.folder), *words]
     if seed is not None:
         command += ["--seed", str(seed)]
-    worker = runner.start_in_own_group(command, cwd=KIT_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    worker = runner.start_in_own_group(
+        command, cwd=KIT_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
     try:
         output, _ = worker.communicate(timeout=WORKER_SECONDS)
     except subprocess.TimeoutExpired:
@@ -235,12 +244,14 @@ def csv_text(grades: list[Grade], exercises: list[Exercise]) -> str:
     writer.writerow(["submission", "score", "max_score", *[exercise.id for exercise in exercises]])
     for grade in grades:
         earned = grade.exercise_scores()
-        writer.writerow([
-            grade.name,
-            _number(grade.score),
-            _number(grade.max_score),
-            *[_number(earned.get(exercise.id, 0.0)) for exercise in exercises],
-        ])
+        writer.writerow(
+            [
+                grade.name,
+                _number(grade.score),
+                _number(grade.max_score),
+                *[_number(earned.get(exercise.id, 0.0)) for exercise in exercises],
+            ]
+        )
     return buffer.getvalue()
 
 
@@ -272,7 +283,9 @@ def score_distribution(grades: list[Grade], buckets: int = 10) -> list[tuple[str
     return list(zip(labels, counts))
 
 
-def most_failed(grades: list[Grade], exercises: list[Exercise], limit: int = 5) -> list[tuple[Exercise, dict[Status, int]]]:
+def most_failed(
+    grades: list[Grade], exercises: list[Exercise], limit: int = 5
+) -> list[tuple[Exercise, dict[Status, int]]]:
     """The exercises most often not passed, with how many of each status, worst first.
 
     "not started" counts apart: an exercise nobody attempted is not a hard one.

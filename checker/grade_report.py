@@ -9,7 +9,15 @@ from pathlib import Path
 
 from rich import box
 from rich.console import Console, Group, RenderableType
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -35,11 +43,15 @@ def make_progress(console: Console) -> Progress:
     )
 
 
-def summary(grades: list[Grade], exercises: list[Exercise], out_dir: Path, seconds: float, seed: int | None = None) -> RenderableType:
+def summary(
+    grades: list[Grade], exercises: list[Exercise], out_dir: Path, seconds: float, seed: int | None = None
+) -> RenderableType:
     if not grades:
-        return Text(f"No submissions found. (Each subfolder, .zip, or group of loose part files is one.)")
+        return Text("No submissions found. (Each subfolder, .zip, or group of loose part files is one.)")
     parts: list[RenderableType] = [
-        Text(f"Graded {len(grades)} submissions in {seconds:.1f} s ({60 * len(grades) / max(seconds, 1e-9):.1f} a minute)."),
+        Text(
+            f"Graded {len(grades)} submissions in {seconds:.1f} s ({60 * len(grades) / max(seconds, 1e-9):.1f} a minute)."
+        ),
         distribution_table(grades),
     ]
     failing = most_failed(grades, exercises)
@@ -53,12 +65,23 @@ def summary(grades: list[Grade], exercises: list[Exercise], out_dir: Path, secon
         parts.append(lines)
     retried = [grade.name for grade in grades if grade.attempts > 1 and not grade.problem]
     if retried:
-        parts.append(Text(f"Graded again alone after their checking process was disturbed: {', '.join(retried)}", style="dim"))
+        parts.append(
+            Text(f"Graded again alone after their checking process was disturbed: {', '.join(retried)}", style="dim")
+        )
     incomplete = sum(1 for grade in grades if grade.missing)
     if incomplete:
-        parts.append(Text(f"{incomplete} submissions lacked some part files; those parts were graded as not started.", style="dim"))
+        parts.append(
+            Text(
+                f"{incomplete} submissions lacked some part files; those parts were graded as not started.", style="dim"
+            )
+        )
     if seed is not None:
-        parts.append(Text(f"Hidden inputs drawn from grading seed {seed}: `grade --seed {seed}` grades again with the same inputs.", style="dim"))
+        parts.append(
+            Text(
+                f"Hidden inputs drawn from grading seed {seed}: `grade --seed {seed}` grades again with the same inputs.",
+                style="dim",
+            )
+        )
     parts.append(Text(f"Wrote {out_dir / 'grades.csv'} and one JSON per submission.", style="dim"))
     return Group(*parts)
 
@@ -76,7 +99,9 @@ def distribution_table(grades: list[Grade], width: int = 30) -> Table:
 
 
 def most_failed_table(rows: list[tuple[Exercise, dict[str, int]]], total: int) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title="Most failed exercises", title_justify="left")
+    table = Table(
+        box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title="Most failed exercises", title_justify="left"
+    )
     table.add_column("id", no_wrap=True)
     table.add_column("exercise")
     table.add_column("not passed", justify="right", no_wrap=True)

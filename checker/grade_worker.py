@@ -28,7 +28,7 @@ def main(argv: list[str]) -> int:
     seed = None
     if "--seed" in argv:
         at = argv.index("--seed")
-        seed, argv = int(argv[at + 1]), argv[:at] + argv[at + 2:]
+        seed, argv = int(argv[at + 1]), argv[:at] + argv[at + 2 :]
     folder, words = Path(argv[0]), argv[1:]
     exercises = manifest.select(words)
     crashed = False

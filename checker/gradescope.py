@@ -35,7 +35,6 @@ from . import KIT_ROOT, __version__, kit, manifest, submissions
 from .outcomes import Status
 from .results import CheckResult, write_json_atomically
 
-
 # What Gradescope's image needs besides Python: pyproject.toml's dependencies.
 REQUIREMENTS = ("numpy>=1.26", "pytest>=7.4", "pytest-timeout>=2.2", "rich>=13.0")
 
@@ -141,8 +140,10 @@ def autograde(submission_dir: str, results_path: str) -> int:
         runner.refuse_inspection()
         confinement = runner.probe_sandbox()
         if not confinement.full and not (KIT_ROOT / ALLOW_PARTIAL_SANDBOX_FILE).is_file():
-            reason = (f"it refuses to run students' code without the full sandbox: {sandbox.summary(confinement)} "
-                      "Rebuild the bundle with --allow-partial-sandbox to grade anyway.")
+            reason = (
+                f"it refuses to run students' code without the full sandbox: {sandbox.summary(confinement)} "
+                "Rebuild the bundle with --allow-partial-sandbox to grade anyway."
+            )
             results = failure_results(reason, time.monotonic() - started)
             results["extra_data"] = {"sandbox": confinement.to_json(), "seed": None}
             write_json_atomically(Path(results_path), results)
@@ -178,15 +179,17 @@ def to_gradescope(result: CheckResult, seconds: float, missing: list[str] = ()) 
     for exercise_result in result.exercises:
         exercise = exercise_result.exercise
         name = f"{exercise.id} {exercise.title}" + (" (bonus)" if exercise.bonus else "")
-        tests.append({
-            "name": name,
-            "number": exercise.id,
-            "score": exercise_result.score,
-            "max_score": float(exercise.points),
-            "status": "passed" if exercise_result.status is Status.PASSED else "failed",
-            "output": _test_output(exercise_result),
-            "visibility": "visible",
-        })
+        tests.append(
+            {
+                "name": name,
+                "number": exercise.id,
+                "score": exercise_result.score,
+                "max_score": float(exercise.points),
+                "status": "passed" if exercise_result.status is Status.PASSED else "failed",
+                "output": _test_output(exercise_result),
+                "visibility": "visible",
+            }
+        )
     return {
         "score": result.score + result.bonus_score,
         "execution_time": int(round(seconds)),

@@ -17,16 +17,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from . import KIT_ROOT
 
 MARKER = "@@backprop-graph@@ "
 TIMEOUT_SECONDS = 20.0
@@ -137,16 +133,18 @@ def _describe_graph(output: Any, leaves: dict[str, Any]) -> list[dict[str, Any]]
         numbers[id(tensor)] = len(nodes)
         recipe = getattr(tensor, "recipe", None)
         parents = dict(getattr(recipe, "parents", None) or {}) if recipe is not None else {}
-        nodes.append({
-            "tensor": tensor,
-            "name": names.get(id(tensor), ""),
-            "op": getattr(getattr(recipe, "func", None), "__name__", "") if recipe is not None else "",
-            "leaf": recipe is None or not parents,
-            "shape": list(np.shape(tensor.array)),
-            "value": np.array(tensor.array, dtype=np.float64),
-            "array_id": id(tensor.array),
-            "parents": [[int(position), parent] for position, parent in sorted(parents.items())],
-        })
+        nodes.append(
+            {
+                "tensor": tensor,
+                "name": names.get(id(tensor), ""),
+                "op": getattr(getattr(recipe, "func", None), "__name__", "") if recipe is not None else "",
+                "leaf": recipe is None or not parents,
+                "shape": list(np.shape(tensor.array)),
+                "value": np.array(tensor.array, dtype=np.float64),
+                "array_id": id(tensor.array),
+                "parents": [[int(position), parent] for position, parent in sorted(parents.items())],
+            }
+        )
         stack.extend(parent for _, parent in sorted(parents.items(), reverse=True))
     for node in nodes:
         node["parents"] = [[position, numbers[id(parent)]] for position, parent in node["parents"]]
@@ -167,7 +165,9 @@ def run_example(impl_dir: Path, example: str = "forward_and_back") -> GraphRun:
     """Run the example on the student's code in a child process, under the checker's limits."""
     from . import runner
 
-    run = runner.run_one_off("graphview:child_main", [example], timeout=TIMEOUT_SECONDS, impl_dir=Path(impl_dir), prefix="backprop-graph-")
+    run = runner.run_one_off(
+        "graphview:child_main", [example], timeout=TIMEOUT_SECONDS, impl_dir=Path(impl_dir), prefix="backprop-graph-"
+    )
     if run.returncode is None:
         return GraphRun(example, {"problem": f"your code did not finish the example within {TIMEOUT_SECONDS:g} s"}, "")
     output = run.output.decode("utf-8", "replace")
@@ -185,7 +185,9 @@ def run_example(impl_dir: Path, example: str = "forward_and_back") -> GraphRun:
     return GraphRun(example, description, printed.strip())
 
 
-def reference_gradients(example: str, nodes: list[dict[str, Any]]) -> tuple[list[np.ndarray | None], list[np.ndarray | None]]:
+def reference_gradients(
+    example: str, nodes: list[dict[str, Any]]
+) -> tuple[list[np.ndarray | None], list[np.ndarray | None]]:
     """The right value and gradient of each node, recomputed in float64 from the example's inputs.
 
     Only the operations the examples use (log, multiply) are known; a node
@@ -274,7 +276,8 @@ def render(run: GraphRun) -> Any:
     nodes = description["nodes"]
     if nodes and nodes[0]["leaf"]:
         body = Text.assemble(
-            heading, "\n\n",
+            heading,
+            "\n\n",
             "The output has no recipe (or no parents): the forward pass returned a fresh tensor with no graph, "
             "so backprop has nothing to walk. Does your wrap_forward_fn set out.recipe with the Tensor arguments as parents?",
         )
@@ -320,7 +323,11 @@ def render(run: GraphRun) -> Any:
         for position, parent in nodes[index]["parents"]:
             prefix = Text(f"arg {position}: ", style="dim")
             if parent in shown:
-                again = Text.assemble(prefix, (nodes[parent]["name"] or nodes[parent]["op"] or "node", "bold"), (" again (used more than once: its gradients add up)", "dim"))
+                again = Text.assemble(
+                    prefix,
+                    (nodes[parent]["name"] or nodes[parent]["op"] or "node", "bold"),
+                    (" again (used more than once: its gradients add up)", "dim"),
+                )
                 branch.add(again)
                 continue
             shown.add(parent)
@@ -332,12 +339,20 @@ def render(run: GraphRun) -> Any:
     if "error" in description:
         footer.append(f"\nbackward() failed: {_error_text(description)}", style="red")
     elif any(right is None for right in expected):
-        footer.append("\nSome nodes are not the ones this example should build, so their gradients could not be checked.", style="yellow")
+        footer.append(
+            "\nSome nodes are not the ones this example should build, so their gradients could not be checked.",
+            style="yellow",
+        )
     elif wrong:
-        footer.append(f"\n{wrong} gradient(s) differ from the right ones: follow the ✗ marks from the output down to find where they go wrong.", style="red")
+        footer.append(
+            f"\n{wrong} gradient(s) differ from the right ones: follow the ✗ marks from the output down to find where they go wrong.",
+            style="red",
+        )
     else:
         footer.append("\nEvery gradient is right.", style="green")
-    footer.append("\nEach line: operation, shape = value, and grad = dL/d(that node) with L = sum(output).", style="dim")
+    footer.append(
+        "\nEach line: operation, shape = value, and grad = dL/d(that node) with L = sum(output).", style="dim"
+    )
     footer.append("\nGradients flow from the output (top) down to the leaves.", style="dim")
     parts.append(footer)
     if run.printed:

@@ -78,7 +78,9 @@ def choose_exercise(words: list[str], state: dict[str, Any]) -> Exercise:
     chosen = manifest.select(words)
     if len(chosen) != 1:
         ids = ", ".join(exercise.id for exercise in chosen)
-        raise manifest.UnknownExercise(f"{' '.join(words)!r} names several exercises ({ids}): ask for one, e.g. make hint EX={chosen[0].id}")
+        raise manifest.UnknownExercise(
+            f"{' '.join(words)!r} names several exercises ({ids}): ask for one, e.g. make hint EX={chosen[0].id}"
+        )
     return chosen[0]
 
 
@@ -110,7 +112,9 @@ def render(step: HintStep, commands: Any = None) -> RenderableType:
     commands = commands or TERMINAL
     exercise = step.exercise
     if not exercise.hints:
-        body = Text(f"There are no hints for {exercise.id} yet. Read the docstring of {', '.join(exercise.functions)} in exercises/{exercise.module}.py.")
+        body = Text(
+            f"There are no hints for {exercise.id} yet. Read the docstring of {', '.join(exercise.functions)} in exercises/{exercise.module}.py."
+        )
         return Panel(body, title=f"Hints for {exercise.label}", title_align="left", expand=False)
     lines = Text()
     for number, hint in enumerate(exercise.hints[: step.shown], start=1):

@@ -57,7 +57,9 @@ def judge_case(case: Case, exercise: Exercise, record: CaseRecord) -> tuple[Case
             observation = wire.decode(record.observation)
             case.run_judge(observation)
         except CaseFailure as failure:
-            return CaseResult(case.name, Status.FAILED, str(failure), output, size=failure.size, mistake=failure.mistake), None
+            return CaseResult(
+                case.name, Status.FAILED, str(failure), output, size=failure.size, mistake=failure.mistake
+            ), None
         except Exception as exc:  # the observation is not what any correct code gives
             message = f"your code's result could not be checked ({type(exc).__name__}: {exc})."
             return CaseResult(case.name, Status.FAILED, message, output), None
@@ -88,7 +90,9 @@ def judge_case(case: Case, exercise: Exercise, record: CaseRecord) -> tuple[Case
     if outcome is Outcome.REFUSED:
         return CaseResult(case.name, *_refused(record), output), None
 
-    return CaseResult(case.name, Status.ERROR, "this test never reported a result (the test process stopped).", output), None
+    return CaseResult(
+        case.name, Status.ERROR, "this test never reported a result (the test process stopped).", output
+    ), None
 
 
 def _not_run(record: CaseRecord) -> tuple[Status, str]:
@@ -152,9 +156,15 @@ def describe_exception(error: RaisedError | None, exercise: Exercise) -> tuple[S
     if kind == "KeyboardInterrupt":
         return Status.ERROR, f"your code raised KeyboardInterrupt{where}."
     if kind in _PYTEST_OUTCOMES:
-        return Status.FAILED, f"your code called pytest's {kind.lower()} ({message}){where}; only the checker decides outcomes."
+        return (
+            Status.FAILED,
+            f"your code called pytest's {kind.lower()} ({message}){where}; only the checker decides outcomes.",
+        )
     if kind == "RecursionError":
-        return Status.FAILED, f"hit Python's recursion limit{where}. A deep graph needs a loop with an explicit stack (see bonus b.1)."
+        return (
+            Status.FAILED,
+            f"hit Python's recursion limit{where}. A deep graph needs a loop with an explicit stack (see bonus b.1).",
+        )
     return Status.FAILED, f"raised {kind}: {message}{where}."
 
 
@@ -219,7 +229,11 @@ def _blame_prerequisites(results: list[ExerciseResult]) -> None:
     for result in results:
         if result.status in (Status.PASSED, Status.NOT_STARTED):
             continue
-        failing = [required for required in result.exercise.requires if status_of.get(required, Status.PASSED) is not Status.PASSED]
+        failing = [
+            required
+            for required in result.exercise.requires
+            if status_of.get(required, Status.PASSED) is not Status.PASSED
+        ]
         if failing:
             result.blocked_by = failing
             names = " and ".join(f"{required} {manifest.get(required).title}" for required in failing)

@@ -14,11 +14,10 @@ them moves them aside first (`move_aside`) and says where they went.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from . import KIT_ROOT
-
 
 # Folders of the kit every student copy holds: Python files only, but every file of data/.
 STUDENT_FOLDERS = ("checker", "exercises", "data")

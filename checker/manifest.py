@@ -87,7 +87,11 @@ AUTOGRAD = ("2.1", "2.3", "2.4", "2.5", "2.6")
 EXERCISES: tuple[Exercise, ...] = (
     # Part 1: backward functions by hand
     Exercise(
-        "1.1", "log_back", "1", ("log_back",), 2,
+        "1.1",
+        "log_back",
+        "1",
+        ("log_back",),
+        2,
         hints=(
             "Look at sin_back above it: the same two steps work here. First, what is d(out)/dx for out = log(x)?",
             "The chain rule: dL/dx = dL/d(out) * d(out)/dx, entry by entry. dL/d(out) is grad_out; what is the other factor?",
@@ -95,7 +99,11 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "1.2", "unbroadcast", "1", ("unbroadcast",), 4,
+        "1.2",
+        "unbroadcast",
+        "1",
+        ("unbroadcast",),
+        4,
         hints=(
             "When broadcasting copies an entry many times, what happens to the gradients of the copies? (The lesson's section on broadcasting draws it.)",
             "How many leading dims did broadcasting add? broadcasted.ndim - original.ndim of them: sum those away first.",
@@ -104,7 +112,12 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "1.3", "multiply_back", "1", ("multiply_back0", "multiply_back1"), 3, requires=("1.2",),
+        "1.3",
+        "multiply_back",
+        "1",
+        ("multiply_back0", "multiply_back1"),
+        3,
+        requires=("1.2",),
         hints=(
             "Treat y as a constant: what is d(x*y)/dx for one entry? What do you multiply grad_out by?",
             "grad_out * y has the broadcast shape. Whose shape must the result have, and which function of 1.2 gets it there?",
@@ -113,7 +126,12 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "1.4", "forward_and_back", "1", ("forward_and_back",), 3, requires=("1.1", "1.3"),
+        "1.4",
+        "forward_and_back",
+        "1",
+        ("forward_and_back",),
+        3,
+        requires=("1.1", "1.3"),
         hints=(
             "Write the forward pass first, keeping every intermediate (d, e, f, g).",
             "Start from ones shaped like g. Which backward function takes you from g to f?",
@@ -123,7 +141,11 @@ EXERCISES: tuple[Exercise, ...] = (
     ),
     # Part 2: automatic differentiation
     Exercise(
-        "2.1", "BackwardFuncLookup", "2", ("BackwardFuncLookup",), 2,
+        "2.1",
+        "BackwardFuncLookup",
+        "2",
+        ("BackwardFuncLookup",),
+        2,
         hints=(
             "What identifies one backward function? Two things together: which forward function, and which argument.",
             "__init__ already gives each lookup its own dict, self.back_funcs. What tuple is a good key for it?",
@@ -131,7 +153,11 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "2.2", "log_forward and multiply_forward", "2", ("log_forward", "multiply_forward"), 4,
+        "2.2",
+        "log_forward and multiply_forward",
+        "2",
+        ("log_forward", "multiply_forward"),
+        4,
         hints=(
             "Compute the NumPy result on the arrays, then wrap it in a Tensor.",
             "When should the result require grad? Read core.grad_tracking_enabled at call time.",
@@ -140,7 +166,11 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "2.3", "wrap_forward_fn", "2", ("wrap_forward_fn",), 5,
+        "2.3",
+        "wrap_forward_fn",
+        "2",
+        ("wrap_forward_fn",),
+        5,
         hints=(
             "wrap_forward_fn returns a new function. What does that function do with each positional argument?",
             "Generalise multiply_forward: unbox every Tensor argument, keep the others, pass kwargs through.",
@@ -149,7 +179,11 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "2.4", "topological_sort", "2", ("topological_sort",), 5,
+        "2.4",
+        "topological_sort",
+        "2",
+        ("topological_sort",),
+        5,
         hints=(
             "Think of the order reversed, parents before children: which node can go first? Once it is placed, which can follow?",
             "A node can be placed once every node pointing to it is placed. So first find all reachable nodes (a loop with a to-visit list) and count, for each, the edges pointing to it. A child listed twice counts twice.",
@@ -158,7 +192,12 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "2.5", "sorted_computational_graph", "2", ("sorted_computational_graph",), 3, requires=("2.4",),
+        "2.5",
+        "sorted_computational_graph",
+        "2",
+        ("sorted_computational_graph",),
+        3,
+        requires=("2.4",),
         hints=(
             "What are the children of a tensor, for this purpose? Look at its recipe.",
             "A tensor with no recipe has no children. Leaves must still appear in the result.",
@@ -166,7 +205,12 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "2.6", "backprop", "2", ("backprop",), 7, stands_in_for=("sorted_computational_graph",),
+        "2.6",
+        "backprop",
+        "2",
+        ("backprop",),
+        7,
+        stands_in_for=("sorted_computational_graph",),
         hints=(
             "Keep a dict from each tensor to the gradient it has received so far. What goes in first?",
             "Visit nodes in sorted_computational_graph order. For each parent of a node, which backward function do you call, and with what arguments?",
@@ -176,21 +220,33 @@ EXERCISES: tuple[Exercise, ...] = (
     ),
     # Part 3: more operations
     Exercise(
-        "3.1", "negative_back and exp_back", "3", ("negative_back", "exp_back"), 2,
+        "3.1",
+        "negative_back and exp_back",
+        "3",
+        ("negative_back", "exp_back"),
+        2,
         hints=(
             "As in sin_back: what is d(out)/dx for out = -x, entry by entry? And for out = exp(x)?",
             "Multiply each local derivative by grad_out. exp's derivative is exp itself: which argument already holds exp(x)? Do not exponentiate it again.",
         ),
     ),
     Exercise(
-        "3.2", "reshape_back", "3", ("reshape_back",), 2,
+        "3.2",
+        "reshape_back",
+        "3",
+        ("reshape_back",),
+        2,
         hints=(
             "Reshape only relabels the entries; their order stays. So each entry of x has exactly one entry of out, with derivative 1. What shape must the gradient get back to?",
             "Reshape grad_out to x.shape (not to new_shape, and without transposing).",
         ),
     ),
     Exercise(
-        "3.3", "permute_back", "3", ("invert_transposition", "permute_back"), 3,
+        "3.3",
+        "permute_back",
+        "3",
+        ("invert_transposition", "permute_back"),
+        3,
         hints=(
             "Transposing moves entries and changes none: each gradient entry just moves back. If axes sends dim axes[i] of x to position i of out, where must the gradient's dim i go back to?",
             "Try axes = (1, 2, 0): is the inverse the same tuple? Why not?",
@@ -199,7 +255,12 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "3.4", "expand", "3", ("_expand", "expand_back"), 3, requires=("1.2",),
+        "3.4",
+        "expand",
+        "3",
+        ("_expand", "expand_back"),
+        3,
+        requires=("1.2",),
         hints=(
             "New dims may appear in front, so line new_shape up with x.shape from the right. Each -1 keeps the size of x's dim it lines up with.",
             "Once -1 is replaced, np.broadcast_to does the rest.",
@@ -207,7 +268,11 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "3.5", "sum_back", "3", ("sum_back",), 4,
+        "3.5",
+        "sum_back",
+        "3",
+        ("sum_back",),
+        4,
         hints=(
             "Each x entry is added, with weight 1, into exactly one out entry. So what is dL/dx for it? (The lesson of Part 3 works this through.)",
             "dim may be None, an int, a negative int, or a tuple. Turn it into a tuple of non-negative dims first.",
@@ -215,7 +280,11 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "3.6", "getitem", "3", ("coerce_index", "getitem_back"), 4,
+        "3.6",
+        "getitem",
+        "3",
+        ("coerce_index", "getitem_back"),
+        4,
         hints=(
             "An index may be a Tensor or a tuple holding Tensors: coerce_index swaps each Tensor for its array, and keeps a tuple a tuple.",
             "The gradient is zeros shaped like x, with grad_out placed where the indexed entries came from.",
@@ -223,9 +292,12 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "3.7", "add, subtract and true_divide backward", "3",
+        "3.7",
+        "add, subtract and true_divide backward",
+        "3",
         ("add_back0", "add_back1", "subtract_back0", "subtract_back1", "true_divide_back0", "true_divide_back1"),
-        4, requires=("1.2",),
+        4,
+        requires=("1.2",),
         hints=(
             "Write down d(x+y)/dx, d(x-y)/dy and d(x/y)/dy, treating the other operand as a constant. Which one has a minus sign, and which one needs x?",
             "Multiply grad_out by that local derivative, as in multiply_back0. Either operand may have been broadcast, or be a Python number: where does unbroadcast come in?",
@@ -233,7 +305,11 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "3.8", "maximum and relu", "3", ("maximum_back0", "maximum_back1", "relu"), 4,
+        "3.8",
+        "maximum and relu",
+        "3",
+        ("maximum_back0", "maximum_back1", "relu"),
+        4,
         requires=("1.2",) + AUTOGRAD,
         hints=(
             "Where x > y, out moves with x and not at all with y: what is d(out)/dx there? And where x < y?",
@@ -243,7 +319,11 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "3.9", "matmul", "3", ("_matmul2d", "matmul2d_back0", "matmul2d_back1"), 4,
+        "3.9",
+        "matmul",
+        "3",
+        ("_matmul2d", "matmul2d_back0", "matmul2d_back1"),
+        4,
         hints=(
             "For out = x @ y, what shapes do x, y and grad_out have?",
             "out[i, j] = sum over l of x[i, l] * y[l, j]. Which entries of out does x[i, l] appear in, and with which factor?",
@@ -252,7 +332,12 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "3.10", "argmax and in-place add_ and sub_", "3", ("argmax", "add_", "sub_"), 2, requires=AUTOGRAD,
+        "3.10",
+        "argmax and in-place add_ and sub_",
+        "3",
+        ("argmax", "add_", "sub_"),
+        2,
+        requires=AUTOGRAD,
         hints=(
             "argmax is not differentiable: wrap np.argmax's result in a Tensor that does not require grad. Pass keepdim on as keepdims.",
             "add_ changes the entries of x.array itself (x.array += ...): afterwards x.array must be the same array object.",
@@ -261,7 +346,11 @@ EXERCISES: tuple[Exercise, ...] = (
     ),
     # Part 4: neural networks
     Exercise(
-        "4.1", "Parameter", "4", ("Parameter",), 1,
+        "4.1",
+        "Parameter",
+        "4",
+        ("Parameter",),
+        1,
         hints=(
             "A Parameter is a Tensor: which __init__ does it call, and with which array?",
             "Shares the array means the very same ndarray object: no np.array(...), no .copy(), no .astype(...).",
@@ -269,7 +358,12 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "4.2", "Module", "4", ("Module",), 4, requires=("4.1",),
+        "4.2",
+        "Module",
+        "4",
+        ("Module",),
+        4,
+        requires=("4.1",),
         hints=(
             "Where does each instance keep its Parameters and its child Modules? (Not on the class: every module needs dicts of its own.)",
             "__setattr__ sees every `self.name = value`: register Parameters and Modules there, and still store the attribute.",
@@ -278,7 +372,12 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "4.3", "Linear", "4", ("Linear",), 3, requires=("1.2", "3.3", "3.7", "3.9", "4.1", "4.2") + AUTOGRAD,
+        "4.3",
+        "Linear",
+        "4",
+        ("Linear",),
+        3,
+        requires=("1.2", "3.3", "3.7", "3.9", "4.1", "4.2") + AUTOGRAD,
         hints=(
             "weight has shape (out_features, in_features), bias (out_features,). Both are Parameters.",
             "Both start uniform in [-b, b]. Is b 1/sqrt(in_features) or something else?",
@@ -287,7 +386,12 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "4.4", "ReLU and MLP", "4", ("ReLU", "MLP"), 2, requires=("3.8", "4.3") + AUTOGRAD,
+        "4.4",
+        "ReLU and MLP",
+        "4",
+        ("ReLU", "MLP"),
+        2,
+        requires=("3.8", "4.3") + AUTOGRAD,
         hints=(
             "ReLU.forward is one Tensor operation.",
             "An MLP is Linear, ReLU, Linear, ReLU, ..., Linear: how many Linear layers for hidden_features=[7, 6]? Is there a ReLU after the last one?",
@@ -295,7 +399,12 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "4.5", "cross_entropy", "4", ("cross_entropy",), 4, requires=("1.1", "1.2", "3.1", "3.5", "3.6", "3.7") + AUTOGRAD,
+        "4.5",
+        "cross_entropy",
+        "4",
+        ("cross_entropy",),
+        4,
+        requires=("1.1", "1.2", "3.1", "3.5", "3.6", "3.7") + AUTOGRAD,
         hints=(
             "For one example, loss = log(sum_j exp(z_j)) - z_y. Which Tensor operations compute that for a whole batch at once?",
             "One loss per example: the result has shape (batch,). Averaging is the training loop's job.",
@@ -304,7 +413,12 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "4.6", "NoGrad", "4", ("NoGrad",), 3, requires=("2.3",),
+        "4.6",
+        "NoGrad",
+        "4",
+        ("NoGrad",),
+        3,
+        requires=("2.3",),
         hints=(
             "The switch is core.grad_tracking_enabled, in core.py. Assign it there (core.grad_tracking_enabled = ...), not to a global of part4_nn.py.",
             "On entry, remember its current value, then turn it off. On exit, put back what you remembered: it may have been False already.",
@@ -312,7 +426,12 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "4.7", "SGD", "4", ("SGD",), 5, requires=("4.1",),
+        "4.7",
+        "SGD",
+        "4",
+        ("SGD",),
+        5,
+        requires=("4.1",),
         hints=(
             "params may be a generator, which can be read only once: make a list of it in __init__.",
             "Follow the rule in order: weight decay into g first, then the momentum buffer, then p -= lr * g.",
@@ -322,9 +441,32 @@ EXERCISES: tuple[Exercise, ...] = (
     ),
     # Part 5: the capstone
     Exercise(
-        "5.1", "training on digits", "5", ("train_digits", "evaluate"), 8,
-        requires=("1.1", "1.2", "1.3", "3.1", "3.3", "3.5", "3.6", "3.7", "3.8", "3.9", "3.10",
-                  "4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "4.7") + AUTOGRAD,
+        "5.1",
+        "training on digits",
+        "5",
+        ("train_digits", "evaluate"),
+        8,
+        requires=(
+            "1.1",
+            "1.2",
+            "1.3",
+            "3.1",
+            "3.3",
+            "3.5",
+            "3.6",
+            "3.7",
+            "3.8",
+            "3.9",
+            "3.10",
+            "4.1",
+            "4.2",
+            "4.3",
+            "4.4",
+            "4.5",
+            "4.6",
+            "4.7",
+        )
+        + AUTOGRAD,
         timeout=60.0,
         hints=(
             "Start with MLP(64, [64], 10) and SGD(model.parameters(), lr=0.1, momentum=0.9).",
@@ -335,7 +477,13 @@ EXERCISES: tuple[Exercise, ...] = (
     ),
     # Bonus: scored apart from the main total
     Exercise(
-        "b.1", "recursion-free topological sort", "bonus", ("topological_sort",), 2, requires=("2.4",), timeout=10.0,
+        "b.1",
+        "recursion-free topological sort",
+        "bonus",
+        ("topological_sort",),
+        2,
+        requires=("2.4",),
+        timeout=10.0,
         file="part2_autograd",
         hints=(
             "How deep can a recursive function go before Python stops it? How long is the longest path in a 10,000-deep graph?",
@@ -345,7 +493,11 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "b.2", "numerical gradient checker", "bonus", ("numerical_gradient",), 2,
+        "b.2",
+        "numerical gradient checker",
+        "bonus",
+        ("numerical_gradient",),
+        2,
         hints=(
             "For one entry x[i]: how do f(x + eps e_i) and f(x - eps e_i) give the slope of f along that entry?",
             "np.ndindex(x.shape) visits every index of an array of any shape, 0-d included.",
@@ -353,8 +505,11 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "b.3", "in-place modification detection", "bonus",
-        ("versioned_add_", "checked_forward_fn", "checked_backprop"), 3,
+        "b.3",
+        "in-place modification detection",
+        "bonus",
+        ("versioned_add_", "checked_forward_fn", "checked_backprop"),
+        3,
         requires=("1.1", "1.3") + AUTOGRAD,
         hints=(
             "versioned_add_ changes x.array in place (x.array += ...) and then sets x.version = version_of(x) + 1.",
@@ -364,7 +519,12 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        "b.4", "batched matmul backward", "bonus", ("matmul_back0", "matmul_back1"), 3, requires=("1.2",),
+        "b.4",
+        "batched matmul backward",
+        "bonus",
+        ("matmul_back0", "matmul_back1"),
+        3,
+        requires=("1.2",),
         hints=(
             "For one matrix product, what are the gradients? Now, which dims of x and y are the matrix, and which the batch?",
             "y.T reverses every dim of a 3-D array. Which NumPy call swaps only the last two?",
@@ -413,7 +573,11 @@ def released() -> list[Exercise]:
         raise DamagedCourseFile(f"cannot read {COURSE_FILE.name}: {error.strerror or error}") from None
     try:
         listed = json.loads(text)["exercises"]
-        if not isinstance(listed, list) or not listed or not all(isinstance(item, str) and item in _BY_ID for item in listed):
+        if (
+            not isinstance(listed, list)
+            or not listed
+            or not all(isinstance(item, str) and item in _BY_ID for item in listed)
+        ):
             raise ValueError
     except (ValueError, KeyError, TypeError):
         raise DamagedCourseFile(

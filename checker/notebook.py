@@ -42,7 +42,6 @@ from typing import Any
 from . import KIT_ROOT, manifest
 
 
-
 class NotebookError(ValueError):
     """A problem with what was passed to check(): explained in one sentence."""
 
@@ -65,8 +64,13 @@ class Checked:
         return f"<checked: {', '.join(parts)}; score {self.result.score:g}>"
 
 
-def check(selector: str | list[str], *functions: Any, impl: str | Path | None = None, show: bool = True,
-          namespace: dict[str, Any] | None = None) -> Checked:
+def check(
+    selector: str | list[str],
+    *functions: Any,
+    impl: str | Path | None = None,
+    show: bool = True,
+    namespace: dict[str, Any] | None = None,
+) -> Checked:
     """Grade the notebook's definitions as the exercises named by `selector`.
 
     selector:  an exercise id ("1.3"), a part ("1") or a function name, as for make check.
@@ -138,8 +142,9 @@ def _defined_in(value: Any, namespace: dict[str, Any]) -> bool:
     return getattr(value, "__module__", None) == namespace.get("__name__", "__main__")
 
 
-def from_namespace(namespace: dict[str, Any], exercises: list[manifest.Exercise], *, given: set[str],
-                   passed: tuple[Any, ...] = ()) -> list[tuple[str, str]]:
+def from_namespace(
+    namespace: dict[str, Any], exercises: list[manifest.Exercise], *, given: set[str], passed: tuple[Any, ...] = ()
+) -> list[tuple[str, str]]:
     """(name, source) of what the exercises and the exercises they build on grade, and the
     notebook defines; then the notebook's helpers that any taken definition calls."""
     from .api import with_prerequisites
@@ -213,7 +218,9 @@ def source_of(function: Any) -> tuple[str, str]:
         tree = ast.parse(source)
     except SyntaxError as error:
         raise NotebookError(f"that source has a syntax error on its line {error.lineno}: {error.msg}") from None
-    definitions = [node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    definitions = [
+        node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    ]
     if len(definitions) != 1:
         raise NotebookError("give one function or class at a time (its source must hold exactly one definition)")
     return definitions[0].name, source
@@ -260,7 +267,9 @@ def _renamed_for(words: list[str], definitions: list[tuple[str, str]]) -> list[t
     if len(words) == 1 and len(definitions) == 1 and words[0] in graded and definitions[0][0] != words[0]:
         old_name, source = definitions[0]
         tree = ast.parse(source)
-        node = next(node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
+        node = next(
+            node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        )
         line = source.splitlines(keepends=True)[node.lineno - 1]
         lines = source.splitlines(keepends=True)
         lines[node.lineno - 1] = line.replace(f" {old_name}", f" {words[0]}", 1)

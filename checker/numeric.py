@@ -9,7 +9,8 @@ float32 work and tight enough to catch any real mistake. When they differ,
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -53,7 +54,6 @@ def numerical_vjp(
 
 # Above this many entries, a message shows only the largest error, not a table.
 TABLE_LIMIT = 12
-
 
 
 def expect_array(
@@ -154,11 +154,15 @@ def array_of(
     if type_name == "NoneType":
         raise CaseFailure(returned_none(what))
     if kind == "tensor":
-        raise CaseFailure(f"{what} returned a {type_name}; it should return a plain NumPy array (a Tensor's data is its .array).")
+        raise CaseFailure(
+            f"{what} returned a {type_name}; it should return a plain NumPy array (a Tensor's data is its .array)."
+        )
     if type_name in ("tuple", "list") and isinstance(observation.get("length"), int):
         count = observation["length"]
         items = f"{count} item{'' if count == 1 else 's'}"
-        raise CaseFailure(f"{what} returned a {type_name} of {items}; it should return one NumPy array, shaped like the argument it is the gradient of.")
+        raise CaseFailure(
+            f"{what} returned a {type_name} of {items}; it should return one NumPy array, shaped like the argument it is the gradient of."
+        )
     if kind == "other" or "values" not in observation:
         shown = observation.get("repr", "")
         raise CaseFailure(f"{what} returned a {type_name} ({shown}); it should return a NumPy array.")
@@ -194,14 +198,10 @@ def _explain_shape(got: tuple[int, ...], expected: tuple[int, ...], broadcast_sh
         if leading >= 0 and got != expected:
             front = list(range(leading))
             stretched = [
-                leading + dim for dim, size in enumerate(expected)
-                if size == 1 and broadcast_shape[leading + dim] != 1
+                leading + dim for dim, size in enumerate(expected) if size == 1 and broadcast_shape[leading + dim] != 1
             ]
             if got == broadcast_shape:
-                return (
-                    "That is the broadcast shape: you forgot to unbroadcast. "
-                    + _unbroadcast_steps(front, stretched)
-                )
+                return "That is the broadcast shape: you forgot to unbroadcast. " + _unbroadcast_steps(front, stretched)
             after_front = broadcast_shape[leading:]
             if front and got == after_front and stretched:
                 return (
@@ -214,7 +214,10 @@ def _explain_shape(got: tuple[int, ...], expected: tuple[int, ...], broadcast_sh
                     f"The size-1 dims {[dim - leading for dim in stretched]} of the original are missing: "
                     "keepdims not handled. Sum them with keepdims=True so they stay as size 1."
                 )
-            if stretched and got == tuple(broadcast_shape[leading + dim] if leading + dim in stretched else size for dim, size in enumerate(expected)):
+            if stretched and got == tuple(
+                broadcast_shape[leading + dim] if leading + dim in stretched else size
+                for dim, size in enumerate(expected)
+            ):
                 return (
                     f"You dropped the leading dims {front} but did not sum the stretched dims {stretched}: "
                     "forgot to unbroadcast them (sum with keepdims=True)."
@@ -231,7 +234,7 @@ def _explain_shape(got: tuple[int, ...], expected: tuple[int, ...], broadcast_sh
     if got != expected and got == squeezed_expected and len(got) < len(expected):
         ones = [dim for dim, size in enumerate(expected) if size == 1]
         return f"The size-1 dims {ones} are missing: keepdim not handled (they must stay, with size 1)."
-    if len(got) > len(expected) and got[len(got) - len(expected):] == expected:
+    if len(got) > len(expected) and got[len(got) - len(expected) :] == expected:
         return f"It has {len(got) - len(expected)} extra leading dim(s): did you forget to sum them away (unbroadcast)?"
     if len(got) == len(expected) == 2 and got == expected[::-1]:
         return "It looks transposed: the dims are swapped."
@@ -291,7 +294,9 @@ def side_by_side(got: np.ndarray, expected: np.ndarray, bad: np.ndarray | None =
         bad = _bad_entries(got, expected, rtol=RTOL, atol=ATOL)
     rows = [("index", "expected", "got", "")]
     for index in np.ndindex(expected.shape):
-        rows.append((_index_text(index), f"{expected[index]:.6g}", f"{got[index]:.6g}", "<- wrong" if bad[index] else ""))
+        rows.append(
+            (_index_text(index), f"{expected[index]:.6g}", f"{got[index]:.6g}", "<- wrong" if bad[index] else "")
+        )
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
     lines = []
     for row in rows:
@@ -342,7 +347,9 @@ def diagnose(got: np.ndarray, expected: np.ndarray, mistakes: dict[str, Any] | N
             return Diagnosis(f"It matches what you get {description}.", description)
 
     if np.any(expected != 0) and not np.any(got):
-        return Diagnosis("Your result is all zeros: is the gradient ever added in, and does it use grad_out?", "all zeros")
+        return Diagnosis(
+            "Your result is all zeros: is the gradient ever added in, and does it use grad_out?", "all zeros"
+        )
     permuted = _permutation_of(got, expected, close)
     if permuted is not None:
         if expected.ndim == 2:
@@ -356,7 +363,10 @@ def diagnose(got: np.ndarray, expected: np.ndarray, mistakes: dict[str, Any] | N
     if np.sum(nonzero) >= 2:  # one number alone fits any factor
         ratio = float(np.median(got[nonzero] / expected[nonzero]))
         if abs(ratio) > 1e-8 and abs(ratio - 1) > 1e-3 and close(got, ratio * expected):
-            return Diagnosis(f"It is the right answer times {ratio:.4g}: off by a constant factor.{_factor_note(ratio)}", "constant factor")
+            return Diagnosis(
+                f"It is the right answer times {ratio:.4g}: off by a constant factor.{_factor_note(ratio)}",
+                "constant factor",
+            )
     largest = float(np.max(np.abs(expected), initial=0.0))
     relative = float(np.max(np.abs(got - expected), initial=0.0)) / largest if largest > 0 else np.inf
     if relative < 1e-2:
@@ -367,11 +377,16 @@ def diagnose(got: np.ndarray, expected: np.ndarray, mistakes: dict[str, Any] | N
         )
     wrong = ~np.isclose(got, expected, rtol=RTOL * 10, atol=ATOL * 10)
     if expected.size > 3 and 0 < np.sum(wrong) <= max(1, expected.size // 4):
-        return Diagnosis(f"Only {int(np.sum(wrong))} of {expected.size} entries are wrong: look at what is special about them.", "a few entries")
+        return Diagnosis(
+            f"Only {int(np.sum(wrong))} of {expected.size} entries are wrong: look at what is special about them.",
+            "a few entries",
+        )
     return None
 
 
-def _matches_mistake(got: np.ndarray, expected: np.ndarray, value: Any, close: Callable[[np.ndarray, np.ndarray], bool]) -> bool:
+def _matches_mistake(
+    got: np.ndarray, expected: np.ndarray, value: Any, close: Callable[[np.ndarray, np.ndarray], bool]
+) -> bool:
     """Does `got` equal this wrong answer (where it is defined), and differ from the right one?
 
     A wrong formula may be undefined at some entries (log of a negative
@@ -404,7 +419,9 @@ def _factor_note(ratio: float) -> str:
     return ""
 
 
-def _permutation_of(got: np.ndarray, expected: np.ndarray, close: Callable[[np.ndarray, np.ndarray], bool]) -> tuple[int, ...] | None:
+def _permutation_of(
+    got: np.ndarray, expected: np.ndarray, close: Callable[[np.ndarray, np.ndarray], bool]
+) -> tuple[int, ...] | None:
     """The axes p, other than the identity, with expected.transpose(p) == got; None if there is none."""
     if expected.ndim < 2 or expected.ndim > 5:
         return None

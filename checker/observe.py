@@ -16,7 +16,8 @@ import importlib.machinery
 import sys
 import traceback
 import types
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -273,11 +274,13 @@ def student_frames(tb: types.TracebackType | None) -> list[dict[str, Any]]:
         module = frame.f_globals.get("__name__", "")
         if _isinstance(module, _str) and (module == PACKAGE or module.startswith(PACKAGE + ".")):
             code = frame.f_code
-            frames.append({
-                "file": _short_path(code.co_filename),
-                "line": lineno,
-                "function": _qualified_name(frame),
-            })
+            frames.append(
+                {
+                    "file": _short_path(code.co_filename),
+                    "line": lineno,
+                    "function": _qualified_name(frame),
+                }
+            )
     return frames
 
 

@@ -173,7 +173,12 @@ class CaseRecord:
         if outcome is Outcome.TIMEOUT:
             limit = record.get("limit")
             seconds = float(limit) if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
-            return cls(outcome, error=RaisedError.from_wire(record.get("error")), limit=LimitHit(Limit.CASE_TIME, seconds), output=output)
+            return cls(
+                outcome,
+                error=RaisedError.from_wire(record.get("error")),
+                limit=LimitHit(Limit.CASE_TIME, seconds),
+                output=output,
+            )
         if outcome is Outcome.REFUSED:
             try:
                 refusal = Refusal(record.get("refusal"))

@@ -28,7 +28,6 @@ import signal
 from typing import Any
 
 import numpy as np
-
 import pytest
 
 from . import seeds, wire
@@ -90,9 +89,6 @@ def send(record: dict[str, Any]) -> None:
     while data:
         written = _write(_channel_fd, data)
         data = data[written:]
-
-
-
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -203,14 +199,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
         # Let a huge observation go before encoding the short record.
         record = None
         del item.stash[_OUTCOME]
-        send({
-            "kind": "result",
-            "case": item.callspec.params["case_id"],
-            "outcome": Outcome.REFUSED.value,
-            "refusal": (Refusal.RESULT_TOO_LARGE if too_large else Refusal.UNREADABLE_RESULT).value,
-            "detail": "it does not fit in memory" if too_large else str(exc),
-            "output": "",
-        })
+        send(
+            {
+                "kind": "result",
+                "case": item.callspec.params["case_id"],
+                "outcome": Outcome.REFUSED.value,
+                "refusal": (Refusal.RESULT_TOO_LARGE if too_large else Refusal.UNREADABLE_RESULT).value,
+                "detail": "it does not fit in memory" if too_large else str(exc),
+                "output": "",
+            }
+        )
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -218,7 +216,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def _pytest_failure(report: pytest.TestReport) -> dict[str, Any]:
-    return {"outcome": Outcome.REFUSED.value, "refusal": Refusal.CHECKER_ERROR.value, "detail": str(report.longrepr)[-2000:]}
+    return {
+        "outcome": Outcome.REFUSED.value,
+        "refusal": Refusal.CHECKER_ERROR.value,
+        "detail": str(report.longrepr)[-2000:],
+    }
 
 
 def _captured_output(report: pytest.TestReport) -> str:

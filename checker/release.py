@@ -33,7 +33,6 @@ from . import KIT_ROOT, __version__, kit, manifest
 from .manifest import Exercise
 from .outcomes import Status
 
-
 # The kit's own tests that go into a release: they need neither solutions/ nor fixtures.
 RELEASED_TESTS = ("__init__.py", "conftest.py", "test_student_kit.py")
 
@@ -85,8 +84,14 @@ class Plan:
         copy belongs there; those present only because the shipped code imports them)."""
         released = self.released_modules
         built_on = {exercise.module for exercise in manifest.with_prerequisites(list(self.exercises))}
-        others = [module for module in dict.fromkeys(manifest.PART_MODULES.values()) if module in self.modules and module not in released]
-        return [module for module in others if module in built_on], [module for module in others if module not in built_on]
+        others = [
+            module
+            for module in dict.fromkeys(manifest.PART_MODULES.values())
+            if module in self.modules and module not in released
+        ]
+        return [module for module in others if module in built_on], [
+            module for module in others if module not in built_on
+        ]
 
 
 def plan(words: list[str] | tuple[str, ...] = ()) -> Plan:
@@ -145,8 +150,14 @@ def build(out: Path, words: list[str] | tuple[str, ...] = (), *, force: bool = F
     out = Path(out)
     where = out.resolve()
     copied_from = [KIT_ROOT / folder for folder in (*kit.STUDENT_FOLDERS, "docs", "tests", "solutions")]
-    if where == KIT_ROOT or where in KIT_ROOT.parents or any(where == folder or folder in where.parents for folder in copied_from):
-        raise Refused(f"{out} would hold this kit, or lie inside a folder the kit is made from: write the student's kit somewhere else")
+    if (
+        where == KIT_ROOT
+        or where in KIT_ROOT.parents
+        or any(where == folder or folder in where.parents for folder in copied_from)
+    ):
+        raise Refused(
+            f"{out} would hold this kit, or lie inside a folder the kit is made from: write the student's kit somewhere else"
+        )
     release = plan(words)
     occupied = out.exists() and (not out.is_dir() or any(out.iterdir()))
     if occupied and not force:
@@ -203,7 +214,9 @@ def student_makefile(makefile: str) -> str:
     lines = makefile.splitlines(keepends=True)
     marker = next((number for number, line in enumerate(lines) if line.startswith(INSTRUCTOR_MAKEFILE_MARKER)), None)
     if marker is None:
-        raise ValueError(f"the Makefile has no line starting with {INSTRUCTOR_MAKEFILE_MARKER!r}: where do the instructor targets start?")
+        raise ValueError(
+            f"the Makefile has no line starting with {INSTRUCTOR_MAKEFILE_MARKER!r}: where do the instructor targets start?"
+        )
     return "".join(lines[:marker]).rstrip("\n") + "\n"
 
 
@@ -219,7 +232,9 @@ def first_report(root: Path, release: Plan) -> str:
     from . import api, report
 
     result = api.run_check(root / "exercises", list(release.exercises))
-    unexpected = {entry.exercise.id: entry.status for entry in result.exercises if entry.status is not Status.NOT_STARTED}
+    unexpected = {
+        entry.exercise.id: entry.status for entry in result.exercises if entry.status is not Status.NOT_STARTED
+    }
     if unexpected:
         raise BuildFailed(f"on the new kit's stubs, every exercise should be not started, but: {unexpected}")
     result.impl = "exercises"
@@ -234,7 +249,11 @@ def student_readme(release: Plan, sample: str, *, classroom: bool = False) -> st
     """The README of a student's kit: only what this kit holds."""
     first = next((exercise for exercise in release.exercises if not exercise.bonus), release.exercises[0])
     parts = list(dict.fromkeys(exercise.part for exercise in release.exercises))
-    scope = "" if release.whole_course else f"This kit hands out {manifest.describe(list(release.exercises))} of the course.\n\n"
+    scope = (
+        ""
+        if release.whole_course
+        else f"This kit hands out {manifest.describe(list(release.exercises))} of the course.\n\n"
+    )
     sections = [
         _README_TOP.format(scope=scope),
         _readme_steps(release, first),
@@ -269,14 +288,18 @@ checker with the kit's own Python: `.venv/bin/python -m checker list`.
 
 def _readme_steps(release: Plan, first: Exercise) -> str:
     built_on, imported_only = release.stub_only_modules()
-    steps = ["Run `make check`. The first run sets up `.venv/` (about a minute); then every exercise shows as *not started*."]
+    steps = [
+        "Run `make check`. The first run sets up `.venv/` (about a minute); then every exercise shows as *not started*."
+    ]
     if built_on:
         steps.append(
             f"These exercises build on earlier ones: copy your own {_and_files(built_on)} from your previous kit "
             f"over the stub{'s' if len(built_on) > 1 else ''} in `exercises/`. The checker runs what an exercise "
             "builds on too, and when that fails it says which earlier exercise to fix first."
         )
-    steps.append(f"Read the lesson of {_part_name(first.part)}, `{first.lesson}`. The report always names the lesson you need.")
+    steps.append(
+        f"Read the lesson of {_part_name(first.part)}, `{first.lesson}`. The report always names the lesson you need."
+    )
     example = " `sin_back` at its top is a worked example." if first.module == "part1_backward" else ""
     steps.append(
         f"Open `exercises/{first.module}.py`. Each exercise is a stub: its docstring is the specification "

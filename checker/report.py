@@ -19,8 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from . import manifest
-from . import results
+from . import manifest, results
 from .outcomes import Status
 from .results import CheckResult, ExerciseResult
 
@@ -127,7 +126,9 @@ def sparkline(values: Any, width: int = 40) -> str:
 
 def loss_curve(exercise_result: ExerciseResult, width: int = 60, height: int = 8) -> RenderableType | None:
     """The capstone's training loss as a small chart, from the observation of its passing training case."""
-    observation = next((seen for seen in exercise_result.observations.values() if isinstance(seen, dict) and "losses" in seen), None)
+    observation = next(
+        (seen for seen in exercise_result.observations.values() if isinstance(seen, dict) and "losses" in seen), None
+    )
     if observation is None:
         return None
     losses = np.asarray(observation["losses"].get("values", []), dtype=np.float64).ravel()
@@ -160,7 +161,9 @@ def loss_curve(exercise_result: ExerciseResult, width: int = 60, height: int = 8
 
 
 def exercise_table(result: CheckResult) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title=f"Backprop kit: {result.impl}", title_justify="left")
+    table = Table(
+        box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title=f"Backprop kit: {result.impl}", title_justify="left"
+    )
     table.add_column("", width=1, no_wrap=True)
     table.add_column("id", no_wrap=True)
     table.add_column("exercise")
@@ -225,13 +228,20 @@ def sandbox_notice(result: CheckResult) -> Text | None:
         return None
     missing = ", ".join(sandbox.get("missing", [])) or "unknown"
     notes = "; ".join(sandbox.get("notes", [])[:2])
-    return Text(f"! Sandbox partial: no {missing} protection" + (f" ({notes})" if notes else "")
-                + ". Fine for your own code; do not grade others' code here.", style="yellow")
+    return Text(
+        f"! Sandbox partial: no {missing} protection"
+        + (f" ({notes})" if notes else "")
+        + ". Fine for your own code; do not grade others' code here.",
+        style="yellow",
+    )
 
 
 def seed_line(seed: int) -> Text:
     """Under a grading seed the hidden inputs differ from `make check`'s: say which, so the run can be repeated."""
-    return Text(f"Hidden inputs drawn from grading seed {seed}: `python -m checker check --seed {seed}` draws them again.", style="dim")
+    return Text(
+        f"Hidden inputs drawn from grading seed {seed}: `python -m checker check --seed {seed}` draws them again.",
+        style="dim",
+    )
 
 
 def first_to_fix(result: CheckResult) -> ExerciseResult | None:
@@ -249,8 +259,11 @@ def first_to_fix(result: CheckResult) -> ExerciseResult | None:
 def finished_panel(result: CheckResult, commands: Commands = TERMINAL) -> Panel:
     """Every main exercise passes: say so, and point at the bonus without making it a failure."""
     body = Text(f"Every main exercise passes: {result.score:g}/{result.max_score:g}. Well done.")
-    open_bonus = [exercise_result for exercise_result in result.exercises
-                  if exercise_result.exercise.id in result.optional and exercise_result.status is not Status.PASSED]
+    open_bonus = [
+        exercise_result
+        for exercise_result in result.exercises
+        if exercise_result.exercise.id in result.optional and exercise_result.status is not Status.PASSED
+    ]
     if open_bonus:
         names = ", ".join(f"{item.exercise.id} {item.exercise.title}" for item in open_bonus)
         body.append(f"\n\nOptional bonus still open: {names}. Try them with: {commands.check('b')}", style="dim")
@@ -269,15 +282,21 @@ def focus_panel(exercise_result: ExerciseResult, commands: Commands = TERMINAL) 
         body = Text(exercise_result.message)
         failing = [test for test in exercise_result.tests if test.status is not Status.PASSED]
         if len(failing) > 1:
-            body.append(f"\n\n{len(failing)} of {len(exercise_result.tests)} tests of this exercise do not pass.", style="dim")
+            body.append(
+                f"\n\n{len(failing)} of {len(exercise_result.tests)} tests of this exercise do not pass.", style="dim"
+            )
         printed = next((test.output for test in failing if test.output), "")
         if printed:
             body.append("\n\nYour code printed:\n", style="dim")
             body.append(printed.rstrip()[:1500])
     body.append(f"\n\nStuck? {commands.hint(exercise.id)}", style="dim")
     if exercise_result.status is not Status.NOT_STARTED:
-        body.append(f"\nThe lesson of Part {exercise.part}: {exercise.lesson}" if not exercise.bonus
-                    else f"\nThe lesson of the bonus: {exercise.lesson}", style="dim")
+        body.append(
+            f"\nThe lesson of Part {exercise.part}: {exercise.lesson}"
+            if not exercise.bonus
+            else f"\nThe lesson of the bonus: {exercise.lesson}",
+            style="dim",
+        )
     title = f"{glyph} {exercise.id} {exercise.title}: {STATUS_WORDS[exercise_result.status]}"
     return Panel(body, title=title, title_align="left", border_style=style, expand=False)
 
@@ -292,7 +311,9 @@ def exercise_list(exercises: list) -> RenderableType:
     for part, members in by_part.items():
         name = "Bonus" if part == "bonus" else f"Part {part}"
         heading = Text(f"{name}: {manifest.PART_TITLES[part]}", style="bold")
-        heading.append(f"\nlesson {manifest.lesson_of(part)}, code in exercises/{manifest.PART_MODULES[part]}.py", style="dim")
+        heading.append(
+            f"\nlesson {manifest.lesson_of(part)}, code in exercises/{manifest.PART_MODULES[part]}.py", style="dim"
+        )
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, show_header=not parts, expand=True)
         table.add_column("id", width=4, no_wrap=True)
         table.add_column("exercise", width=26)

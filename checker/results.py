@@ -24,9 +24,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, TypeVar
+from typing import Any, TypeVar
 
 from .manifest import Exercise
 from .outcomes import Status
@@ -109,7 +110,9 @@ class CheckResult:
     @property
     def all_passed(self) -> bool:
         """Every exercise that decides the check passed (the optional bonus ones aside)."""
-        return all(result.status is Status.PASSED for result in self.exercises if result.exercise.id not in self.optional)
+        return all(
+            result.status is Status.PASSED for result in self.exercises if result.exercise.id not in self.optional
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -53,9 +53,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from . import KIT_ROOT, manifest, portable, safetext, sandbox, seeds
 from .cases import Case
@@ -223,8 +224,7 @@ def dependents_of(exercise_ids: list[str]) -> dict[str, list[str]]:
         return closure[exercise_id]
 
     return {
-        exercise_id: [other for other in exercise_ids if exercise_id in below(other)]
-        for exercise_id in exercise_ids
+        exercise_id: [other for other in exercise_ids if exercise_id in below(other)] for exercise_id in exercise_ids
     }
 
 
@@ -296,7 +296,7 @@ class _Session:
         self.tampering()
 
     def _next_case(self) -> str | None:
-        for case_id in self.order[self.position:]:
+        for case_id in self.order[self.position :]:
             if case_id not in self.log.records:
                 return case_id
         return None
@@ -370,7 +370,9 @@ class _Session:
         if self.current is not None:
             case_id, self.current = self.current, None
             self.log.records[case_id] = CaseRecord(
-                Outcome.REFUSED, refusal=Refusal.RESULT_TOO_LARGE, limit=LimitHit(Limit.RESULT_SIZE, self.limits.record_bytes),
+                Outcome.REFUSED,
+                refusal=Refusal.RESULT_TOO_LARGE,
+                limit=LimitHit(Limit.RESULT_SIZE, self.limits.record_bytes),
                 detail=f"more than {self.limits.record_bytes // 1024**2} MB",
             )
         else:
@@ -388,7 +390,9 @@ def _tampered_record(record: CaseRecord) -> CaseRecord:
 
 
 def _run_timed_out(limits: Limits) -> CaseRecord:
-    return CaseRecord(Outcome.NOT_RUN, not_run=NotRunCause.RUN_TIMED_OUT, limit=LimitHit(Limit.RUN_TIME, limits.run_seconds))
+    return CaseRecord(
+        Outcome.NOT_RUN, not_run=NotRunCause.RUN_TIMED_OUT, limit=LimitHit(Limit.RUN_TIME, limits.run_seconds)
+    )
 
 
 def _ran_out_of_memory(output: str) -> bool:
@@ -411,7 +415,9 @@ class _Child:
     portable: str | None = None  # why this child took the portable path; None: the Linux path
 
     @classmethod
-    def spawn(cls, workdir: Path, limits: Limits, user: int | None, restart: int, portable_reason: str | None = None) -> _Child:
+    def spawn(
+        cls, workdir: Path, limits: Limits, user: int | None, restart: int, portable_reason: str | None = None
+    ) -> _Child:
         output_path = workdir / f"child-output-{restart}.txt"
         if portable_reason is None:
             try:
@@ -564,7 +570,9 @@ class _StdoutChannel:
         return False
 
 
-def _run_child(child: _Child, workdir: Path, package: Path, pending: list[str], session: _Session, user: int | None) -> None:
+def _run_child(
+    child: _Child, workdir: Path, package: Path, pending: list[str], session: _Session, user: int | None
+) -> None:
     """Run one child on the pending cases, until it finishes, crashes or hangs."""
     limits = session.limits
     config = {
@@ -659,22 +667,24 @@ def child_environment(workdir: Path) -> dict[str, str]:
     """The environment of a process that runs student code: little of ours, nothing secret."""
     keep = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")
     environment = {name: os.environ[name] for name in keep if name in os.environ}
-    environment.update({
-        # Temporary files (pytest's captured output among them) go where
-        # the run's folder is cleaned up. The child opens them before it
-        # confines itself; after that it cannot create a file.
-        "TMPDIR": str(workdir / "tmp"),
-        "HOME": str(workdir / "tmp"),
-        # One BLAS thread: faster start-up, steady timing, no thread buffers
-        # eating into the memory cap, and no thread running before the
-        # sandbox (Landlock confines only the thread that asks, and those
-        # it starts afterwards).
-        "OPENBLAS_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-        "NO_COLOR": "1",
-    })
+    environment.update(
+        {
+            # Temporary files (pytest's captured output among them) go where
+            # the run's folder is cleaned up. The child opens them before it
+            # confines itself; after that it cannot create a file.
+            "TMPDIR": str(workdir / "tmp"),
+            "HOME": str(workdir / "tmp"),
+            # One BLAS thread: faster start-up, steady timing, no thread buffers
+            # eating into the memory cap, and no thread running before the
+            # sandbox (Landlock confines only the thread that asks, and those
+            # it starts afterwards).
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+            "NO_COLOR": "1",
+        }
+    )
     return environment
 
 
@@ -732,8 +742,15 @@ class OneOffRun:
     output: bytes
 
 
-def run_one_off(entry: str, arguments: list[str], *, timeout: float, impl_dir: Path | None = None,
-                limits: Limits = Limits(), prefix: str = "backprop-one-off-") -> OneOffRun:
+def run_one_off(
+    entry: str,
+    arguments: list[str],
+    *,
+    timeout: float,
+    impl_dir: Path | None = None,
+    limits: Limits = Limits(),
+    prefix: str = "backprop-one-off-",
+) -> OneOffRun:
     """Run one checker function in a child that is confined as a test child is.
 
     `entry` is "module:function" of the checker package (graphview's
@@ -764,13 +781,29 @@ def run_one_off(entry: str, arguments: list[str], *, timeout: float, impl_dir: P
             "import sys; sys.path.insert(0, sys.argv[1]); "
             f"from checker.{module} import {function}; {function}(*sys.argv[2:])"
         )
-        command = [sys.executable, "-I", "-B", "-c", bootstrap, str(KIT_ROOT), str(package), "" if user is None else str(user), caps, *arguments]
+        command = [
+            sys.executable,
+            "-I",
+            "-B",
+            "-c",
+            bootstrap,
+            str(KIT_ROOT),
+            str(package),
+            "" if user is None else str(user),
+            caps,
+            *arguments,
+        ]
         output_path = workdir / "output.txt"
         try:
             with open(output_path, "wb") as output:
                 child = subprocess.Popen(
-                    command, cwd=workdir, env=child_environment(workdir), stdin=subprocess.DEVNULL,
-                    stdout=output, stderr=subprocess.STDOUT, **child_start_options(limits, portable_reason),
+                    command,
+                    cwd=workdir,
+                    env=child_environment(workdir),
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    **child_start_options(limits, portable_reason),
                 )
             try:
                 returncode: int | None = child.wait(timeout=timeout)
@@ -788,7 +821,9 @@ def probe_sandbox(limits: Limits = Limits()) -> sandbox.Confinement:
     """Confine an empty child exactly as a test child is confined, and read
     back which protections hold (batch grading asks before it starts)."""
     try:
-        run = run_one_off("child:probe_main", [str(limits.processes)], timeout=60, limits=limits, prefix="backprop-probe-")
+        run = run_one_off(
+            "child:probe_main", [str(limits.processes)], timeout=60, limits=limits, prefix="backprop-probe-"
+        )
         if run.returncode is None:
             raise ValueError("it did not finish within 60 s")
         return sandbox.Confinement.from_json(json.loads(run.output.decode().strip().splitlines()[-1]))

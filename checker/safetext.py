@@ -20,7 +20,9 @@ from typing import Any
 _VISIBLE = {code: chr(0x2400 + code) for code in range(0x20) if chr(code) not in "\t\n"}
 _VISIBLE[0x7F] = "\u2421"
 _VISIBLE.update({code: f"\\x{code:02x}" for code in range(0x80, 0xA0)})
-_VISIBLE.update({code: f"\\u{code:04x}" for code in [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C]})
+_VISIBLE.update(
+    {code: f"\\u{code:04x}" for code in [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C]}
+)
 
 
 def neutralise(text: str) -> str:

@@ -52,8 +52,9 @@ import platform
 import struct
 import sys
 import sysconfig
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 PROTECTIONS = ("filesystem", "network", "processes", "signals", "ptrace")
 
@@ -111,7 +112,9 @@ class Confinement:
             **{name: protections.get(name) is True for name in PROTECTIONS},
             fresh_user=fresh_user if fresh_user in (True, False) else None,
             user=str(data.get("user", ""))[:200],
-            notes=[str(note)[:300] for note in data.get("notes", [])][:10] if isinstance(data.get("notes"), list) else [],
+            notes=[str(note)[:300] for note in data.get("notes", [])][:10]
+            if isinstance(data.get("notes"), list)
+            else [],
             memory_cap=memory_cap if memory_cap in (True, False) else None,
         )
 
@@ -208,7 +211,9 @@ def _contains(folder: str, path: str) -> bool:
 MECHANISMS = ("landlock", "seccomp")
 
 
-def confine(readable: list[str], user: int | None = None, processes: int = 64, without: Iterable[str] = ()) -> Confinement:
+def confine(
+    readable: list[str], user: int | None = None, processes: int = 64, without: Iterable[str] = ()
+) -> Confinement:
     """Confine this process for good, and say which protections hold.
 
     `user`: as root, the user id to become (None: stay who we are).
@@ -218,7 +223,9 @@ def confine(readable: list[str], user: int | None = None, processes: int = 64, w
     """
     without = set(without)
     if not without <= set(MECHANISMS):
-        raise ValueError(f"unknown sandbox mechanisms {sorted(without - set(MECHANISMS))}; known: {', '.join(MECHANISMS)}")
+        raise ValueError(
+            f"unknown sandbox mechanisms {sorted(without - set(MECHANISMS))}; known: {', '.join(MECHANISMS)}"
+        )
     report = Confinement()
     if sys.platform != "linux":
         report.user = "the checker's own user"
@@ -372,7 +379,9 @@ def landlock_abi() -> int:
         return 0
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
-    version = libc.syscall(_syscalls()["landlock_create_ruleset"], None, ctypes.c_size_t(0), _LANDLOCK_CREATE_RULESET_VERSION)
+    version = libc.syscall(
+        _syscalls()["landlock_create_ruleset"], None, ctypes.c_size_t(0), _LANDLOCK_CREATE_RULESET_VERSION
+    )
     return max(0, int(version))
 
 
@@ -389,7 +398,9 @@ def _landlock_ruleset(libc: ctypes.CDLL, readable: list[str], report: Confinemen
     net_rights = _NET_BIND_TCP | _NET_CONNECT_TCP if abi >= 4 else 0
     scoped = _SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL if abi >= 6 else 0
     attributes = struct.pack("QQQ", fs_rights, net_rights, scoped)
-    ruleset = libc.syscall(numbers["landlock_create_ruleset"], ctypes.c_char_p(attributes), ctypes.c_size_t(len(attributes)), 0)
+    ruleset = libc.syscall(
+        numbers["landlock_create_ruleset"], ctypes.c_char_p(attributes), ctypes.c_size_t(len(attributes)), 0
+    )
     if ruleset < 0:
         report.notes.append(f"Landlock refused a ruleset: {_error(libc)}")
         return abi, None
@@ -417,7 +428,9 @@ def _landlock_enforce(libc: ctypes.CDLL, abi: int, ruleset: int, report: Confine
     return True
 
 
-def _add_path_rule(libc: ctypes.CDLL, numbers: dict[str, int], ruleset: int, path: str, rights: int, report: Confinement) -> None:
+def _add_path_rule(
+    libc: ctypes.CDLL, numbers: dict[str, int], ruleset: int, path: str, rights: int, report: Confinement
+) -> None:
     try:
         descriptor = os.open(path, os.O_PATH | os.O_CLOEXEC)
     except OSError as error:
@@ -425,7 +438,10 @@ def _add_path_rule(libc: ctypes.CDLL, numbers: dict[str, int], ruleset: int, pat
         return
     try:
         rule = struct.pack("=Qi", rights, descriptor)  # struct landlock_path_beneath_attr is packed
-        if libc.syscall(numbers["landlock_add_rule"], ruleset, _LANDLOCK_RULE_PATH_BENEATH, ctypes.c_char_p(rule), 0) != 0:
+        if (
+            libc.syscall(numbers["landlock_add_rule"], ruleset, _LANDLOCK_RULE_PATH_BENEATH, ctypes.c_char_p(rule), 0)
+            != 0
+        ):
             report.notes.append(f"Landlock rule for {path} refused: {_error(libc)}")
     finally:
         os.close(descriptor)
@@ -444,32 +460,119 @@ def _add_path_rule(libc: ctypes.CDLL, numbers: dict[str, int], ruleset: int, pat
 # could make the kit unreadable; those calls are refused here. So are
 # setpriority and ioprio_set, whose "who" can name every process of a user.
 _DENIED = (
-    "fork", "vfork", "execve", "execveat",
-    "socket", "socketpair", "io_uring_setup", "io_uring_enter", "io_uring_register",
-    "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp", "pidfd_send_signal", "tkill",
-    "mount", "umount2", "pivot_root", "chroot", "mount_setattr", "open_tree", "move_mount",
-    "fsopen", "fsconfig", "fsmount", "fspick", "unshare", "setns",
-    "bpf", "perf_event_open", "userfaultfd", "name_to_handle_at", "open_by_handle_at",
-    "add_key", "request_key", "keyctl", "init_module", "finit_module", "delete_module",
-    "kexec_load", "kexec_file_load", "reboot", "swapon", "swapoff", "acct", "quotactl", "syslog",
-    "settimeofday", "clock_settime", "adjtimex", "clock_adjtime", "sethostname", "setdomainname",
-    "vhangup", "iopl", "ioperm", "uselib", "lookup_dcookie", "personality",
-    "memfd_create", "memfd_secret", "migrate_pages", "move_pages",
-    "shmget", "shmat", "shmctl", "shmdt", "semget", "semop", "semctl", "semtimedop",
-    "msgget", "msgsnd", "msgrcv", "msgctl",
-    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
-    "utime", "utimes", "futimesat", "utimensat",
-    "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
-    "setxattrat", "removexattrat", "file_setattr",
-    "setpriority", "ioprio_set",
+    "fork",
+    "vfork",
+    "execve",
+    "execveat",
+    "socket",
+    "socketpair",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "pidfd_getfd",
+    "kcmp",
+    "pidfd_send_signal",
+    "tkill",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "mount_setattr",
+    "open_tree",
+    "move_mount",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "unshare",
+    "setns",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "name_to_handle_at",
+    "open_by_handle_at",
+    "add_key",
+    "request_key",
+    "keyctl",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "kexec_load",
+    "kexec_file_load",
+    "reboot",
+    "swapon",
+    "swapoff",
+    "acct",
+    "quotactl",
+    "syslog",
+    "settimeofday",
+    "clock_settime",
+    "adjtimex",
+    "clock_adjtime",
+    "sethostname",
+    "setdomainname",
+    "vhangup",
+    "iopl",
+    "ioperm",
+    "uselib",
+    "lookup_dcookie",
+    "personality",
+    "memfd_create",
+    "memfd_secret",
+    "migrate_pages",
+    "move_pages",
+    "shmget",
+    "shmat",
+    "shmctl",
+    "shmdt",
+    "semget",
+    "semop",
+    "semctl",
+    "semtimedop",
+    "msgget",
+    "msgsnd",
+    "msgrcv",
+    "msgctl",
+    "chmod",
+    "fchmod",
+    "fchmodat",
+    "fchmodat2",
+    "chown",
+    "fchown",
+    "lchown",
+    "fchownat",
+    "utime",
+    "utimes",
+    "futimesat",
+    "utimensat",
+    "setxattr",
+    "lsetxattr",
+    "fsetxattr",
+    "removexattr",
+    "lremovexattr",
+    "fremovexattr",
+    "setxattrat",
+    "removexattrat",
+    "file_setattr",
+    "setpriority",
+    "ioprio_set",
 )
 
 # Allowed only towards this process itself: (call, which argument is the
 # target, what "itself" is). pid 0 means the caller for these calls.
 _SELF_ONLY = (
-    ("kill", 0, "pid"), ("tgkill", 0, "pid"), ("rt_sigqueueinfo", 0, "pid"), ("rt_tgsigqueueinfo", 0, "pid"),
-    ("prlimit64", 0, "zero"), ("sched_setaffinity", 0, "zero"), ("sched_setparam", 0, "zero"),
-    ("sched_setscheduler", 0, "zero"), ("sched_setattr", 0, "zero"),
+    ("kill", 0, "pid"),
+    ("tgkill", 0, "pid"),
+    ("rt_sigqueueinfo", 0, "pid"),
+    ("rt_tgsigqueueinfo", 0, "pid"),
+    ("prlimit64", 0, "zero"),
+    ("sched_setaffinity", 0, "zero"),
+    ("sched_setparam", 0, "zero"),
+    ("sched_setscheduler", 0, "zero"),
+    ("sched_setattr", 0, "zero"),
 )
 
 _CLONE_THREAD = 0x00010000
@@ -491,7 +594,9 @@ def _seccomp(libc: ctypes.CDLL, report: Confinement) -> bool:
     program = _filter(numbers, os.getpid())
     instructions = (ctypes.c_ubyte * len(program)).from_buffer_copy(program)
     fprog = struct.pack("HxxxxxxP", len(program) // 8, ctypes.addressof(instructions))
-    result = libc.syscall(numbers["seccomp"], _SECCOMP_SET_MODE_FILTER, _SECCOMP_FILTER_FLAG_TSYNC, ctypes.c_char_p(fprog))
+    result = libc.syscall(
+        numbers["seccomp"], _SECCOMP_SET_MODE_FILTER, _SECCOMP_FILTER_FLAG_TSYNC, ctypes.c_char_p(fprog)
+    )
     if result != 0:
         report.notes.append(f"seccomp refused the filter: {_error(libc)}")
         return False
@@ -550,53 +655,230 @@ def _filter(numbers: dict[str, int], own_pid: int) -> bytes:
 
 # System call numbers per architecture (from the kernel's unistd tables).
 _X86_64 = {
-    "audit_arch": 0xC000003E, "x32_bit": 0x40000000,
-    "fork": 57, "vfork": 58, "clone": 56, "clone3": 435, "execve": 59, "execveat": 322,
-    "socket": 41, "socketpair": 53, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
-    "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "pidfd_getfd": 438, "kcmp": 312,
-    "pidfd_send_signal": 424, "tkill": 200, "kill": 62, "tgkill": 234, "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297,
-    "mount": 165, "umount2": 166, "pivot_root": 155, "chroot": 161, "mount_setattr": 442, "open_tree": 428,
-    "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "unshare": 272, "setns": 308,
-    "bpf": 321, "perf_event_open": 298, "userfaultfd": 323, "name_to_handle_at": 303, "open_by_handle_at": 304,
-    "add_key": 248, "request_key": 249, "keyctl": 250, "init_module": 175, "finit_module": 313, "delete_module": 176,
-    "kexec_load": 246, "kexec_file_load": 320, "reboot": 169, "swapon": 167, "swapoff": 168, "acct": 163,
-    "quotactl": 179, "syslog": 103, "settimeofday": 164, "clock_settime": 227, "adjtimex": 159, "clock_adjtime": 305,
-    "sethostname": 170, "setdomainname": 171, "vhangup": 153, "iopl": 172, "ioperm": 173, "uselib": 134,
-    "lookup_dcookie": 212, "personality": 135, "memfd_create": 319, "memfd_secret": 447, "migrate_pages": 256,
-    "move_pages": 279, "prlimit64": 302, "sched_setaffinity": 203, "sched_setparam": 142, "sched_setscheduler": 144,
-    "sched_setattr": 314, "setpriority": 141, "ioprio_set": 251,
-    "shmget": 29, "shmat": 30, "shmctl": 31, "shmdt": 67, "semget": 64, "semop": 65, "semctl": 66,
-    "semtimedop": 220, "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71,
-    "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452, "chown": 92, "fchown": 93, "lchown": 94,
-    "fchownat": 260, "utime": 132, "utimes": 235, "futimesat": 261, "utimensat": 280,
-    "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197, "lremovexattr": 198,
-    "fremovexattr": 199, "setxattrat": 463, "removexattrat": 466, "file_setattr": 469,
-    "seccomp": 317, "capset": 126,
-    "landlock_create_ruleset": 444, "landlock_add_rule": 445, "landlock_restrict_self": 446,
+    "audit_arch": 0xC000003E,
+    "x32_bit": 0x40000000,
+    "fork": 57,
+    "vfork": 58,
+    "clone": 56,
+    "clone3": 435,
+    "execve": 59,
+    "execveat": 322,
+    "socket": 41,
+    "socketpair": 53,
+    "io_uring_setup": 425,
+    "io_uring_enter": 426,
+    "io_uring_register": 427,
+    "ptrace": 101,
+    "process_vm_readv": 310,
+    "process_vm_writev": 311,
+    "pidfd_getfd": 438,
+    "kcmp": 312,
+    "pidfd_send_signal": 424,
+    "tkill": 200,
+    "kill": 62,
+    "tgkill": 234,
+    "rt_sigqueueinfo": 129,
+    "rt_tgsigqueueinfo": 297,
+    "mount": 165,
+    "umount2": 166,
+    "pivot_root": 155,
+    "chroot": 161,
+    "mount_setattr": 442,
+    "open_tree": 428,
+    "move_mount": 429,
+    "fsopen": 430,
+    "fsconfig": 431,
+    "fsmount": 432,
+    "fspick": 433,
+    "unshare": 272,
+    "setns": 308,
+    "bpf": 321,
+    "perf_event_open": 298,
+    "userfaultfd": 323,
+    "name_to_handle_at": 303,
+    "open_by_handle_at": 304,
+    "add_key": 248,
+    "request_key": 249,
+    "keyctl": 250,
+    "init_module": 175,
+    "finit_module": 313,
+    "delete_module": 176,
+    "kexec_load": 246,
+    "kexec_file_load": 320,
+    "reboot": 169,
+    "swapon": 167,
+    "swapoff": 168,
+    "acct": 163,
+    "quotactl": 179,
+    "syslog": 103,
+    "settimeofday": 164,
+    "clock_settime": 227,
+    "adjtimex": 159,
+    "clock_adjtime": 305,
+    "sethostname": 170,
+    "setdomainname": 171,
+    "vhangup": 153,
+    "iopl": 172,
+    "ioperm": 173,
+    "uselib": 134,
+    "lookup_dcookie": 212,
+    "personality": 135,
+    "memfd_create": 319,
+    "memfd_secret": 447,
+    "migrate_pages": 256,
+    "move_pages": 279,
+    "prlimit64": 302,
+    "sched_setaffinity": 203,
+    "sched_setparam": 142,
+    "sched_setscheduler": 144,
+    "sched_setattr": 314,
+    "setpriority": 141,
+    "ioprio_set": 251,
+    "shmget": 29,
+    "shmat": 30,
+    "shmctl": 31,
+    "shmdt": 67,
+    "semget": 64,
+    "semop": 65,
+    "semctl": 66,
+    "semtimedop": 220,
+    "msgget": 68,
+    "msgsnd": 69,
+    "msgrcv": 70,
+    "msgctl": 71,
+    "chmod": 90,
+    "fchmod": 91,
+    "fchmodat": 268,
+    "fchmodat2": 452,
+    "chown": 92,
+    "fchown": 93,
+    "lchown": 94,
+    "fchownat": 260,
+    "utime": 132,
+    "utimes": 235,
+    "futimesat": 261,
+    "utimensat": 280,
+    "setxattr": 188,
+    "lsetxattr": 189,
+    "fsetxattr": 190,
+    "removexattr": 197,
+    "lremovexattr": 198,
+    "fremovexattr": 199,
+    "setxattrat": 463,
+    "removexattrat": 466,
+    "file_setattr": 469,
+    "seccomp": 317,
+    "capset": 126,
+    "landlock_create_ruleset": 444,
+    "landlock_add_rule": 445,
+    "landlock_restrict_self": 446,
 }
 _AARCH64 = {
     "audit_arch": 0xC00000B7,
-    "clone": 220, "clone3": 435, "execve": 221, "execveat": 281,
-    "socket": 198, "socketpair": 199, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
-    "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271, "pidfd_getfd": 438, "kcmp": 272,
-    "pidfd_send_signal": 424, "tkill": 130, "kill": 129, "tgkill": 131, "rt_sigqueueinfo": 138, "rt_tgsigqueueinfo": 240,
-    "mount": 40, "umount2": 39, "pivot_root": 41, "chroot": 51, "mount_setattr": 442, "open_tree": 428,
-    "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "unshare": 97, "setns": 268,
-    "bpf": 280, "perf_event_open": 241, "userfaultfd": 282, "name_to_handle_at": 264, "open_by_handle_at": 265,
-    "add_key": 217, "request_key": 218, "keyctl": 219, "init_module": 105, "finit_module": 273, "delete_module": 106,
-    "kexec_load": 104, "kexec_file_load": 294, "reboot": 142, "swapon": 224, "swapoff": 225, "acct": 89,
-    "quotactl": 60, "syslog": 116, "settimeofday": 170, "clock_settime": 112, "adjtimex": 171, "clock_adjtime": 266,
-    "sethostname": 161, "setdomainname": 162, "vhangup": 58, "lookup_dcookie": 18, "personality": 92,
-    "memfd_create": 279, "memfd_secret": 447, "migrate_pages": 238, "move_pages": 239, "prlimit64": 261,
-    "sched_setaffinity": 122, "sched_setparam": 118, "sched_setscheduler": 119, "sched_setattr": 274,
-    "setpriority": 140, "ioprio_set": 30,
-    "shmget": 194, "shmat": 196, "shmctl": 195, "shmdt": 197, "semget": 190, "semop": 193, "semctl": 191,
-    "semtimedop": 192, "msgget": 186, "msgsnd": 189, "msgrcv": 188, "msgctl": 187,
-    "fchmod": 52, "fchmodat": 53, "fchmodat2": 452, "fchown": 55, "fchownat": 54, "utimensat": 88,
-    "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "removexattr": 14, "lremovexattr": 15,
-    "fremovexattr": 16, "setxattrat": 463, "removexattrat": 466, "file_setattr": 469,
-    "seccomp": 277, "capset": 91,
-    "landlock_create_ruleset": 444, "landlock_add_rule": 445, "landlock_restrict_self": 446,
+    "clone": 220,
+    "clone3": 435,
+    "execve": 221,
+    "execveat": 281,
+    "socket": 198,
+    "socketpair": 199,
+    "io_uring_setup": 425,
+    "io_uring_enter": 426,
+    "io_uring_register": 427,
+    "ptrace": 117,
+    "process_vm_readv": 270,
+    "process_vm_writev": 271,
+    "pidfd_getfd": 438,
+    "kcmp": 272,
+    "pidfd_send_signal": 424,
+    "tkill": 130,
+    "kill": 129,
+    "tgkill": 131,
+    "rt_sigqueueinfo": 138,
+    "rt_tgsigqueueinfo": 240,
+    "mount": 40,
+    "umount2": 39,
+    "pivot_root": 41,
+    "chroot": 51,
+    "mount_setattr": 442,
+    "open_tree": 428,
+    "move_mount": 429,
+    "fsopen": 430,
+    "fsconfig": 431,
+    "fsmount": 432,
+    "fspick": 433,
+    "unshare": 97,
+    "setns": 268,
+    "bpf": 280,
+    "perf_event_open": 241,
+    "userfaultfd": 282,
+    "name_to_handle_at": 264,
+    "open_by_handle_at": 265,
+    "add_key": 217,
+    "request_key": 218,
+    "keyctl": 219,
+    "init_module": 105,
+    "finit_module": 273,
+    "delete_module": 106,
+    "kexec_load": 104,
+    "kexec_file_load": 294,
+    "reboot": 142,
+    "swapon": 224,
+    "swapoff": 225,
+    "acct": 89,
+    "quotactl": 60,
+    "syslog": 116,
+    "settimeofday": 170,
+    "clock_settime": 112,
+    "adjtimex": 171,
+    "clock_adjtime": 266,
+    "sethostname": 161,
+    "setdomainname": 162,
+    "vhangup": 58,
+    "lookup_dcookie": 18,
+    "personality": 92,
+    "memfd_create": 279,
+    "memfd_secret": 447,
+    "migrate_pages": 238,
+    "move_pages": 239,
+    "prlimit64": 261,
+    "sched_setaffinity": 122,
+    "sched_setparam": 118,
+    "sched_setscheduler": 119,
+    "sched_setattr": 274,
+    "setpriority": 140,
+    "ioprio_set": 30,
+    "shmget": 194,
+    "shmat": 196,
+    "shmctl": 195,
+    "shmdt": 197,
+    "semget": 190,
+    "semop": 193,
+    "semctl": 191,
+    "semtimedop": 192,
+    "msgget": 186,
+    "msgsnd": 189,
+    "msgrcv": 188,
+    "msgctl": 187,
+    "fchmod": 52,
+    "fchmodat": 53,
+    "fchmodat2": 452,
+    "fchown": 55,
+    "fchownat": 54,
+    "utimensat": 88,
+    "setxattr": 5,
+    "lsetxattr": 6,
+    "fsetxattr": 7,
+    "removexattr": 14,
+    "lremovexattr": 15,
+    "fremovexattr": 16,
+    "setxattrat": 463,
+    "removexattrat": 466,
+    "file_setattr": 469,
+    "seccomp": 277,
+    "capset": 91,
+    "landlock_create_ruleset": 444,
+    "landlock_add_rule": 445,
+    "landlock_restrict_self": 446,
 }
 
 

@@ -45,7 +45,9 @@ MAX_DEPTH = 4  # single-subfolder wrappers looked through
 _NOISE = re.compile(r"^(__MACOSX|__pycache__|\..*)$")
 
 _LOOSE_FILE = re.compile(
-    r"^(?P<owner>.*?)[\s_\-.]*(?P<module>" + "|".join(re.escape(name) for name in PACKAGE_MODULES) + r")(?:[\s_\-]*\d+)?\.py$"
+    r"^(?P<owner>.*?)[\s_\-.]*(?P<module>"
+    + "|".join(re.escape(name) for name in PACKAGE_MODULES)
+    + r")(?:[\s_\-]*\d+)?\.py$"
 )
 
 
@@ -162,7 +164,8 @@ def find_package_folder(folder: Path) -> Path:
         if _holds_part_files(folder):
             return folder
         subfolders = [
-            entry for entry in sorted(folder.iterdir())
+            entry
+            for entry in sorted(folder.iterdir())
             if entry.is_dir() and not entry.is_symlink() and not _NOISE.match(entry.name)
         ]
         named = [entry for entry in subfolders if entry.name == "exercises"]

@@ -23,9 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from . import KIT_ROOT, manifest
 from .outcomes import Status
@@ -114,7 +114,9 @@ class Watcher:
                 news.append(f"Next: {manifest.get(self.focus).label} (read {manifest.get(self.focus).lesson}).")
         self._clear()
         stamp = time.strftime("%H:%M:%S")
-        self.say(f"[{stamp}] run {self.runs}: " + (f"following {self.focus}" if self.focus else "nothing left to follow"))
+        self.say(
+            f"[{stamp}] run {self.runs}: " + (f"following {self.focus}" if self.focus else "nothing left to follow")
+        )
         for line in news:
             self.say(line)
         if self.focus is None:
@@ -135,7 +137,9 @@ class Watcher:
         main = [exercise.id for exercise in course if not exercise.bonus]
         bonus = [exercise.id for exercise in course if exercise.bonus]
         for candidates in (asked, main, bonus):
-            focus = first_to_fix((exercise_id, self.course.get(exercise_id, Status.NOT_STARTED)) for exercise_id in candidates)
+            focus = first_to_fix(
+                (exercise_id, self.course.get(exercise_id, Status.NOT_STARTED)) for exercise_id in candidates
+            )
             if focus is not None:
                 return focus
         return None
@@ -176,10 +180,26 @@ def run_check(impl_dir: Path, exercises: list[str]) -> CheckRun:
         environment["COLUMNS"] = str(shutil.get_terminal_size().columns)
     with tempfile.TemporaryDirectory(prefix="backprop-watch-") as tmp:
         json_path = Path(tmp) / "result.json"
-        command = [sys.executable, "-m", "checker", "check", *exercises, "--impl", str(impl_dir), "--json", str(json_path)]
+        command = [
+            sys.executable,
+            "-m",
+            "checker",
+            "check",
+            *exercises,
+            "--impl",
+            str(impl_dir),
+            "--json",
+            str(json_path),
+        ]
         # The check writes UTF-8 (cli.py), whatever this system's default encoding.
         completed = subprocess.run(
-            command, cwd=KIT_ROOT, stdin=subprocess.DEVNULL, capture_output=True, encoding="utf-8", errors="replace", env=environment,
+            command,
+            cwd=KIT_ROOT,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            encoding="utf-8",
+            errors="replace",
+            env=environment,
         )
         try:
             result = json.loads(json_path.read_text(encoding="utf-8"))

@@ -20,7 +20,6 @@ so it uses nothing but the checker and exercises/.
 import os
 import re
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -72,8 +71,12 @@ def linux_sandbox_missing() -> str | None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "pristine: needs exercises/ to hold the kit's stubs as shipped (skipped in a student's clone)")
-    config.addinivalue_line("markers", "linux_sandbox: needs the Linux kernel sandbox (skipped on macOS, Windows and the portable path)")
+    config.addinivalue_line(
+        "markers", "pristine: needs exercises/ to hold the kit's stubs as shipped (skipped in a student's clone)"
+    )
+    config.addinivalue_line(
+        "markers", "linux_sandbox: needs the Linux kernel sandbox (skipped on macOS, Windows and the portable path)"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -85,7 +88,9 @@ def _skip_pristine_checks_in_a_students_clone(items: list[pytest.Item]) -> None:
     marked = [item for item in items if item.get_closest_marker("pristine")]
     if not marked or os.environ.get("CI") or exercises_are_pristine():
         return
-    skip = pytest.mark.skip(reason="exercises/ holds your own work; the checks of the pristine stubs run in CI (CI=true make test)")
+    skip = pytest.mark.skip(
+        reason="exercises/ holds your own work; the checks of the pristine stubs run in CI (CI=true make test)"
+    )
     for item in marked:
         item.add_marker(skip)
 

@@ -38,9 +38,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from checker import manifest
+from checker import KIT_ROOT, manifest
 
-from checker import KIT_ROOT
 SOLUTIONS = KIT_ROOT / "solutions"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -72,7 +71,9 @@ def load_fixture(path: Path) -> Fixture:
     messages = tuple(piece.strip() for piece in fields.get("message", "").split("|") if piece.strip())
     module = fields.get("module") or manifest.get(exercise).module
     also_fails = tuple(fields.get("also_fails", "").split())
-    assert all(manifest.get(exercise_id).bonus for exercise_id in also_fails), f"{path.name}: also_fails names a main exercise"
+    assert all(manifest.get(exercise_id).bonus for exercise_id in also_fails), (
+        f"{path.name}: also_fails names a main exercise"
+    )
     return Fixture(path, exercise, fields["expect"], messages, module, source, also_fails)
 
 

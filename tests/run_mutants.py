@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from checker import KIT_ROOT
+
 SOLUTIONS = KIT_ROOT / "solutions"
 WORK = KIT_ROOT / "build" / "mutation"
 SURVIVORS_DOC = KIT_ROOT / "docs" / "mutation-survivors.md"
@@ -178,7 +179,9 @@ def annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]
             annotations.append(node.annotation)
         for annotation in annotations:
             if annotation is not None:
-                spans.append(((annotation.lineno, annotation.col_offset), (annotation.end_lineno, annotation.end_col_offset)))
+                spans.append(
+                    ((annotation.lineno, annotation.col_offset), (annotation.end_lineno, annotation.end_col_offset))
+                )
     return spans
 
 
@@ -222,7 +225,9 @@ def forget_survivors(session: Path) -> None:
 def collect(name: str, session: Path, equivalents: dict) -> FileResult:
     dump = subprocess.run(
         [str(Path(sys.executable).parent / "cosmic-ray"), "dump", str(session)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     result = FileResult(name)
     # The session's own copy: its line numbers are the ones the mutants carry.
@@ -270,8 +275,7 @@ def summary(results: list[FileResult]) -> str:
     for r in results:
         lines.append(
             f"| {r.name}.py | {r.generated} | {r.killed + r.incompetent} | {len(r.equivalent)} "
-            f"| {len(r.survived)} | {r.score:.1f}% |"
-            + (f" ({r.pending} pending)" if r.pending else "")
+            f"| {len(r.survived)} | {r.score:.1f}% |" + (f" ({r.pending} pending)" if r.pending else "")
         )
     killed = sum(r.killed + r.incompetent for r in results)
     survived = sum(len(r.survived) for r in results)
@@ -288,8 +292,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.run_mutants", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="*", metavar="FILE", help=f"any of {', '.join(PART_OF_FILE)}")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results and start again")
-    parser.add_argument("--recheck-survivors", action="store_true",
-                        help="judge the survivors again with the kit as it is now (after adding cases)")
+    parser.add_argument(
+        "--recheck-survivors",
+        action="store_true",
+        help="judge the survivors again with the kit as it is now (after adding cases)",
+    )
     parser.add_argument("--report-only", action="store_true", help="summarise the sessions, run nothing")
     args = parser.parse_args(argv)
     unknown = [name for name in args.files if name not in PART_OF_FILE]

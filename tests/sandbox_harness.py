@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from checker import KIT_ROOT
+
 ATTACKS = Path(__file__).resolve().parent / "fixtures" / "attacks"
 SELECTION = ("1", "4.3")  # every attack targets Part 1 or 4.3: quick runs
 FILE_MARKS = ("backprop-attack-", "backprop_attack_")
@@ -81,14 +82,16 @@ def load_attacks() -> list[Attack]:
             key, sep, value = line.partition(":")
             if sep and key.strip() in ("attack", "module", "base", "targets", "modes"):
                 fields[key.strip()] = value.strip()
-        attacks.append(Attack(
-            path=path,
-            title=fields["attack"],
-            module=fields["module"],
-            base=fields["base"],
-            targets=tuple(fields.get("targets", "").split()),
-            modes=tuple(fields["modes"].split()),
-        ))
+        attacks.append(
+            Attack(
+                path=path,
+                title=fields["attack"],
+                module=fields["module"],
+                base=fields["base"],
+                targets=tuple(fields.get("targets", "").split()),
+                modes=tuple(fields["modes"].split()),
+            )
+        )
     return attacks
 
 
@@ -145,7 +148,7 @@ class Identity:
         """Hand a folder of the harness's to this identity."""
         if self.uid is None:
             return
-        for folder, folders, files in os.walk(path):
+        for folder, _, files in os.walk(path):
             os.chown(folder, self.uid, self.uid)
             for name in files:
                 os.lchown(os.path.join(folder, name), self.uid, self.uid)
@@ -157,7 +160,9 @@ class Identity:
 def site_packages_of(python: str) -> list[Path]:
     found = subprocess.run(
         [python, "-c", "import site, sys; print('\\n'.join(site.getsitepackages()))"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     return [Path(line) for line in found.stdout.split() if line]
 
@@ -190,7 +195,8 @@ def world_readable_python() -> str | None:
         if os.path.exists(candidate):
             probe = subprocess.run(
                 [candidate, "-c", "import sys, venv; assert sys.version_info >= (3, 10)"],
-                capture_output=True, timeout=30,
+                capture_output=True,
+                timeout=30,
             )
             if probe.returncode == 0:
                 return candidate
@@ -200,10 +206,17 @@ def world_readable_python() -> str | None:
 def kit_files(root: Path) -> list[str]:
     """The kit's files: tracked and untracked-but-not-ignored (the working state), or all of a bundle."""
     if (root / ".git").exists():
-        listed = subprocess.run(
-            ["git", "ls-files", "-z", "-co", "--exclude-standard"],
-            cwd=root, capture_output=True, check=True, timeout=60,
-        ).stdout.decode().split("\0")
+        listed = (
+            subprocess.run(
+                ["git", "ls-files", "-z", "-co", "--exclude-standard"],
+                cwd=root,
+                capture_output=True,
+                check=True,
+                timeout=60,
+            )
+            .stdout.decode()
+            .split("\0")
+        )
         return sorted(name for name in listed if name and (root / name).is_file() and not (root / name).is_symlink())
     return sorted(
         path.relative_to(root).as_posix()
@@ -231,13 +244,15 @@ def build_user_identity(base: Path, uid: int, python: str) -> Identity:
 
     subprocess.run(
         [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *REQUIREMENTS],
-        check=True, capture_output=True, timeout=600,
+        check=True,
+        capture_output=True,
+        timeout=600,
     )
     home = base / "home"
     home.mkdir()
     identity = Identity("user", uid, kit, str(venv / "bin" / "python"), home)
     identity.site_packages = site_packages_of(identity.python)
-    for folder, folders, files in os.walk(base):
+    for folder, _, files in os.walk(base):
         os.chown(folder, uid, uid)
         for name in files:
             os.lchown(os.path.join(folder, name), uid, uid)
@@ -414,7 +429,9 @@ def marked_files(places: list[Path], recursive: list[Path]) -> list[Path]:
 def checker_run_folders() -> set[Path]:
     """The checker's temporary folders (/tmp/backprop-*) that exist now."""
     root = Path(tempfile.gettempdir())
-    return {root / name for name in os.listdir(root) if name.startswith("backprop-") and not name.startswith(FILE_MARKS)}
+    return {
+        root / name for name in os.listdir(root) if name.startswith("backprop-") and not name.startswith(FILE_MARKS)
+    }
 
 
 def folder_mentions(folder: Path, needles: list[str], limit: int = 400) -> set[str]:
@@ -455,12 +472,19 @@ def control_characters(value: Any) -> bool:
     return False
 
 
-def run_command(argv: list[str], cwd: Path, environment: dict[str, str], timeout: float = RUN_TIMEOUT) -> tuple[int | None, str, str, float]:
+def run_command(
+    argv: list[str], cwd: Path, environment: dict[str, str], timeout: float = RUN_TIMEOUT
+) -> tuple[int | None, str, str, float]:
     """Run a command in a session of its own (killed whole on a timeout); its exit status, output, time."""
     started = time.monotonic()
     process = subprocess.Popen(
-        argv, cwd=cwd, env=environment, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        argv,
+        cwd=cwd,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     try:
         stdout, stderr = process.communicate(timeout=timeout)
@@ -492,7 +516,8 @@ def build_bundle(folder: Path) -> Path:
     bundle = folder / "autograder.zip"
     code, stdout, stderr, _ = run_command(
         [sys.executable, "-m", "checker", "gradescope", *SELECTION, "--out", str(bundle)],
-        KIT_ROOT, {**os.environ},
+        KIT_ROOT,
+        {**os.environ},
     )
     assert code == 0, f"building the Gradescope bundle failed: {stderr}"
     source = folder / "source"
@@ -532,7 +557,15 @@ def _load(data: bytes | None) -> Any:
 class Batch:
     """Every attack of one mode, run by one identity, and what each achieved."""
 
-    def __init__(self, mode: str, identity: Identity, attacks: list[Attack], listener: Listener, bundle_source: Path | None, kits: list[Path]):
+    def __init__(
+        self,
+        mode: str,
+        identity: Identity,
+        attacks: list[Attack],
+        listener: Listener,
+        bundle_source: Path | None,
+        kits: list[Path],
+    ):
         self.mode, self.identity, self.listener = mode, identity, listener
         self.attacks = [attack for attack in attacks if mode in attack.modes]
         self.bundle_source = bundle_source
@@ -565,7 +598,10 @@ class Batch:
     def canary(self, tag: str) -> subprocess.Popen:
         return subprocess.Popen(
             self.identity.command([self.identity.python, "-c", "import time; time.sleep(600)", f"{CANARY}{tag}"]),
-            env=self.identity.environment(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=self.identity.environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
 
@@ -609,8 +645,20 @@ class Batch:
             (run.folder / "out").mkdir()
             run.verdict = run.folder / "out" / "report.json"
             identity.give(run.folder)
-            argv = [identity.python, "-m", "checker", "check", *SELECTION, "--impl", str(submission), "--json", str(run.verdict)]
-            run.code, run.stdout, run.stderr, run.seconds = run_command(identity.command(argv), identity.kit, identity.environment())
+            argv = [
+                identity.python,
+                "-m",
+                "checker",
+                "check",
+                *SELECTION,
+                "--impl",
+                str(submission),
+                "--json",
+                str(run.verdict),
+            ]
+            run.code, run.stdout, run.stderr, run.seconds = run_command(
+                identity.command(argv), identity.kit, identity.environment()
+            )
         else:
             root = run.folder / "autograder"
             shutil.copytree(self.bundle_source, root / "source")
@@ -636,7 +684,18 @@ class Batch:
         build_classmate(submissions / "zz_classmate", self.classmate_marker)
         out = folder / "out"
         identity.give(folder)
-        argv = [identity.python, "-m", "checker", "grade", str(submissions), *SELECTION, "--out", str(out), "--jobs", "2"]
+        argv = [
+            identity.python,
+            "-m",
+            "checker",
+            "grade",
+            str(submissions),
+            *SELECTION,
+            "--out",
+            str(out),
+            "--jobs",
+            "2",
+        ]
         code, stdout, stderr, seconds = run_command(identity.command(argv), identity.kit, identity.environment())
         self.grade_code, self.grade_stdout, self.grade_stderr, self.grade_seconds = code, stdout, stderr, seconds
         self.grades_csv = out / "grades.csv"
@@ -656,7 +715,9 @@ class Batch:
         def blame(text: bytes | str, problem: str, fallback: list[Run] | None = None) -> None:
             if isinstance(text, str):
                 text = text.encode(errors="replace")
-            runs = [run for tag, run in by_tag.items() if tag.encode() in text or tag.replace("-", "_").encode() in text] or fallback
+            runs = [
+                run for tag, run in by_tag.items() if tag.encode() in text or tag.replace("-", "_").encode() in text
+            ] or fallback
             if runs:
                 for run in runs:
                     run.problems.append(problem)
@@ -766,7 +827,9 @@ class Batch:
         hurt = {entry["id"]: entry["status"] for entry in classmate["exercises"] if entry["status"] != "passed"}
         if classmate["score"] != classmate["max_score"] or hurt:
             for run in saboteurs:
-                run.problems.append(f"the correct classmate's grade moved: {classmate['score']:g}/{classmate['max_score']:g}, {hurt}")
+                run.problems.append(
+                    f"the correct classmate's grade moved: {classmate['score']:g}/{classmate['max_score']:g}, {hurt}"
+                )
         if _read(str(self.classmate_json)) != self.classmate_at_exit:
             for run in saboteurs:
                 run.problems.append("the classmate's JSON changed after grade exited")
@@ -810,8 +873,12 @@ class Batch:
     def rows(self) -> list[dict[str, Any]]:
         return [
             {
-                "attack": run.attack.name, "title": run.attack.title, "mode": self.mode, "user": self.identity.who,
-                "result": "contained" if not run.problems else "breached", "problems": run.problems,
+                "attack": run.attack.name,
+                "title": run.attack.title,
+                "mode": self.mode,
+                "user": self.identity.who,
+                "result": "contained" if not run.problems else "breached",
+                "problems": run.problems,
                 "sandbox": run.sandbox,
             }
             for run in self.runs

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
 
 from checker import KIT_ROOT
+
 EXERCISES = KIT_ROOT / "exercises"
 SOLUTIONS = KIT_ROOT / "solutions"
 
-TODO = re.compile(r'^# TODO\((?P<id>[^)]+)\): write (?P<name>[\w.]+)\.$')
+TODO = re.compile(r"^# TODO\((?P<id>[^)]+)\): write (?P<name>[\w.]+)\.$")
 RAISE = re.compile(r'^raise NotImplementedError\("exercise (?P<id>\S+) (?P<name>[\w.]+)"\)$')
 
 # Solution lines too plain to count as leaked text ("return out", "x = x.T").
@@ -42,7 +42,9 @@ def functions(tree: ast.Module) -> dict[str, ast.FunctionDef]:
 def body_start(function: ast.FunctionDef) -> int:
     """Index of the first statement after the docstring."""
     first = function.body[0]
-    has_docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+    has_docstring = (
+        isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+    )
     return 1 if has_docstring else 0
 
 

@@ -21,17 +21,16 @@ from __future__ import annotations
 
 import ast
 import copy
-from pathlib import Path
 
 import pytest
 
-from checker import manifest
+from checker import KIT_ROOT, manifest
 from tests.solution_text import RAISE, TODO, answer_lines, body_start, functions, stub_bodies
 
 # Checks the stubs as the kit ships them: skipped in a student's clone (see conftest.py).
 pytestmark = pytest.mark.pristine
 
-from checker import KIT_ROOT
+
 EXERCISES = KIT_ROOT / "exercises"
 SOLUTIONS = KIT_ROOT / "solutions"
 
@@ -81,7 +80,9 @@ def test_everything_but_exercise_bodies_is_identical(module):
     missing = stubs - set(functions(solution_tree))
     assert not missing, f"solutions/{module}.py lacks {sorted(missing)}"
     if _skeleton(stub_tree, stubs) != _skeleton(solution_tree, stubs):
-        pytest.fail(f"exercises/{module}.py and solutions/{module}.py differ outside the exercise bodies: {_first_difference(stub_tree, solution_tree, stubs)}")
+        pytest.fail(
+            f"exercises/{module}.py and solutions/{module}.py differ outside the exercise bodies: {_first_difference(stub_tree, solution_tree, stubs)}"
+        )
 
 
 def _first_difference(stub_tree: ast.Module, solution_tree: ast.Module, stubs: set[str]) -> str:

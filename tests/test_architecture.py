@@ -13,8 +13,25 @@ CHECKER = KIT_ROOT / "checker"
 FOUNDATION = {"outcomes", "manifest", "seeds", "wire", "safetext", "sandbox", "portable"}
 CHILD_SIDE = {"child", "plugin", "probe_items", "observe", "cases", "numeric", "suites"}
 PARENT_SIDE = {
-    "runner", "judge", "results", "api", "report", "watch", "hints", "notebook", "graphview", "grade", "grade_worker",
-    "grade_report", "submissions", "gradescope", "release", "classroom", "kit", "cli", "__main__",
+    "runner",
+    "judge",
+    "results",
+    "api",
+    "report",
+    "watch",
+    "hints",
+    "notebook",
+    "graphview",
+    "grade",
+    "grade_worker",
+    "grade_report",
+    "submissions",
+    "gradescope",
+    "release",
+    "classroom",
+    "kit",
+    "cli",
+    "__main__",
 }
 
 
@@ -55,7 +72,9 @@ def test_the_foundation_imports_nothing_of_the_checker_but_kit_root(path):
     assert not others, f"{path.name} imports {others}"
 
 
-@pytest.mark.parametrize("path", [path for path in modules() if name_of(path) in CHILD_SIDE], ids=lambda path: str(path.relative_to(CHECKER)))
+@pytest.mark.parametrize(
+    "path", [path for path in modules() if name_of(path) in CHILD_SIDE], ids=lambda path: str(path.relative_to(CHECKER))
+)
 def test_the_child_side_never_imports_the_parent_at_import_time(path):
     parent = [(module, line) for module, _, line in checker_imports(path, top_level_only=True) if module in PARENT_SIDE]
     assert not parent, f"{path.relative_to(CHECKER)} imports the parent side at import time: {parent}"
@@ -68,25 +87,45 @@ def test_every_module_is_in_one_layer():
 
 @pytest.mark.parametrize("path", modules(), ids=lambda path: str(path.relative_to(CHECKER)))
 def test_no_module_takes_another_modules_private_names(path):
-    taken = [(module, name, line) for module, names, line in checker_imports(path) for name in names if name.startswith("_") and not name.startswith("__")]
+    taken = [
+        (module, name, line)
+        for module, names, line in checker_imports(path)
+        for name in names
+        if name.startswith("_") and not name.startswith("__")
+    ]
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    imported_modules = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level for alias in node.names}
+    imported_modules = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.level
+        for alias in node.names
+    }
     reached = [
-        (node.value.id, node.attr, node.lineno) for node in ast.walk(tree)
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in imported_modules
-        and node.attr.startswith("_") and not node.attr.startswith("__")
+        (node.value.id, node.attr, node.lineno)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id in imported_modules
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
     ]
     assert not taken + reached, f"{path.relative_to(CHECKER)} uses private names of other modules: {taken + reached}"
 
 
-@pytest.mark.parametrize("path", [path for path in modules() if name_of(path) != "runner"], ids=lambda path: str(path.relative_to(CHECKER)))
+@pytest.mark.parametrize(
+    "path", [path for path in modules() if name_of(path) != "runner"], ids=lambda path: str(path.relative_to(CHECKER))
+)
 def test_only_the_runner_starts_processes_that_run_student_code(path):
     """Popen and subprocess.run appear in runner.py only; watch runs the checker's own `check` command."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     starts = [
-        node.lineno for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
-        and node.func.value.id == "subprocess" and node.func.attr in ("Popen", "run", "call", "check_call", "check_output")
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "subprocess"
+        and node.func.attr in ("Popen", "run", "call", "check_call", "check_output")
     ]
     if name_of(path) == "watch":
         assert len(starts) == 1, "watch starts one process: the checker's own check command"

@@ -23,18 +23,21 @@ from pathlib import Path
 
 import pytest
 
-from checker import classroom, manifest
+from checker import KIT_ROOT, classroom, manifest
 
 yaml = pytest.importorskip("yaml")
 
-from checker import KIT_ROOT
+
 MAIN = [exercise for exercise in manifest.EXERCISES if not exercise.bonus]
 
 
 def generate(out: Path, *arguments: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "checker", "classroom", *arguments, "--out", str(out)],
-        cwd=KIT_ROOT, capture_output=True, text=True, timeout=120,
+        cwd=KIT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -72,14 +75,20 @@ def test_one_test_per_main_exercise_with_its_points_in_both_files(tmp_path):
     # The reporter reads each grader's result from <STEP ID upper-cased>_RESULTS.
     ids = [step["id"] for step in graders]
     assert len(set(ids)) == len(ids) and reporter["with"]["runners"].split(",") == ids
-    assert reporter["env"] == {f"{step_id.upper()}_RESULTS": f"${{{{steps.{step_id}.outputs.result}}}}" for step_id in ids}
+    assert reporter["env"] == {
+        f"{step_id.upper()}_RESULTS": f"${{{{steps.{step_id}.outputs.result}}}}" for step_id in ids
+    }
 
 
 def test_the_bonus_gets_tests_only_when_named(tmp_path):
     assert generate(tmp_path, "2", "b").returncode == 0
     graders, _, tests = read(tmp_path)
     chosen = manifest.select(["2", "b"])
-    assert [step["with"]["test-name"] for step in graders] == [test["name"] for test in tests] == [expected_name(exercise) for exercise in chosen]
+    assert (
+        [step["with"]["test-name"] for step in graders]
+        == [test["name"] for test in tests]
+        == [expected_name(exercise) for exercise in chosen]
+    )
     assert any(exercise.bonus for exercise in chosen)
 
 
@@ -101,7 +110,11 @@ def test_different_files_are_refused_then_moved_aside_with_force(tmp_path):
 @pytest.mark.parametrize("arguments", [["no_such_exercise"], ["--out", "/no/such/folder"]])
 def test_classroom_usage_errors(tmp_path, arguments):
     finished = subprocess.run(
-        [sys.executable, "-m", "checker", "classroom", *arguments], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "checker", "classroom", *arguments],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "PYTHONPATH": str(KIT_ROOT)},
     )
     assert finished.returncode == 2 and finished.stderr.startswith("checker: ") and finished.stderr.count("\n") == 1
@@ -119,7 +132,10 @@ def test_every_command_passes_on_the_solutions_and_fails_on_the_stubs(tmp_path):
     stubs = tmp_path / "kit"
     built = subprocess.run(
         [sys.executable, "-m", "checker", "release", "--classroom", "--out", str(stubs)],
-        cwd=KIT_ROOT, capture_output=True, text=True, timeout=300,
+        cwd=KIT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert built.returncode == 0, built.stderr
     assert "## On GitHub" in (stubs / "README.md").read_text()  # the students' README says what runs on push

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from checker import __version__, manifest
+from checker import KIT_ROOT, __version__, manifest
 
-from checker import KIT_ROOT
 SOLUTIONS = KIT_ROOT / "solutions"
 
 TOP_KEYS = {"impl", "score", "max_score", "bonus_score", "bonus_max_score", "exercises", "sandbox", "seed"}
@@ -29,7 +28,12 @@ STATUSES = {"passed", "failed", "not_started", "error", "timeout"}
 def checker(*arguments: str, cwd: Path = KIT_ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "checker", *arguments],
-        cwd=cwd, capture_output=True, text=True, encoding="utf-8", timeout=300, env=bare_environment(),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=300,
+        env=bare_environment(),
     )
 
 
@@ -146,7 +150,14 @@ def test_runs_from_any_folder(renamed_solutions, tmp_path):
 
 # --- Python 3.10 compatibility of the kit's own code ------------------------------
 
-_NEWER_THAN_3_10 = ("import tomllib", "ExceptionGroup", "except*", "typing.Self", "from typing import Self", "datetime.UTC")
+_NEWER_THAN_3_10 = (
+    "import tomllib",
+    "ExceptionGroup",
+    "except*",
+    "typing.Self",
+    "from typing import Self",
+    "datetime.UTC",
+)
 
 
 @pytest.mark.parametrize("folder", ["checker", "exercises", "solutions"])

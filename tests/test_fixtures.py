@@ -33,7 +33,9 @@ def check_alone_and_in_full(fixture, tmp_path):
     """The fixture's exercise result checked alone, and every result of a full check."""
     submission = build_submission(fixture, tmp_path)
     (alone,) = run_check(submission, [manifest.get(fixture.exercise)], seed=SEED).exercises
-    full = {result.exercise.id: result for result in run_check(submission, list(manifest.EXERCISES), seed=SEED).exercises}
+    full = {
+        result.exercise.id: result for result in run_check(submission, list(manifest.EXERCISES), seed=SEED).exercises
+    }
     return alone, full
 
 
@@ -74,9 +76,16 @@ def test_every_exercise_has_at_least_three_planted_bugs():
     assert not missing, f"exercises with fewer than three planted bugs: {missing}"
 
 
-ORDER_FIXTURES = [fixture for fixture in BUGS + VARIANTS if fixture.name in (
-    "bugs/p2_topo_memo_module_level", "variants/p2_backprop_tutorial_with_copies", "bugs/p4_sgd_buffer_aliases_grad",
-)]
+ORDER_FIXTURES = [
+    fixture
+    for fixture in BUGS + VARIANTS
+    if fixture.name
+    in (
+        "bugs/p2_topo_memo_module_level",
+        "variants/p2_backprop_tutorial_with_copies",
+        "bugs/p4_sgd_buffer_aliases_grad",
+    )
+]
 
 
 @pytest.mark.parametrize("fixture", ORDER_FIXTURES, ids=[fixture.name for fixture in ORDER_FIXTURES])

@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from checker import KIT_ROOT
+
 IMPL = Path(os.environ.get("BACKPROP_KIT_IMPL") or KIT_ROOT / "solutions").resolve()
 PACKAGE = "given_code_under_test"
 
@@ -32,7 +33,9 @@ PACKAGE = "given_code_under_test"
 def load(module: str) -> ModuleType:
     """A module of the implementation folder, imported under a private package name."""
     if PACKAGE not in importlib.sys.modules:
-        spec = importlib.util.spec_from_file_location(PACKAGE, IMPL / "__init__.py", submodule_search_locations=[str(IMPL)])
+        spec = importlib.util.spec_from_file_location(
+            PACKAGE, IMPL / "__init__.py", submodule_search_locations=[str(IMPL)]
+        )
         package = importlib.util.module_from_spec(spec)
         importlib.sys.modules[PACKAGE] = package
         spec.loader.exec_module(package)
@@ -244,8 +247,10 @@ def test_importing_part5_training_does_not_run_main():
 
 def leaves(values_a, values_b, requires_grad=True):
     core = load("core")
-    return (core.Tensor(np.array(values_a, dtype=np.float32), requires_grad=requires_grad),
-            core.Tensor(np.array(values_b, dtype=np.float32), requires_grad=requires_grad))
+    return (
+        core.Tensor(np.array(values_a, dtype=np.float32), requires_grad=requires_grad),
+        core.Tensor(np.array(values_b, dtype=np.float32), requires_grad=requires_grad),
+    )
 
 
 # (label, the operation on Tensors a and b, the NumPy function it records, its value from the arrays)

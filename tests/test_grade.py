@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import stat
 import subprocess
@@ -22,11 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from checker import manifest, submissions
+from checker import KIT_ROOT, manifest, submissions
 from checker.grade import Grade, csv_text, most_failed, score_distribution
 from tests.mutation import splice
 
-from checker import KIT_ROOT
 SOLUTIONS = KIT_ROOT / "solutions"
 HOSTILE = Path(__file__).resolve().parent / "fixtures" / "submissions" / "hostile"
 
@@ -38,7 +36,10 @@ CHECK_JSON_KEYS = {"impl", "score", "max_score", "bonus_score", "bonus_max_score
 def run_checker(*arguments: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "checker", *arguments],
-        cwd=KIT_ROOT, capture_output=True, text=True, timeout=timeout,
+        cwd=KIT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -164,7 +165,11 @@ def test_discover_names_every_kind_of_submission(tmp_path):
     (tmp_path / "bo_part2_autograd.py").write_text("")
     (tmp_path / "notes.txt").write_text("")
     found = submissions.discover(tmp_path)
-    assert [(submission.name, submission.kind) for submission in found] == [("ann", "folder"), ("ann-2", "zip"), ("bo", "loose")]
+    assert [(submission.name, submission.kind) for submission in found] == [
+        ("ann", "folder"),
+        ("ann-2", "zip"),
+        ("bo", "loose"),
+    ]
     assert sorted(found[2].loose_files) == ["part1_backward", "part2_autograd"]
 
 
@@ -240,13 +245,25 @@ def _grade(name: str, statuses: dict[str, str]) -> Grade:
         points = float(exercise.points) if status == "passed" else 0.0
         exercises.append({"id": exercise.id, "status": status, "score": points, "max_score": float(exercise.points)})
     main = [entry for entry, exercise in zip(exercises, manifest.EXERCISES) if not exercise.bonus]
-    return Grade(name, {"score": sum(entry["score"] for entry in main), "max_score": sum(entry["max_score"] for entry in main), "exercises": exercises})
+    return Grade(
+        name,
+        {
+            "score": sum(entry["score"] for entry in main),
+            "max_score": sum(entry["max_score"] for entry in main),
+            "exercises": exercises,
+        },
+    )
 
 
 def test_csv_has_one_column_per_exercise_in_course_order():
     grades = [_grade("a", {"1.1": "passed", "b.2": "passed"}), _grade("b", {})]
     lines = csv_text(grades, list(manifest.EXERCISES)).splitlines()
-    assert lines[0].split(",") == ["submission", "score", "max_score", *[exercise.id for exercise in manifest.EXERCISES]]
+    assert lines[0].split(",") == [
+        "submission",
+        "score",
+        "max_score",
+        *[exercise.id for exercise in manifest.EXERCISES],
+    ]
     first = dict(zip(lines[0].split(","), lines[1].split(",")))
     assert first["score"] == "2" and first["1.1"] == "2" and first["b.2"] == "2"
 

@@ -15,14 +15,22 @@ from pathlib import Path
 
 import pytest
 
-from checker import gradescope, manifest
+from checker import KIT_ROOT, gradescope, manifest
 from tests.mutation import splice
 
-from checker import KIT_ROOT
 SOLUTIONS = KIT_ROOT / "solutions"
 WRONG_LOG_BACK = "def log_back(grad_out, out, x):\n    return grad_out * x\n"
 
-TOP_KEYS = {"score", "execution_time", "output", "output_format", "stdout_visibility", "visibility", "tests", "extra_data"}
+TOP_KEYS = {
+    "score",
+    "execution_time",
+    "output",
+    "output_format",
+    "stdout_visibility",
+    "visibility",
+    "tests",
+    "extra_data",
+}
 TEST_KEYS = {"name", "number", "score", "max_score", "status", "output", "visibility"}
 VISIBILITIES = {"visible", "hidden", "after_due_date", "after_published"}
 
@@ -31,7 +39,10 @@ def build(tmp_path: Path, *words: str) -> Path:
     out = tmp_path / "autograder.zip"
     finished = subprocess.run(
         [sys.executable, "-m", "checker", "gradescope", *words, "--out", str(out)],
-        cwd=KIT_ROOT, capture_output=True, text=True, timeout=120,
+        cwd=KIT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert finished.returncode == 0, finished.stderr
     return out
@@ -56,7 +67,12 @@ def run_autograder(root: Path, source: Path) -> dict:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
     environment.update(AUTOGRADER_ROOT=str(root), AUTOGRADER_PYTHON=sys.executable)
     finished = subprocess.run(
-        [str(source / "run_autograder")], cwd=root, env=environment, capture_output=True, text=True, timeout=600,
+        [str(source / "run_autograder")],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert finished.returncode == 0, finished.stderr
     return json.loads((root / "results" / "results.json").read_text())
@@ -84,7 +100,14 @@ def test_bundle_holds_the_kit_but_never_the_solutions(tmp_path):
         names = archive.namelist()
         modes = {entry.filename: entry.external_attr >> 16 for entry in archive.infolist()}
         requirements = archive.read("requirements.txt").decode().split()
-    for needed in ("setup.sh", "run_autograder", "checker/cli.py", "checker/suites/part1.py", "exercises/core.py", "exercises/part1_backward.py"):
+    for needed in (
+        "setup.sh",
+        "run_autograder",
+        "checker/cli.py",
+        "checker/suites/part1.py",
+        "exercises/core.py",
+        "exercises/part1_backward.py",
+    ):
         assert needed in names
     assert modes["setup.sh"] & stat.S_IXUSR and modes["run_autograder"] & stat.S_IXUSR
     if (KIT_ROOT / "data" / "digits.csv.gz").exists():
@@ -121,7 +144,9 @@ def test_run_autograder_grades_everything_and_labels_the_bonus(tmp_path):
     root = tmp_path / "autograder"
     source = unpack_like_gradescope(bundle, root)
     # A student who uploaded a zip of their whole exercises/ folder.
-    shutil.copytree(KIT_ROOT / "exercises", root / "submission" / "exercises", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        KIT_ROOT / "exercises", root / "submission" / "exercises", ignore=shutil.ignore_patterns("__pycache__")
+    )
     results = run_autograder(root, source)
     assert_gradescope_format(results)
     assert [test["number"] for test in results["tests"]] == [exercise.id for exercise in manifest.EXERCISES]
@@ -141,9 +166,17 @@ def test_autograde_always_writes_results(tmp_path):
 
 
 def test_gradescope_usage_errors(tmp_path):
-    for arguments in (["--out", str(tmp_path / "bundle.tar")], ["no_such_exercise", "--out", str(tmp_path / "b.zip")], []):
+    for arguments in (
+        ["--out", str(tmp_path / "bundle.tar")],
+        ["no_such_exercise", "--out", str(tmp_path / "b.zip")],
+        [],
+    ):
         finished = subprocess.run(
-            [sys.executable, "-m", "checker", "gradescope", *arguments], cwd=KIT_ROOT, capture_output=True, text=True, timeout=60,
+            [sys.executable, "-m", "checker", "gradescope", *arguments],
+            cwd=KIT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert finished.returncode == 2 and finished.stderr.startswith("checker: ") and finished.stderr.count("\n") == 1
 

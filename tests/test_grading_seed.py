@@ -18,8 +18,8 @@ from checker import manifest, seeds, suites
 from checker.api import run_check
 from checker.cases import REGISTRY
 from tests.mutation import SOLUTIONS, all_fixtures, build_submission
-from tests.test_gradescope import build, run_autograder, unpack_like_gradescope
 from tests.test_grade import run_checker
+from tests.test_gradescope import build, run_autograder, unpack_like_gradescope
 
 (CHEAT,) = all_fixtures("hardcoded")
 
@@ -115,11 +115,15 @@ def test_grade_draws_a_fresh_seed_records_it_and_repeats_a_grade_with_it(tmp_pat
 
 def test_check_repeats_a_grade_with_its_seed_and_rejects_a_bad_one(tmp_path):
     submission = build_submission(CHEAT, tmp_path)
-    finished = run_checker("check", "1.1", "--impl", str(submission), "--seed", "random", "--json", str(tmp_path / "a.json"))
+    finished = run_checker(
+        "check", "1.1", "--impl", str(submission), "--seed", "random", "--json", str(tmp_path / "a.json")
+    )
     drawn = json.loads((tmp_path / "a.json").read_text())
     assert finished.returncode == 1 and isinstance(drawn["seed"], int)
     assert f"grading seed {drawn['seed']}" in " ".join(finished.stdout.split())
-    again = run_checker("check", "1.1", "--impl", str(submission), "--seed", str(drawn["seed"]), "--json", str(tmp_path / "b.json"))
+    again = run_checker(
+        "check", "1.1", "--impl", str(submission), "--seed", str(drawn["seed"]), "--json", str(tmp_path / "b.json")
+    )
     assert again.returncode == 1
     assert verdicts(json.loads((tmp_path / "b.json").read_text())) == verdicts(drawn)
     for bad in ("-3", "abc", "1e3"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import linecache
-import os
 import shutil
 import subprocess
 import sys
@@ -105,7 +104,10 @@ def test_watch_moves_on_when_the_exercise_passes(tmp_path):
     shutil.copytree(EXERCISES, impl, ignore=shutil.ignore_patterns("__pycache__"))
     process = subprocess.Popen(
         [sys.executable, "-m", "checker", "watch", "1.1", "--impl", str(impl), "--max-runs", "2", "--interval", "0.1"],
-        cwd=KIT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=KIT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 30
@@ -136,7 +138,10 @@ def test_watch_follows_one_exercise_and_advances_past_every_passing_one(tmp_path
     def fake_check(impl_dir, exercises):
         calls.append(list(exercises))
         chosen = exercises or list(course)
-        return CheckRun(f"report of {' '.join(exercises) or 'everything'}\n", {exercise_id: course[exercise_id] for exercise_id in chosen})
+        return CheckRun(
+            f"report of {' '.join(exercises) or 'everything'}\n",
+            {exercise_id: course[exercise_id] for exercise_id in chosen},
+        )
 
     lines: list[str] = []
     original = watch.run_check
@@ -293,7 +298,12 @@ def test_notebook_check_explains_bad_arguments():
 
 def test_notebook_class_whose_source_is_lost_gets_a_hint_for_a_class():
     namespace: dict = {}
-    exec(compile("class Parameter:\n    def __init__(self, tensor):\n        self.tensor = tensor\n", "<nowhere>", "exec"), namespace)
+    exec(
+        compile(
+            "class Parameter:\n    def __init__(self, tensor):\n        self.tensor = tensor\n", "<nowhere>", "exec"
+        ),
+        namespace,
+    )
     with pytest.raises(NotebookError, match='"""class Parameter'):
         checker.check("4.1", namespace["Parameter"], show=False)
 
@@ -325,7 +335,9 @@ def test_a_syntax_error_is_not_prefixed_by_a_test_name():
     assert summary.message.startswith("part1_backward.py, line 3 has a syntax error"), summary.message
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="no make here (Windows has none): README gives each target's python -m command")
+@pytest.mark.skipif(
+    shutil.which("make") is None, reason="no make here (Windows has none): README gives each target's python -m command"
+)
 def test_make_hint_can_start_again():
     dry_run = subprocess.run(["make", "-n", "hint", "EX=1.2", "RESET=1"], cwd=KIT_ROOT, capture_output=True, text=True)
     assert "-m checker hint 1.2 --reset" in dry_run.stdout

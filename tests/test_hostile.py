@@ -34,10 +34,9 @@ from pathlib import Path
 
 import pytest
 
-from checker import manifest, portable, runner, sandbox
+from checker import KIT_ROOT, manifest, portable, runner, sandbox
 from checker.api import run_check
 
-from checker import KIT_ROOT
 SOLUTIONS = KIT_ROOT / "solutions"
 HOSTILE = Path(__file__).resolve().parent / "fixtures" / "hostile"
 PYTHON = sys.executable
@@ -154,7 +153,9 @@ def leftover_processes(marker: str) -> list[int]:
 def assert_statuses(fixture: Hostile, statuses: dict[str, str], messages: dict[str, str]) -> None:
     for exercise_id, status in statuses.items():
         expected = fixture.expected_status(exercise_id)
-        assert status == expected, f"{fixture.name}: {exercise_id} is {status}, expected {expected}: {messages[exercise_id]}"
+        assert status == expected, (
+            f"{fixture.name}: {exercise_id} is {status}, expected {expected}: {messages[exercise_id]}"
+        )
     assert any(status == "passed" for status in statuses.values()) or all(
         fixture.expected_status(exercise_id) != "passed" for exercise_id in statuses
     )
@@ -214,12 +215,24 @@ def run_cli(submission: Path, report: Path, *exercises: str) -> tuple[int, float
     start = time.monotonic()
     completed = subprocess.run(
         [PYTHON, "-m", "checker", "check", *exercises, "--impl", str(submission), "--json", str(report)],
-        cwd=KIT_ROOT, capture_output=True, text=True, timeout=120,
+        cwd=KIT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     return completed.returncode, time.monotonic() - start
 
 
-@pytest.mark.parametrize("name", ["cheat_exit_zero_at_import", "cheat_exit_zero_during_tests", "fault_sys_exit_0", "cheat_fake_json_report", "cheat_pytest_exit"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "cheat_exit_zero_at_import",
+        "cheat_exit_zero_during_tests",
+        "fault_sys_exit_0",
+        "cheat_fake_json_report",
+        "cheat_pytest_exit",
+    ],
+)
 def test_command_line_exit_status_and_report_cannot_be_forged(name, tmp_path):
     fixture = BY_NAME[name]
     report = tmp_path / "report.json"
@@ -242,11 +255,9 @@ def test_hung_topological_sort_full_check_is_bounded(tmp_path):
     submission = tmp_path / "submission"
     shutil.copytree(SOLUTIONS, submission, ignore=shutil.ignore_patterns("__pycache__"))
     module_path = submission / "part2_autograd.py"
-    module_path.write_text(module_path.read_text() + (
-        "\n\ndef topological_sort(node, get_children):\n"
-        "    while True:\n"
-        "        pass\n"
-    ))
+    module_path.write_text(
+        module_path.read_text() + ("\n\ndef topological_sort(node, get_children):\n    while True:\n        pass\n")
+    )
     report = tmp_path / "report.json"
     status, elapsed = run_cli(submission, report)
     print(f"full check with a hung topological_sort: {elapsed:.1f} s")
@@ -272,12 +283,15 @@ def test_student_code_cannot_write_the_kit(tmp_path):
     submission = tmp_path / "submission"
     shutil.copytree(SOLUTIONS, submission, ignore=shutil.ignore_patterns("__pycache__"))
     module_path = submission / "part1_backward.py"
-    module_path.write_text(module_path.read_text() + (
-        "\n\n_log_back = log_back\n\n"
-        "def log_back(grad_out, out, x):\n"
-        f"    open({str(target)!r}, 'w').write('owned')\n"
-        "    return _log_back(grad_out, out, x)\n"
-    ))
+    module_path.write_text(
+        module_path.read_text()
+        + (
+            "\n\n_log_back = log_back\n\n"
+            "def log_back(grad_out, out, x):\n"
+            f"    open({str(target)!r}, 'w').write('owned')\n"
+            "    return _log_back(grad_out, out, x)\n"
+        )
+    )
     result = run_check(submission, [manifest.get("1.1")])
     assert not target.exists()
     assert result.exercises[0].status == "failed"
@@ -328,14 +342,19 @@ def test_the_full_sandbox_is_reported_where_the_kernel_has_it():
 
 
 def test_grade_refuses_a_partial_sandbox_unless_allowed(tmp_path, monkeypatch):
-    from checker import cli, sandbox as sandbox_module
+    from checker import cli
+    from checker import sandbox as sandbox_module
 
-    partial = sandbox_module.Confinement(filesystem=True, ptrace=True, user="uid 1", notes=["seccomp left out on purpose"])
+    partial = sandbox_module.Confinement(
+        filesystem=True, ptrace=True, user="uid 1", notes=["seccomp left out on purpose"]
+    )
     monkeypatch.setattr(runner, "probe_sandbox", lambda limits=runner.Limits(): partial)
     (tmp_path / "submissions").mkdir()
     status = cli.main(["grade", str(tmp_path / "submissions"), "1.1", "--out", str(tmp_path / "grades")])
     assert status == 2
     assert not (tmp_path / "grades").exists()
-    status = cli.main(["grade", str(tmp_path / "submissions"), "1.1", "--out", str(tmp_path / "grades"), "--allow-partial-sandbox"])
+    status = cli.main(
+        ["grade", str(tmp_path / "submissions"), "1.1", "--out", str(tmp_path / "grades"), "--allow-partial-sandbox"]
+    )
     assert status == 0
     assert (tmp_path / "grades" / "grades.csv").is_file()

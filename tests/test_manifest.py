@@ -18,6 +18,7 @@ import pytest
 
 from checker import KIT_ROOT, manifest
 
+
 def graded_by() -> dict[str, str]:
     """Each graded function or class, and the main exercise that grades it (a bonus one when no main one does)."""
     owners: dict[str, str] = {}
@@ -42,7 +43,9 @@ def registration_table(folder: str) -> list[tuple[str, int, str]]:
     """functional.py's BACKWARD_FUNCTIONS as written: (forward function's source, position, backward function's name)."""
     tree = ast.parse((KIT_ROOT / folder / "functional.py").read_text(encoding="utf-8"))
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(target, ast.Name) and target.id == "BACKWARD_FUNCTIONS" for target in node.targets):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "BACKWARD_FUNCTIONS" for target in node.targets
+        ):
             return [(ast.unparse(row.elts[0]), row.elts[1].value, row.elts[2].id) for row in node.value.elts]
     raise AssertionError(f"{folder}/functional.py has no BACKWARD_FUNCTIONS table")
 
@@ -60,10 +63,15 @@ def is_backward_function(module: str, name: str) -> bool:
 def test_functional_registers_exactly_the_graded_backward_functions(folder):
     registered = [backward for _, _, backward in registration_table(folder)]
     graded = [
-        name for exercise in manifest.EXERCISES if not exercise.bonus
-        for name in exercise.functions if is_backward_function(exercise.module, name)
+        name
+        for exercise in manifest.EXERCISES
+        if not exercise.bonus
+        for name in exercise.functions
+        if is_backward_function(exercise.module, name)
     ]
-    assert len(registered) == len(set(registered)), f"registered twice: {sorted({n for n in registered if registered.count(n) > 1})}"
+    assert len(registered) == len(set(registered)), (
+        f"registered twice: {sorted({n for n in registered if registered.count(n) > 1})}"
+    )
     assert sorted(registered) == sorted(graded), (
         f"functional.py registers {sorted(set(registered) - set(graded))} that no main exercise grades, and misses "
         f"{sorted(set(graded) - set(registered))} that the manifest grades"
@@ -86,8 +94,12 @@ def test_the_readme_course_table_follows_the_manifest():
     rows = readme_course_rows()
     assert [row[0] for row in rows] == list(manifest.PART_MODULES), "one row per part, in course order"
     for part, file_cell, builds, lesson in rows:
-        assert f"`{manifest.PART_MODULES[part]}.py`" in file_cell, f"part {part}: the file should be {manifest.PART_MODULES[part]}.py"
-        assert lesson == f"`{manifest.lesson_of(part)}`", f"part {part}: the lesson should be {manifest.lesson_of(part)}"
+        assert f"`{manifest.PART_MODULES[part]}.py`" in file_cell, (
+            f"part {part}: the file should be {manifest.PART_MODULES[part]}.py"
+        )
+        assert lesson == f"`{manifest.lesson_of(part)}`", (
+            f"part {part}: the lesson should be {manifest.lesson_of(part)}"
+        )
         graded_here = {name for exercise in manifest.EXERCISES if exercise.part == part for name in exercise.functions}
         for token in re.findall(r"`([A-Za-z_][A-Za-z0-9_]*(?:0/1)?)`", builds):  # names, not commands
             # "multiply_back0/1" names multiply_back0 and multiply_back1.
@@ -103,9 +115,13 @@ def test_requires_names_earlier_exercises_without_a_cycle():
     for exercise in manifest.EXERCISES:
         for required in exercise.requires:
             assert required in order, f"{exercise.id} requires {required}, which is no exercise"
-            assert order.index(required) < order.index(exercise.id), f"{exercise.id} requires {required}, which comes after it"
+            assert order.index(required) < order.index(exercise.id), (
+                f"{exercise.id} requires {required}, which comes after it"
+            )
             assert not manifest.get(required).bonus, f"{exercise.id} requires the bonus exercise {required}"
-        assert exercise.id not in requires_closure(exercise.id), f"{exercise.id} requires itself through {exercise.requires}"
+        assert exercise.id not in requires_closure(exercise.id), (
+            f"{exercise.id} requires itself through {exercise.requires}"
+        )
 
 
 def names_used_by(exercise: manifest.Exercise) -> set[str]:
@@ -128,7 +144,8 @@ def test_requires_covers_what_the_reference_answer_calls(exercise):
     owners = graded_by()
     allowed = requires_closure(exercise.id) | {exercise.id}
     called = {
-        name: owners[name] for name in names_used_by(exercise)
+        name: owners[name]
+        for name in names_used_by(exercise)
         if name in owners and name not in exercise.functions and name not in exercise.stands_in_for
     }
     missing = {name: owner for name, owner in called.items() if owner not in allowed}
@@ -139,7 +156,9 @@ def test_stands_in_for_names_functions_of_other_exercises():
     owners = graded_by()
     for exercise in manifest.EXERCISES:
         for name in exercise.stands_in_for:
-            assert name in owners and owners[name] != exercise.id, f"{exercise.id} stands in for {name}, graded by no other exercise"
+            assert name in owners and owners[name] != exercise.id, (
+                f"{exercise.id} stands in for {name}, graded by no other exercise"
+            )
 
 
 def test_the_main_points_add_up():

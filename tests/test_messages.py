@@ -13,9 +13,9 @@ import pytest
 from checker import judge, manifest
 from checker.api import run_check
 from checker.cases import CaseFailure
-from checker.outcomes import RaisedError
 from checker.numeric import diagnose, expect_array, mismatch_message, shape_message, side_by_side
 from checker.observe import returned
+from checker.outcomes import RaisedError
 from checker.suites.common import expect_untouched
 from tests.mutation import Fixture, build_submission
 
@@ -120,7 +120,9 @@ def test_assignment_instead_of_add_at_through_an_alternative():
     np.add.at(right, index, grad_out)
     assigned = x.copy()
     assigned[index] = grad_out
-    message = message_for(assigned, right, mistakes={"with assignment instead of np.add.at for repeated indices": assigned})
+    message = message_for(
+        assigned, right, mistakes={"with assignment instead of np.add.at for repeated indices": assigned}
+    )
     assert "np.add.at" in message
 
 
@@ -220,7 +222,11 @@ PLANTED = [
         "    return summed.mean(axis=ones, keepdims=True)\n",
         "mean where a sum was needed",
     ),
-    ("1.3", "def multiply_back0(grad_out, out, x, y):\n    return unbroadcast(grad_out * x, x)\n", "operands are swapped"),
+    (
+        "1.3",
+        "def multiply_back0(grad_out, out, x, y):\n    return unbroadcast(grad_out * x, x)\n",
+        "operands are swapped",
+    ),
     ("1.3", "def multiply_back1(grad_out, out, x, y):\n    return grad_out * x\n", "forgot to unbroadcast"),
 ]
 
@@ -286,8 +292,13 @@ def test_a_returned_tuple_says_how_many_items_it_had():
 def test_messages_leave_out_checker_names_and_staging_paths():
     from checker.safetext import without_internals
 
-    assert without_internals("get_back_func returned <function _back_stub.<locals>.back>") == "get_back_func returned <function back>"
-    staged = "cannot import name 'x' from 'submission.part1_backward' (/tmp/backprop-check-k2j_9/package/part1_backward.py)"
+    assert (
+        without_internals("get_back_func returned <function _back_stub.<locals>.back>")
+        == "get_back_func returned <function back>"
+    )
+    staged = (
+        "cannot import name 'x' from 'submission.part1_backward' (/tmp/backprop-check-k2j_9/package/part1_backward.py)"
+    )
     assert without_internals(staged) == "cannot import name 'x' from 'part1_backward' (part1_backward.py)"
     assert without_internals("get_children was <function <lambda>>") == "get_children was a lambda function"
     assert without_internals("TypeError: <lambda>() missing 1 required keyword-only argument: 'axis'") == (

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from checker import KIT_ROOT
+
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
-
-from checker import KIT_ROOT
 
 
 def run_notebook(cells: list[str], tmp_path: Path) -> list[str]:
@@ -29,7 +29,10 @@ def run_notebook(cells: list[str], tmp_path: Path) -> list[str]:
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(textwrap.dedent(cell)) for cell in cells]
     client = nbclient.NotebookClient(
-        notebook, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(KIT_ROOT)}},
+        notebook,
+        timeout=240,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(KIT_ROOT)}},
     )
     client.execute()
     texts = []
@@ -76,13 +79,16 @@ MULTIPLY = """
 
 
 def test_check_takes_the_exercise_and_what_it_builds_on_from_the_notebook(kernel_starts, tmp_path):
-    texts = run_notebook([
-        SETUP.format(state=str(tmp_path)),
-        UNBROADCAST,
-        MULTIPLY,
-        'alone = check("1.3", show=False)\nprint(alone.passed, alone.result.impl)',
-        'named = check("1.3", multiply_back0, multiply_back1, show=False)\nprint(named.passed)',
-    ], tmp_path)
+    texts = run_notebook(
+        [
+            SETUP.format(state=str(tmp_path)),
+            UNBROADCAST,
+            MULTIPLY,
+            'alone = check("1.3", show=False)\nprint(alone.passed, alone.result.impl)',
+            'named = check("1.3", multiply_back0, multiply_back1, show=False)\nprint(named.passed)',
+        ],
+        tmp_path,
+    )
     passed, impl = texts[3].split(maxsplit=1)
     assert passed == "True", texts[3]
     assert "unbroadcast" in impl and "multiply_back0" in impl and "scaled" in impl  # the helper came along
@@ -90,24 +96,30 @@ def test_check_takes_the_exercise_and_what_it_builds_on_from_the_notebook(kernel
 
 
 def test_a_failing_check_in_a_notebook_suggests_notebook_commands(kernel_starts, tmp_path):
-    texts = run_notebook([
-        SETUP.format(state=str(tmp_path)),
-        "def log_back(grad_out, out, x):\n    return grad_out * x\n",
-        'checked = check("1.1")',
-        'hint("1.1")',
-    ], tmp_path)
+    texts = run_notebook(
+        [
+            SETUP.format(state=str(tmp_path)),
+            "def log_back(grad_out, out, x):\n    return grad_out * x\n",
+            'checked = check("1.1")',
+            'hint("1.1")',
+        ],
+        tmp_path,
+    )
     assert "1.1 log_back: failed" in texts[2], texts[2]
     assert 'hint("1.1")' in texts[2] and "make " not in texts[2], texts[2]
     assert "Hint 1 of" in texts[3] and 'hint("1.1")' in texts[3] and "make " not in texts[3], texts[3]
 
 
 def test_a_class_defined_in_a_cell_is_checked(kernel_starts, tmp_path):
-    texts = run_notebook([
-        SETUP.format(state=str(tmp_path)),
-        "from exercises.core import Tensor\n\n"
-        "class Parameter(Tensor):\n"
-        "    def __init__(self, tensor, requires_grad=True):\n"
-        "        super().__init__(tensor.array, requires_grad=requires_grad)\n",
-        'passed = check("4.1", Parameter, show=False)\nprint(passed.passed)',
-    ], tmp_path)
+    texts = run_notebook(
+        [
+            SETUP.format(state=str(tmp_path)),
+            "from exercises.core import Tensor\n\n"
+            "class Parameter(Tensor):\n"
+            "    def __init__(self, tensor, requires_grad=True):\n"
+            "        super().__init__(tensor.array, requires_grad=requires_grad)\n",
+            'passed = check("4.1", Parameter, show=False)\nprint(passed.passed)',
+        ],
+        tmp_path,
+    )
     assert texts[2].strip() == "True", texts[2]

@@ -35,11 +35,16 @@ def test_each_outcome_has_its_status():
     assert verdict(returned)[0] is Status.PASSED
     assert verdict(CaseRecord(Outcome.TIMEOUT, limit=LimitHit(Limit.CASE_TIME, 5.0)))[0] is Status.TIMEOUT
     assert verdict(CaseRecord(Outcome.NOT_RUN, not_run=NotRunCause.EXERCISE_HUNG))[0] is Status.TIMEOUT
-    assert verdict(CaseRecord(Outcome.NOT_RUN, not_run=NotRunCause.RUN_TIMED_OUT, limit=LimitHit(Limit.RUN_TIME, 300)))[0] is Status.TIMEOUT
+    assert (
+        verdict(CaseRecord(Outcome.NOT_RUN, not_run=NotRunCause.RUN_TIMED_OUT, limit=LimitHit(Limit.RUN_TIME, 300)))[0]
+        is Status.TIMEOUT
+    )
     assert verdict(CaseRecord(Outcome.NOT_RUN, not_run=NotRunCause.EXERCISE_CRASHED))[0] is Status.ERROR
     assert verdict(CaseRecord(Outcome.CRASHED, detail="killed by signal SIGSEGV"))[0] is Status.ERROR
     assert verdict(CaseRecord(Outcome.REFUSED, refusal=Refusal.CHANNEL_TAMPERED))[0] is Status.ERROR
-    assert verdict(CaseRecord(Outcome.REFUSED, refusal=Refusal.UNREADABLE_RESULT, detail="a socket"))[0] is Status.FAILED
+    assert (
+        verdict(CaseRecord(Outcome.REFUSED, refusal=Refusal.UNREADABLE_RESULT, detail="a socket"))[0] is Status.FAILED
+    )
     assert verdict(CaseRecord(Outcome.MISSING))[0] is Status.ERROR
 
 
@@ -47,18 +52,27 @@ def test_the_words_of_a_message_decide_nothing():
     """A timeout's verdict comes from its outcome: an exception that says "timed out" is a failure like any other."""
     said = CaseRecord(Outcome.RAISED, error=RaisedError("RuntimeError", "the whole run timed out"))
     assert verdict(said)[0] is Status.FAILED
-    forged = CaseRecord(Outcome.RAISED, error=RaisedError("Failed", "Timeout >5.0s", bases=("Failed", "OutcomeException")))
+    forged = CaseRecord(
+        Outcome.RAISED, error=RaisedError("Failed", "Timeout >5.0s", bases=("Failed", "OutcomeException"))
+    )
     status, message = verdict(forged)
     assert status is Status.FAILED and "only the checker decides outcomes" in message
 
 
 def test_a_crash_at_the_memory_cap_says_so():
-    status, message = verdict(CaseRecord(Outcome.CRASHED, limit=LimitHit(Limit.MEMORY, 2 * 1024**3), detail="exit status 1"))
+    status, message = verdict(
+        CaseRecord(Outcome.CRASHED, limit=LimitHit(Limit.MEMORY, 2 * 1024**3), detail="exit status 1")
+    )
     assert status is Status.ERROR and "ran out of memory" in message
 
 
 def test_a_missing_function_is_read_from_the_exception_not_its_message():
-    error = RaisedError("AttributeError", "something else entirely", attribute="unbroadcast", owner_module="backprop_student.part1_backward")
+    error = RaisedError(
+        "AttributeError",
+        "something else entirely",
+        attribute="unbroadcast",
+        owner_module="backprop_student.part1_backward",
+    )
     status, message = judge.describe_exception(error, manifest.get("1.2"))
     assert status is Status.FAILED and message.startswith("part1_backward.py has no function unbroadcast")
     # The same words without the structure are an ordinary AttributeError.
@@ -67,7 +81,9 @@ def test_a_missing_function_is_read_from_the_exception_not_its_message():
 
 
 def test_statuses_read_back_from_json_are_typed_and_unknown_ones_are_errors():
-    read = statuses_of({"exercises": [{"id": "1.1", "status": "passed"}, {"id": "1.2", "status": "great"}, {"id": "1.3"}, "junk"]})
+    read = statuses_of(
+        {"exercises": [{"id": "1.1", "status": "passed"}, {"id": "1.2", "status": "great"}, {"id": "1.3"}, "junk"]}
+    )
     assert read == {"1.1": Status.PASSED, "1.2": Status.ERROR, "1.3": Status.ERROR}
     assert statuses_of("not json") == {}
 

@@ -8,7 +8,8 @@ Parts 1-3); the NumPy side is differentiated numerically in float64.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -62,7 +63,11 @@ CASES: dict[str, tuple[Callable[..., Any], Callable[..., Any], list[np.ndarray]]
     ),
     "a.sum()": (lambda a: a.sum(), lambda a: a.sum(), [normal(3, 4)]),
     "a.sum(0)": (lambda a: a.sum(0), lambda a: a.sum(0), [normal(3, 4)]),
-    "a.sum(-1, keepdim=True)": (lambda a: a.sum(-1, keepdim=True), lambda a: a.sum(-1, keepdims=True), [normal(2, 3, 4)]),
+    "a.sum(-1, keepdim=True)": (
+        lambda a: a.sum(-1, keepdim=True),
+        lambda a: a.sum(-1, keepdims=True),
+        [normal(2, 3, 4)],
+    ),
     "a.sum((0, 2))": (lambda a: a.sum((0, 2)), lambda a: a.sum((0, 2)), [normal(2, 3, 4)]),
     "a.log()": (lambda a: a.log(), np.log, [positive(3, 4)]),
     "a.exp()": (lambda a: a.exp(), np.exp, [normal(3, 4)]),
@@ -106,7 +111,9 @@ def test_gradient_matches_central_differences(name: str) -> None:
         expected = numerical_vjp(numpy_fn, inputs, position, end_grad)
         assert tensor.grad is not None, f"{name}: input {position} got no gradient"
         assert tensor.grad.shape == tensor.shape
-        np.testing.assert_allclose(tensor.grad.array, expected, rtol=1e-4, atol=1e-4, err_msg=f"{name}: input {position}")
+        np.testing.assert_allclose(
+            tensor.grad.array, expected, rtol=1e-4, atol=1e-4, err_msg=f"{name}: input {position}"
+        )
 
 
 def test_argmax_is_not_differentiable_but_can_index() -> None:

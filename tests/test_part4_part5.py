@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import ast
 import time
-from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 
-from checker import manifest, report
+from checker import KIT_ROOT, manifest, report
 from checker.results import ExerciseResult
 from checker.suites import part5 as part5_suite
-
-from checker import KIT_ROOT
 
 
 def test_the_checker_uses_the_split_the_student_sees():
@@ -61,8 +58,19 @@ def test_stubs_and_solutions_agree_on_names_and_docstrings():
 
 def test_manifest_names_the_graded_functions():
     assert manifest.get("5.1").functions == ("train_digits", "evaluate")
-    assert {name for exercise_id in ("4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "4.7") for name in manifest.get(exercise_id).functions} == {
-        "Parameter", "Module", "Linear", "ReLU", "MLP", "cross_entropy", "NoGrad", "SGD",
+    assert {
+        name
+        for exercise_id in ("4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "4.7")
+        for name in manifest.get(exercise_id).functions
+    } == {
+        "Parameter",
+        "Module",
+        "Linear",
+        "ReLU",
+        "MLP",
+        "cross_entropy",
+        "NoGrad",
+        "SGD",
     }
 
 
@@ -82,8 +90,11 @@ def test_sparkline_goes_from_high_to_low():
 def test_loss_curve_is_drawn_from_a_passing_capstone():
     losses = 2.3 * np.exp(-np.linspace(0, 4, 300))
     result = ExerciseResult(
-        manifest.get("5.1"), "passed",
-        observations={"train_digits reaches 95% test accuracy": {"losses": {"values": losses}, "accuracy": 0.978, "seconds": 0.31}},
+        manifest.get("5.1"),
+        "passed",
+        observations={
+            "train_digits reaches 95% test accuracy": {"losses": {"values": losses}, "accuracy": 0.978, "seconds": 0.31}
+        },
     )
     text = render_text(report.loss_curve(result))
     assert "training loss" in text and "97.8%" in text and "0.31 s" in text

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from checker import KIT_ROOT
+
 WORKFLOW = KIT_ROOT / ".github" / "workflows" / "tests.yml"
 
 
@@ -57,6 +58,8 @@ def test_the_console_script_is_the_checker(tmp_path):
     """`backprop-kit` (pyproject.toml's [project.scripts]), as `pip install -e .` (make setup) installs it."""
     script = Path(sysconfig.get_path("scripts")) / ("backprop-kit.exe" if sys.platform == "win32" else "backprop-kit")
     assert script.exists(), f"no {script}: install the kit with pip install -e '.[dev]' (make setup does)"
-    finished = subprocess.run([str(script), "list"], cwd=tmp_path, capture_output=True, text=True, encoding="utf-8", timeout=60)
+    finished = subprocess.run(
+        [str(script), "list"], cwd=tmp_path, capture_output=True, text=True, encoding="utf-8", timeout=60
+    )
     assert finished.returncode == 0, finished.stderr
     assert "log_back" in finished.stdout

@@ -22,15 +22,13 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from checker import cli, graphview, manifest, portable, report, runner, sandbox
+from checker import KIT_ROOT, cli, graphview, manifest, portable, report, runner, sandbox
 from checker.api import run_check
 from tests.test_hostile import BY_NAME, assert_contained
 
-from checker import KIT_ROOT
 SOLUTIONS = KIT_ROOT / "solutions"
 EXERCISES = KIT_ROOT / "exercises"
 
@@ -77,7 +75,10 @@ def test_the_child_reports_the_caps_it_could_not_set(monkeypatch):
     """cap_own_resources never raises: a cap that is missing is a note, and no memory cap is said so."""
     monkeypatch.setattr(portable.signal, "signal", lambda *arguments: None)  # this process keeps its handlers
     monkeypatch.setitem(sys.modules, "resource", None)  # Windows
-    assert portable.cap_own_resources(1 << 30, 1 << 20) == (False, [f"no memory or file size cap on {portable.system_name()}"])
+    assert portable.cap_own_resources(1 << 30, 1 << 20) == (
+        False,
+        [f"no memory or file size cap on {portable.system_name()}"],
+    )
     monkeypatch.delitem(sys.modules, "resource")
     resource = pytest.importorskip("resource")
 
@@ -89,7 +90,10 @@ def test_the_child_reports_the_caps_it_could_not_set(monkeypatch):
     assert not memory_capped and len(notes) == 3 and "no memory cap (not allowed)" in notes
     monkeypatch.setattr(resource, "setrlimit", lambda limit, values: None)
     monkeypatch.setattr(sys, "platform", "darwin")
-    assert portable.cap_own_resources(1 << 30, 1 << 20) == (False, [f"the memory cap is not enforced on {portable.system_name()}"])
+    assert portable.cap_own_resources(1 << 30, 1 << 20) == (
+        False,
+        [f"the memory cap is not enforced on {portable.system_name()}"],
+    )
     monkeypatch.setattr(sys, "platform", "linux")
     assert portable.cap_own_resources(1 << 30, 1 << 20) == (True, [])
 
@@ -178,7 +182,12 @@ def test_the_parent_needs_no_resource_fcntl_or_select_on_pipes(tmp_path):
     environment = {key: value for key, value in os.environ.items() if key != portable.SWITCH}
     finished = subprocess.run(
         [sys.executable, "-c", simulation, "check", "1", "--impl", str(SOLUTIONS), "--json", str(out)],
-        cwd=KIT_ROOT, env=environment, capture_output=True, text=True, encoding="utf-8", timeout=120,
+        cwd=KIT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
     )
     assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
     result = json.loads(out.read_text(encoding="utf-8"))

@@ -19,20 +19,30 @@ from pathlib import Path
 
 import pytest
 
-from checker import manifest, release
+from checker import KIT_ROOT, manifest, release
 from tests.solution_text import EXERCISES, SOLUTIONS, answer_lines
 
-from checker import KIT_ROOT
-
 STUDENT_TARGETS = {"setup", "check", "list", "hint", "watch", "graph", "train", "test"}
-INSTRUCTOR_ONLY = ("solutions", "tests/fixtures", "bench", "docs/mutation.md", "docs/mutation-survivors.md",
-                   "docs/performance.md", "docs/contract-table", "tests/test_agreement.py", "tests/solution_text.py")
+INSTRUCTOR_ONLY = (
+    "solutions",
+    "tests/fixtures",
+    "bench",
+    "docs/mutation.md",
+    "docs/mutation-survivors.md",
+    "docs/performance.md",
+    "docs/contract-table",
+    "tests/test_agreement.py",
+    "tests/solution_text.py",
+)
 
 
 def build(out: Path, *arguments: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "checker", "release", *arguments, "--out", str(out)],
-        cwd=KIT_ROOT, capture_output=True, text=True, timeout=300,
+        cwd=KIT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -40,7 +50,10 @@ def in_kit(kit: Path, *arguments: str) -> subprocess.CompletedProcess:
     """The kit's own checker, run from its folder (as `make check` does there)."""
     return subprocess.run(
         [sys.executable, "-m", "checker", *arguments],
-        cwd=kit, capture_output=True, text=True, timeout=300,
+        cwd=kit,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "PYTHONPATH": str(kit)},
     )
 
@@ -64,21 +77,38 @@ def files_of(kit: Path) -> list[Path]:
 def test_the_whole_course_kit_holds_what_a_student_needs(kits):
     kit = kits["whole"]
     names = {path.relative_to(kit).as_posix() for path in files_of(kit)}
-    for needed in ("README.md", "Makefile", "pyproject.toml", ".gitignore", "course.json", "checker/cli.py",
-                   "checker/suites/part5.py", "exercises/core.py", "exercises/bonus.py", "data/digits.csv.gz",
-                   "data/README.md", "docs/course/part1.md", "docs/course/bonus.md"):
+    for needed in (
+        "README.md",
+        "Makefile",
+        "pyproject.toml",
+        ".gitignore",
+        "course.json",
+        "checker/cli.py",
+        "checker/suites/part5.py",
+        "exercises/core.py",
+        "exercises/bonus.py",
+        "data/digits.csv.gz",
+        "data/README.md",
+        "docs/course/part1.md",
+        "docs/course/bonus.md",
+    ):
         assert needed in names, needed
     for secret in INSTRUCTOR_ONLY:
         assert not any(name == secret or name.startswith(secret + "/") for name in names), secret
-    assert sorted(name for name in names if name.startswith("tests/")) == sorted(f"tests/{name}" for name in release.RELEASED_TESTS)
+    assert sorted(name for name in names if name.startswith("tests/")) == sorted(
+        f"tests/{name}" for name in release.RELEASED_TESTS
+    )
     makefile = (kit / "Makefile").read_text()
     assert set(re.findall(r"(?m)^([a-z]+):", makefile)) == STUDENT_TARGETS
     pyproject = (kit / "pyproject.toml").read_text()
     assert "mutation" not in pyproject and "cosmic-ray" not in pyproject
     assert re.search(r"dependencies = \[(.*?)\]", pyproject, re.S).group(1) == re.search(
-        r"dependencies = \[(.*?)\]", (KIT_ROOT / "pyproject.toml").read_text(), re.S).group(1)
+        r"dependencies = \[(.*?)\]", (KIT_ROOT / "pyproject.toml").read_text(), re.S
+    ).group(1)
     assert ".venv/" in (kit / ".gitignore").read_text().split()
-    assert json.loads((kit / "course.json").read_text())["exercises"] == [exercise.id for exercise in manifest.EXERCISES]
+    assert json.loads((kit / "course.json").read_text())["exercises"] == [
+        exercise.id for exercise in manifest.EXERCISES
+    ]
 
 
 def test_the_student_readme_describes_only_the_kit(kits):
@@ -153,7 +183,10 @@ def test_its_checker_reports_every_exercise_not_started(kits, name, tmp_path):
 def test_its_own_tests_pass(kits, name):
     finished = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
-        cwd=kits[name], capture_output=True, text=True, timeout=600,
+        cwd=kits[name],
+        capture_output=True,
+        text=True,
+        timeout=600,
         env={"PATH": "/usr/bin:/bin", "CI": "true", "HOME": str(kits[name])},
     )
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-2000:]
@@ -163,11 +196,15 @@ def test_its_own_tests_pass(kits, name):
 def test_a_release_of_part_2_hands_out_part_2_only(kits):
     kit = kits["part2"]
     part2 = [exercise.id for exercise in manifest.select(["2"])]
-    assert json.loads((kit / "course.json").read_text()) == {"kit": json.loads((kit / "course.json").read_text())["kit"],
-                                                             "selection": ["2"], "exercises": part2}
+    assert json.loads((kit / "course.json").read_text()) == {
+        "kit": json.loads((kit / "course.json").read_text())["kit"],
+        "selection": ["2"],
+        "exercises": part2,
+    }
     # Part 2's file, and the part files the given code imports; no later part, no bonus.
     assert sorted(path.name for path in (kit / "exercises").glob("*.py")) == sorted(
-        ["__init__.py", "core.py", "functional.py", "part1_backward.py", "part2_autograd.py", "part3_ops.py"])
+        ["__init__.py", "core.py", "functional.py", "part1_backward.py", "part2_autograd.py", "part3_ops.py"]
+    )
     assert [path.name for path in (kit / "docs" / "course").iterdir()] == ["part2.md"]
     listed = in_kit(kit, "list")
     assert listed.returncode == 0 and re.findall(r"(?m)^(\d+\.\d+|b\.\d+)\s", listed.stdout) == part2
@@ -186,7 +223,12 @@ def test_a_part_that_builds_on_earlier_ones_asks_for_the_students_own_files(tmp_
     assert finished.returncode == 0, finished.stderr
     readme = (kit / "README.md").read_text()
     assert "copy your own `part1_backward.py`, `part2_autograd.py` and `part3_ops.py`" in readme
-    assert sorted(path.name for path in (kit / "docs" / "course").iterdir()) == ["part1.md", "part2.md", "part3.md", "part4.md"]
+    assert sorted(path.name for path in (kit / "docs" / "course").iterdir()) == [
+        "part1.md",
+        "part2.md",
+        "part3.md",
+        "part4.md",
+    ]
     refused = in_kit(kit, "check", "3.9")
     assert refused.returncode == 2 and "copy your own part3_ops.py into exercises/" in refused.stderr
     # The checker runs what 4.3 builds on: with the earlier stubs, it is blamed on them.
@@ -240,7 +282,9 @@ def test_release_usage_errors(tmp_path, arguments):
     if arguments:
         finished = build(tmp_path / "kit", *arguments)
     else:  # no --out
-        finished = subprocess.run([sys.executable, "-m", "checker", "release"], cwd=KIT_ROOT, capture_output=True, text=True, timeout=60)
+        finished = subprocess.run(
+            [sys.executable, "-m", "checker", "release"], cwd=KIT_ROOT, capture_output=True, text=True, timeout=60
+        )
     assert finished.returncode == 2 and finished.stderr.startswith("checker: ") and finished.stderr.count("\n") == 1
     assert not (tmp_path / "kit").exists()
 

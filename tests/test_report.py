@@ -12,8 +12,7 @@ from rich.console import Console
 
 from checker import graphview, hints, manifest, report
 from checker.numeric import mismatch_message
-from checker.results import CheckResult, ExerciseResult
-from checker.results import CaseResult
+from checker.results import CaseResult, CheckResult, ExerciseResult
 
 
 def plain_console() -> Console:
@@ -27,15 +26,21 @@ def render_text(renderable) -> str:
 
 
 def exercise(exercise_id: str, status: str, message: str = "", tests=None, **extra) -> ExerciseResult:
-    return ExerciseResult(manifest.get(exercise_id), status, message, tests or [CaseResult("a case", status, message)], **extra)
+    return ExerciseResult(
+        manifest.get(exercise_id), status, message, tests or [CaseResult("a case", status, message)], **extra
+    )
 
 
-WRONG_VALUES = mismatch_message(np.array([0.5, -2.0, 3.0]), np.array([0.5, 2.0, 3.0]), what="log_back(grad_out, out, x)")
+WRONG_VALUES = mismatch_message(
+    np.array([0.5, -2.0, 3.0]), np.array([0.5, 2.0, 3.0]), what="log_back(grad_out, out, x)"
+)
 
 
 def part1(statuses: dict[str, str], messages: dict[str, str] | None = None) -> CheckResult:
     messages = messages or {}
-    return CheckResult("exercises", [exercise(i, statuses[i], messages.get(i, "")) for i in ("1.1", "1.2", "1.3", "1.4")])
+    return CheckResult(
+        "exercises", [exercise(i, statuses[i], messages.get(i, "")) for i in ("1.1", "1.2", "1.3", "1.4")]
+    )
 
 
 def test_table_lists_every_exercise_in_course_order_with_points():
@@ -55,7 +60,10 @@ def test_plain_console_has_no_escape_codes():
 
 
 def test_the_first_failure_gets_a_panel_with_its_message_and_a_hint():
-    result = part1({"1.1": "failed", "1.2": "failed", "1.3": "not_started", "1.4": "not_started"}, {"1.1": WRONG_VALUES, "1.2": "other"})
+    result = part1(
+        {"1.1": "failed", "1.2": "failed", "1.3": "not_started", "1.4": "not_started"},
+        {"1.1": WRONG_VALUES, "1.2": "other"},
+    )
     text = render_text(report.render(result))
     assert "1.1 log_back: failed" in text
     assert "It is exactly the negative" not in text  # only one entry is wrong: no pattern to name
@@ -72,7 +80,9 @@ def test_the_side_by_side_table_keeps_its_columns():
 
 
 def test_not_started_says_where_to_start():
-    text = render_text(report.render(part1({"1.1": "not_started", "1.2": "not_started", "1.3": "not_started", "1.4": "not_started"})))
+    text = render_text(
+        report.render(part1({"1.1": "not_started", "1.2": "not_started", "1.3": "not_started", "1.4": "not_started"}))
+    )
     assert "Next up: log_back in exercises/part1_backward.py" in text
     assert "make check EX=1.1" in text
 
@@ -85,7 +95,9 @@ def test_everything_passed_shows_no_panel():
 
 def test_blame_comes_first_in_the_panel():
     blamed = "Fix 1.2 unbroadcast first: this exercise builds on it, and it does not pass yet."
-    result = CheckResult("exercises", [exercise("1.2", "failed", "shape"), exercise("1.3", "failed", blamed, blocked_by=["1.2"])])
+    result = CheckResult(
+        "exercises", [exercise("1.2", "failed", "shape"), exercise("1.3", "failed", blamed, blocked_by=["1.2"])]
+    )
     text = render_text(report.render(result))
     assert "1.2 unbroadcast: failed" in text  # the panel is about the exercise to fix first
 
@@ -105,7 +117,11 @@ def test_exercise_list():
 def test_exercise_list_shows_each_time_limit_and_each_lesson():
     lines = render_text(report.exercise_list(list(manifest.EXERCISES))).splitlines()
     row = {line.split()[0]: line for line in lines if line.split() and line.split()[0] in {"1.1", "5.1", "b.1"}}
-    assert row["1.1"].rstrip().endswith("5 s") and row["5.1"].rstrip().endswith("60 s") and row["b.1"].rstrip().endswith("10 s")
+    assert (
+        row["1.1"].rstrip().endswith("5 s")
+        and row["5.1"].rstrip().endswith("60 s")
+        and row["b.1"].rstrip().endswith("10 s")
+    )
     for part in ("part1", "part2", "part3", "part4", "part5", "bonus"):
         assert f"docs/course/{part}.md" in "\n".join(lines)
 
@@ -119,9 +135,13 @@ def test_every_lesson_the_kit_points_to_exists():
 
 
 def test_the_panel_points_to_the_lesson_of_the_exercise():
-    started = render_text(report.render(part1({"1.1": "passed", "1.2": "not_started", "1.3": "not_started", "1.4": "not_started"})))
+    started = render_text(
+        report.render(part1({"1.1": "passed", "1.2": "not_started", "1.3": "not_started", "1.4": "not_started"}))
+    )
     assert "docs/course/part1.md" in started
-    failing = render_text(report.render(part1({"1.1": "failed", "1.2": "passed", "1.3": "passed", "1.4": "passed"}, {"1.1": "wrong"})))
+    failing = render_text(
+        report.render(part1({"1.1": "failed", "1.2": "passed", "1.3": "passed", "1.4": "passed"}, {"1.1": "wrong"}))
+    )
     assert "The lesson of Part 1: docs/course/part1.md" in failing
 
 
@@ -135,8 +155,10 @@ def test_in_a_notebook_the_panel_suggests_notebook_calls():
 
 def full_course(bonus_passed: int) -> CheckResult:
     results = [exercise(item.id, "passed") for item in manifest.EXERCISES if not item.bonus]
-    results += [exercise(item.id, "passed" if number < bonus_passed else "not_started")
-                for number, item in enumerate(item for item in manifest.EXERCISES if item.bonus)]
+    results += [
+        exercise(item.id, "passed" if number < bonus_passed else "not_started")
+        for number, item in enumerate(item for item in manifest.EXERCISES if item.bonus)
+    ]
     return CheckResult("exercises", results, optional=frozenset(item.id for item in manifest.EXERCISES if item.bonus))
 
 
@@ -168,7 +190,9 @@ def test_piped_output_has_no_trailing_spaces():
 
     stream = io.StringIO()
     console = Console(file=stream, width=80, color_system=None, force_terminal=False)
-    result = part1({"1.1": "failed", "1.2": "not_started", "1.3": "not_started", "1.4": "not_started"}, {"1.1": WRONG_VALUES})
+    result = part1(
+        {"1.1": "failed", "1.2": "not_started", "1.3": "not_started", "1.4": "not_started"}, {"1.1": WRONG_VALUES}
+    )
     report.show(console, report.render(result))
     report.show(console, report.exercise_list(list(manifest.EXERCISES)))
     lines = stream.getvalue().splitlines()
@@ -194,9 +218,33 @@ def graph_description(leaf_grad: list[float]) -> dict:
     total = product * b
     return {
         "nodes": [
-            {"name": "", "op": "log", "leaf": False, "shape": [2], "value": np.log(total), "parents": [[0, 1]], "grad": np.ones(2)},
-            {"name": "", "op": "multiply", "leaf": False, "shape": [2], "value": total, "parents": [[0, 2], [1, 4]], "grad": 1 / total},
-            {"name": "", "op": "multiply", "leaf": False, "shape": [2], "value": product, "parents": [[0, 3], [1, 3]], "grad": b / total},
+            {
+                "name": "",
+                "op": "log",
+                "leaf": False,
+                "shape": [2],
+                "value": np.log(total),
+                "parents": [[0, 1]],
+                "grad": np.ones(2),
+            },
+            {
+                "name": "",
+                "op": "multiply",
+                "leaf": False,
+                "shape": [2],
+                "value": total,
+                "parents": [[0, 2], [1, 4]],
+                "grad": 1 / total,
+            },
+            {
+                "name": "",
+                "op": "multiply",
+                "leaf": False,
+                "shape": [2],
+                "value": product,
+                "parents": [[0, 3], [1, 3]],
+                "grad": b / total,
+            },
             {"name": "a", "op": "", "leaf": True, "shape": [2], "value": a, "parents": [], "grad": np.array(leaf_grad)},
             {"name": "b", "op": "", "leaf": True, "shape": [2], "value": b, "parents": [], "grad": product / total},
         ]
@@ -224,13 +272,19 @@ def test_graph_view_marks_a_wrong_gradient_with_the_expected_one():
 def test_graph_view_explains_an_unwritten_exercise():
     description = {
         "stage": "forward",
-        "error": {"type": "NotImplementedError", "message": "exercise 2.3", "frames": [{"function": "wrap_forward_fn", "file": "part2_autograd.py", "line": 9}]},
+        "error": {
+            "type": "NotImplementedError",
+            "message": "exercise 2.3",
+            "frames": [{"function": "wrap_forward_fn", "file": "part2_autograd.py", "line": 9}],
+        },
     }
     text = render_text(graphview.render(graphview.GraphRun("forward_and_back", description, "")))
     assert "wrap_forward_fn is not written yet" in text
 
 
 def test_graph_view_says_when_the_forward_built_no_graph():
-    description = {"nodes": [{"name": "", "op": "", "leaf": True, "shape": [2], "value": np.ones(2), "parents": [], "grad": None}]}
+    description = {
+        "nodes": [{"name": "", "op": "", "leaf": True, "shape": [2], "value": np.ones(2), "parents": [], "grad": None}]
+    }
     text = render_text(graphview.render(graphview.GraphRun("forward_and_back", description, "")))
     assert "fresh tensor with no graph" in " ".join(text.replace("│", " ").split())

@@ -40,8 +40,15 @@ if sys.platform != "linux":
     pytest.skip("the sandbox is Linux's", allow_module_level=True)
 
 from tests.sandbox_harness import (  # noqa: E402
-    KIT_ROOT, Batch, Listener, build_bundle, build_user_identity, current_identity,
-    load_attacks, throwaway_uid, world_readable_python,
+    KIT_ROOT,
+    Batch,
+    Listener,
+    build_bundle,
+    build_user_identity,
+    current_identity,
+    load_attacks,
+    throwaway_uid,
+    world_readable_python,
 )
 
 pytestmark = [

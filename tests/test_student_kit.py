@@ -14,19 +14,19 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from checker import manifest
-
-from checker import KIT_ROOT
+from checker import KIT_ROOT, manifest
 
 
 def checker(*arguments: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "checker", *arguments],
-        cwd=KIT_ROOT, capture_output=True, text=True, timeout=300,
+        cwd=KIT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "PYTHONPATH": str(KIT_ROOT)},
     )
 
@@ -55,12 +55,18 @@ def test_every_exercise_is_not_started(tmp_path):
     assert finished.returncode == 1, finished.stdout + finished.stderr
     result = json.loads(report.read_text())
     assert [entry["id"] for entry in result["exercises"]] == handed_out()
-    wrong = {entry["id"]: f"{entry['status']}: {entry['message']}" for entry in result["exercises"] if entry["status"] != "not_started"}
+    wrong = {
+        entry["id"]: f"{entry['status']}: {entry['message']}"
+        for entry in result["exercises"]
+        if entry["status"] != "not_started"
+    }
     assert not wrong
     assert result["score"] == result["bonus_score"] == 0.0
 
 
-@pytest.mark.parametrize("arguments", [["check", "no_such_exercise"], ["check", "--impl", "/no/such/folder"], ["no-such-command"]])
+@pytest.mark.parametrize(
+    "arguments", [["check", "no_such_exercise"], ["check", "--impl", "/no/such/folder"], ["no-such-command"]]
+)
 def test_a_usage_error_exits_2_with_one_line(arguments):
     finished = checker(*arguments)
     assert finished.returncode == 2
@@ -70,7 +76,9 @@ def test_a_usage_error_exits_2_with_one_line(arguments):
 def test_every_file_the_kit_points_to_is_here():
     for exercise in manifest.released():
         assert (KIT_ROOT / exercise.lesson).is_file(), f"{exercise.id}: no lesson {exercise.lesson}"
-        assert (KIT_ROOT / "exercises" / f"{exercise.module}.py").is_file(), f"{exercise.id}: no exercises/{exercise.module}.py"
+        assert (KIT_ROOT / "exercises" / f"{exercise.module}.py").is_file(), (
+            f"{exercise.id}: no exercises/{exercise.module}.py"
+        )
         if exercise.part == "5":
             assert (KIT_ROOT / "data" / "digits.csv.gz").is_file()
 
@@ -88,7 +96,11 @@ def test_every_file_of_exercises_finds_what_it_imports():
         "        pass\n"
     )
     finished = subprocess.run(
-        [sys.executable, "-c", code, *modules], cwd=KIT_ROOT, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", code, *modules],
+        cwd=KIT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(KIT_ROOT)},
     )
     assert finished.returncode == 0, finished.stderr

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -175,8 +176,12 @@ def check_order(labels: list[int], graph: list[list[int]], name: str) -> None:
     what = "topological_sort"
     count = len(graph)
     if any(label < 0 for label in labels):
-        raise CaseFailure(f"{what} returned something that is not one of the graph's nodes. Return the nodes themselves.")
-    seen = np.bincount(np.asarray(labels, dtype=np.int64), minlength=count) if labels else np.zeros(count, dtype=np.int64)
+        raise CaseFailure(
+            f"{what} returned something that is not one of the graph's nodes. Return the nodes themselves."
+        )
+    seen = (
+        np.bincount(np.asarray(labels, dtype=np.int64), minlength=count) if labels else np.zeros(count, dtype=np.int64)
+    )
     twice = np.flatnonzero(seen > 1)
     if twice.size:
         raise CaseFailure(
@@ -185,7 +190,9 @@ def check_order(labels: list[int], graph: list[list[int]], name: str) -> None:
         )
     missing = np.flatnonzero(seen == 0)
     if missing.size:
-        raise CaseFailure(f"{what} left out {missing.size} of the {count} reachable nodes (node {int(missing[0])}, for one).")
+        raise CaseFailure(
+            f"{what} left out {missing.size} of the {count} reachable nodes (node {int(missing[0])}, for one)."
+        )
     if labels[-1] != 0:
         raise CaseFailure(f"{what}: the node the sort started from must come last, but the last node is {labels[-1]}.")
     position = np.empty(count, dtype=np.int64)
@@ -224,7 +231,9 @@ def deep_sort_case(name: str, build: Callable[[], list[list[int]]]) -> None:
                 )
             raise CaseFailure(f"topological_sort raised {raised_text(error)}.")
         if "not_a_list" in observation:
-            raise CaseFailure(f"topological_sort returned a {observation['not_a_list']}; it should return a list of nodes.")
+            raise CaseFailure(
+                f"topological_sort returned a {observation['not_a_list']}; it should return a list of nodes."
+            )
         check_order(observation["order"], graph(), name)
 
 
@@ -239,7 +248,9 @@ def deep_cycle_case(name: str, build: Callable[[], list[list[int]]], source: int
             error = observation["raised"]
             expect_no_recursion(error)
             if not raised(error, "ValueError"):
-                raise CaseFailure(f"topological_sort should raise ValueError on this graph, but raised {raised_text(error)}.")
+                raise CaseFailure(
+                    f"topological_sort should raise ValueError on this graph, but raised {raised_text(error)}."
+                )
             return
         raise CaseFailure(
             f"topological_sort returned without an error: node {source} points back to "
@@ -253,7 +264,12 @@ deep_sort_case(f"a ladder of diamonds {DEEP:,} nodes deep (i -> i+1 and i -> i+2
 deep_sort_case(f"a {DEEP:,}-node chain with random shortcuts (shared nodes)", lambda: shared_spine(71, DEEP))
 deep_sort_case(f"100 branches that merge into one {DEEP:,}-node chain", lambda: fan_into_chain(100, DEEP))
 deep_cycle_case(f"a {DEEP:,}-node chain whose last node points back to node 5,000", lambda: chain(DEEP), DEEP - 1, 5000)
-deep_cycle_case(f"a ladder of diamonds {DEEP:,} nodes deep whose last node points back to the first", lambda: diamond_ladder(DEEP), DEEP - 1, 0)
+deep_cycle_case(
+    f"a ladder of diamonds {DEEP:,} nodes deep whose last node points back to the first",
+    lambda: diamond_ladder(DEEP),
+    DEEP - 1,
+    0,
+)
 
 
 # b.2 numerical_gradient --------------------------------------------------------
@@ -267,8 +283,16 @@ def uniform64(seed: int, shape: tuple[int, ...], low: float, high: float) -> np.
 class GradientProblem:
     """A function with a known gradient (or a known central difference)."""
 
-    def __init__(self, name: str, x: np.ndarray, f: Callable[[np.ndarray], Any], expected: np.ndarray,
-                 eps: float | None = None, atol: float = 1e-7, rtol: float = 1e-6):
+    def __init__(
+        self,
+        name: str,
+        x: np.ndarray,
+        f: Callable[[np.ndarray], Any],
+        expected: np.ndarray,
+        eps: float | None = None,
+        atol: float = 1e-7,
+        rtol: float = 1e-6,
+    ):
         self.name, self.x, self.f, self.expected = name, x, f, np.asarray(expected, dtype=np.float64)
         self.eps, self.atol, self.rtol = eps, atol, rtol
 
@@ -294,28 +318,55 @@ def log_sum_exp(z: np.ndarray) -> float:
 
 
 GRADIENT_PROBLEMS = [
-    GradientProblem("f(x) = sum(w * x**2), x of shape (3, 4) near 0", X34,
-                    lambda z: np.sum(W34 * z**2), 2 * W34 * X34),
-    GradientProblem("f(x) = sum(w * sin(x)), x of shape (2, 3, 5)", X235,
-                    lambda z: np.sum(W235 * np.sin(z)), W235 * np.cos(X235)),
-    GradientProblem("f(x) = 3 exp(x) returning a 0-d array, x 0-d", np.array(0.7),
-                    lambda z: 3.0 * np.exp(z), 3.0 * np.exp(np.array(0.7))),
-    GradientProblem("f(x) = log(sum(exp(x))), x of shape (4, 3)", X43,
-                    log_sum_exp, np.exp(X43) / np.sum(np.exp(X43))),
-    GradientProblem("f(x) = trace(x.T @ M @ x), x of shape (4, 2)", X42,
-                    lambda z: float(np.trace(z.T @ M44 @ z)), (M44 + M44.T) @ X42),
-    GradientProblem("f(x) = sum(w * x**2), x of shape (5, 7) with entries around +-3", X57,
-                    lambda z: np.sum(W57 * z**2), 2 * W57 * X57),
-    GradientProblem("f(x) = sum(x**2) / 100, x of shape (6,) with entries in [100, 200]", X6,
-                    lambda z: np.sum(z**2) / 100.0, X6 / 50.0),
+    GradientProblem("f(x) = sum(w * x**2), x of shape (3, 4) near 0", X34, lambda z: np.sum(W34 * z**2), 2 * W34 * X34),
+    GradientProblem(
+        "f(x) = sum(w * sin(x)), x of shape (2, 3, 5)", X235, lambda z: np.sum(W235 * np.sin(z)), W235 * np.cos(X235)
+    ),
+    GradientProblem(
+        "f(x) = 3 exp(x) returning a 0-d array, x 0-d",
+        np.array(0.7),
+        lambda z: 3.0 * np.exp(z),
+        3.0 * np.exp(np.array(0.7)),
+    ),
+    GradientProblem("f(x) = log(sum(exp(x))), x of shape (4, 3)", X43, log_sum_exp, np.exp(X43) / np.sum(np.exp(X43))),
+    GradientProblem(
+        "f(x) = trace(x.T @ M @ x), x of shape (4, 2)",
+        X42,
+        lambda z: float(np.trace(z.T @ M44 @ z)),
+        (M44 + M44.T) @ X42,
+    ),
+    GradientProblem(
+        "f(x) = sum(w * x**2), x of shape (5, 7) with entries around +-3",
+        X57,
+        lambda z: np.sum(W57 * z**2),
+        2 * W57 * X57,
+    ),
+    GradientProblem(
+        "f(x) = sum(x**2) / 100, x of shape (6,) with entries in [100, 200]",
+        X6,
+        lambda z: np.sum(z**2) / 100.0,
+        X6 / 50.0,
+    ),
     # With a large eps the central difference is not the derivative, and
     # its exact value is known: it shows whether eps is used, and how.
-    GradientProblem(f"f(x) = sum(w * x**3) with eps={SMALL_EPS}, x of shape (2, 3)", X23,
-                    lambda z: np.sum(W23 * z**3), W23 * (3 * X23**2 + SMALL_EPS**2),
-                    eps=SMALL_EPS, atol=1e-9, rtol=1e-9),
-    GradientProblem(f"f(x) = sum(w * sin(3 x)) with eps={LARGE_EPS}, x of shape (2, 3)", X23,
-                    lambda z: np.sum(W23 * np.sin(3 * z)), W23 * np.cos(3 * X23) * np.sin(3 * LARGE_EPS) / LARGE_EPS,
-                    eps=LARGE_EPS, atol=1e-9, rtol=1e-9),
+    GradientProblem(
+        f"f(x) = sum(w * x**3) with eps={SMALL_EPS}, x of shape (2, 3)",
+        X23,
+        lambda z: np.sum(W23 * z**3),
+        W23 * (3 * X23**2 + SMALL_EPS**2),
+        eps=SMALL_EPS,
+        atol=1e-9,
+        rtol=1e-9,
+    ),
+    GradientProblem(
+        f"f(x) = sum(w * sin(3 x)) with eps={LARGE_EPS}, x of shape (2, 3)",
+        X23,
+        lambda z: np.sum(W23 * np.sin(3 * z)),
+        W23 * np.cos(3 * X23) * np.sin(3 * LARGE_EPS) / LARGE_EPS,
+        eps=LARGE_EPS,
+        atol=1e-9,
+        rtol=1e-9,
+    ),
 ]
 
 
@@ -363,11 +414,24 @@ def gradient_case(problem: GradientProblem) -> None:
                 mistake="x left changed",
             )
         dtypes = [dtype for dtype in observation["dtypes"] if dtype != "float64"]
-        expect_each(observation, [
-            Check("returned_x", False, "{what} returned x itself; it should return a new array, and leave x as it was.", "x returned"),
-        ], what=what)
+        expect_each(
+            observation,
+            [
+                Check(
+                    "returned_x",
+                    False,
+                    "{what} returned x itself; it should return a new array, and leave x as it was.",
+                    "x returned",
+                ),
+            ],
+            what=what,
+        )
         result = observation["result"]
-        if result.get("kind") == "array" and result.get("dtype") != "float64" and np.shape(result.get("values")) == problem.expected.shape:
+        if (
+            result.get("kind") == "array"
+            and result.get("dtype") != "float64"
+            and np.shape(result.get("values")) == problem.expected.shape
+        ):
             raise CaseFailure(
                 f"{what} returned a {result.get('dtype')} array; it should return float64 "
                 "(np.zeros_like(x, dtype=np.float64), say): float32 keeps only about 7 digits of a difference quotient.",
@@ -375,7 +439,9 @@ def gradient_case(problem: GradientProblem) -> None:
             )
         known = wrong_differences(problem)
         try:
-            expect_array(observation["result"], problem.expected, what=what, rtol=problem.rtol, atol=problem.atol, mistakes=known)
+            expect_array(
+                observation["result"], problem.expected, what=what, rtol=problem.rtol, atol=problem.atol, mistakes=known
+            )
         except CaseFailure as failure:
             if failure.mistake in known:  # a known wrong difference quotient says it all
                 raise
@@ -406,10 +472,12 @@ def wrong_differences(problem: GradientProblem) -> dict[str, Callable[[], np.nda
 
     return {
         "with the points x + eps and x, divided by 2 * eps (x[i] was put back before the second call): "
-        "that is half a one-sided difference. The second point is x - eps":
-            lambda: each_entry(lambda plus, middle, minus: (plus - middle) / (2 * eps)),
-        "with a one-sided difference (f(x + eps) - f(x)) / eps. Use central differences, (f(x + eps) - f(x - eps)) / (2 * eps)":
-            lambda: each_entry(lambda plus, middle, minus: (plus - middle) / eps),
+        "that is half a one-sided difference. The second point is x - eps": lambda: each_entry(
+            lambda plus, middle, minus: (plus - middle) / (2 * eps)
+        ),
+        "with a one-sided difference (f(x + eps) - f(x)) / eps. Use central differences, (f(x + eps) - f(x - eps)) / (2 * eps)": lambda: (
+            each_entry(lambda plus, middle, minus: (plus - middle) / eps)
+        ),
         "by moving every entry of x at once (x + eps everywhere): that is one slope along the diagonal, "
         "the same number everywhere. Move one entry at a time (e_i is 1 at index i only)": all_at_once,
     }
@@ -421,8 +489,10 @@ def gradient_diagnosis(problem: GradientProblem, observation: dict[str, Any], dt
         return f"\nf was called with {', '.join(dtypes)} arrays: work in float64 (float32 cannot even represent x + 1e-6 for most x)."
     size = problem.x.size
     if observation["calls"] == size + 1:
-        return ("\nf was called once per entry plus once: that looks like a one-sided difference (f(x + eps) - f(x)) / eps. "
-                "Use central differences.")
+        return (
+            "\nf was called once per entry plus once: that looks like a one-sided difference (f(x + eps) - f(x)) / eps. "
+            "Use central differences."
+        )
     got = observation["result"].get("values")
     if got is None:
         return ""
@@ -466,7 +536,7 @@ class Bench:
             # "not started" rather than blamed on an earlier part.
             self.log = self.bonus.checked_forward_fn(np.log)
             self.multiply = self.bonus.checked_forward_fn(np.multiply)
-            student.functional  # registers the backward functions in BACK_FUNCS
+            _ = student.functional  # importing it registers the backward functions in BACK_FUNCS
 
     def tensor(self, name: str, values: np.ndarray, requires_grad: bool) -> Any:
         made = self.Tensor(values.copy(), requires_grad=requires_grad)
@@ -477,7 +547,9 @@ class Bench:
         return self.names.get(id(tensor), "a tensor that is none of those named in this test")
 
     def grads(self, **tensors: Any) -> dict[str, Any]:
-        return {name: None if t.grad is None else returned(getattr(t.grad, "array", t.grad)) for name, t in tensors.items()}
+        return {
+            name: None if t.grad is None else returned(getattr(t.grad, "array", t.grad)) for name, t in tensors.items()
+        }
 
 
 def run_backprop(bench: Bench, end: Any) -> dict[str, Any]:
@@ -490,7 +562,10 @@ def run_backprop(bench: Bench, end: Any) -> dict[str, Any]:
         return {
             "raised": exception_info(exc),
             "tensor": bench.name_of(getattr(exc, "tensor", None)),
-            "versions": [_plain_int(getattr(exc, "saved_version", None)), _plain_int(getattr(exc, "current_version", None))],
+            "versions": [
+                _plain_int(getattr(exc, "saved_version", None)),
+                _plain_int(getattr(exc, "current_version", None)),
+            ],
             "operation": _safe_text(getattr(exc, "operation", None)),
         }
     return {}
@@ -508,15 +583,23 @@ def versioned_add_in_place(student: Any) -> dict[str, Any]:
     steps = []
     for other in (bench.Tensor(W.copy()), 2.5, B.copy()):
         result = bench.bonus.versioned_add_(x, other, alpha=0.5)
-        steps.append({
+        steps.append(
+            {
+                "same_tensor": result is x,
+                "same_array": x.array is array,
+                "values": returned(x.array),
+                "version": _plain_int(bench.bonus.version_of(x)),
+            }
+        )
+    result = bench.bonus.versioned_sub_(x, 1.0)
+    steps.append(
+        {
             "same_tensor": result is x,
             "same_array": x.array is array,
             "values": returned(x.array),
             "version": _plain_int(bench.bonus.version_of(x)),
-        })
-    result = bench.bonus.versioned_sub_(x, 1.0)
-    steps.append({"same_tensor": result is x, "same_array": x.array is array, "values": returned(x.array),
-                  "version": _plain_int(bench.bonus.version_of(x))})
+        }
+    )
     return {"steps": steps}
 
 
@@ -529,17 +612,33 @@ def judge_versioned_add_in_place(observation: dict[str, Any]) -> None:
         seen = observation["steps"][step - 1]
         expected = expected + addition
         what = f"versioned_add_(x, other, alpha=0.5) with other {label}" if step < 4 else label
-        expect_each(seen, [
-            Check("same_tensor", True, "{what} should return x itself."),
-            Check("same_array", True, "{what} replaced x.array by a new array; change the entries of the existing array (x.array += ...).",
-                  "not in place"),
-        ], what=what)
+        expect_each(
+            seen,
+            [
+                Check("same_tensor", True, "{what} should return x itself."),
+                Check(
+                    "same_array",
+                    True,
+                    "{what} replaced x.array by a new array; change the entries of the existing array (x.array += ...).",
+                    "not in place",
+                ),
+            ],
+            what=what,
+        )
         expect_array(seen["values"], expected, what=f"x.array after {what}")
-        expect_each(seen, [
-            Check("version", step,
-                  "after {step} in-place change{s}, version_of(x) is {version}, but it should be {step}. Set x.version = version_of(x) + 1.",
-                  "no version bump"),
-        ], step=step, s="s" if step > 1 else "")
+        expect_each(
+            seen,
+            [
+                Check(
+                    "version",
+                    step,
+                    "after {step} in-place change{s}, version_of(x) is {version}, but it should be {step}. Set x.version = version_of(x) + 1.",
+                    "no version bump",
+                ),
+            ],
+            step=step,
+            s="s" if step > 1 else "",
+        )
 
 
 @probe("b.3", "without in-place changes, checked_backprop gives backprop's gradients")
@@ -576,14 +675,23 @@ def change_before_forward(student: Any) -> dict[str, Any]:
 @change_before_forward.judge
 def judge_change_before_forward(observation: dict[str, Any]) -> None:
     check_gradients(
-        observation, A + np.float32(0.25), "log(a) * w * b, where a and w were changed in place before the forward",
+        observation,
+        A + np.float32(0.25),
+        "log(a) * w * b, where a and w were changed in place before the forward",
         w=W + np.float32(1.0),
-        hint=" Compare each tensor's version now with its version when the forward ran, not with 0.", mistake="versions compared with 0",
+        hint=" Compare each tensor's version now with its version when the forward ran, not with 0.",
+        mistake="versions compared with 0",
     )
 
 
-def check_gradients(observation: dict[str, Any], a_values: np.ndarray, label: str, w: np.ndarray = W, hint: str = "",
-                    mistake: str | None = None) -> None:
+def check_gradients(
+    observation: dict[str, Any],
+    a_values: np.ndarray,
+    label: str,
+    w: np.ndarray = W,
+    hint: str = "",
+    mistake: str | None = None,
+) -> None:
     """checked_backprop must not raise, and must give backprop's gradients; `hint` names the likely `mistake` when it raises."""
     if "raised" in observation:
         raise CaseFailure(
@@ -604,8 +712,15 @@ def _safe_text(value: Any) -> str | None:
     return _str.__str__(value) if _type(value) is _str else None
 
 
-def modification_case(name: str, changed: str, saved_version: int, current_version: int, operation: str,
-                      build: Callable[[Bench], tuple[Any, dict[str, Any]]], explanation: str) -> None:
+def modification_case(
+    name: str,
+    changed: str,
+    saved_version: int,
+    current_version: int,
+    operation: str,
+    build: Callable[[Bench], tuple[Any, dict[str, Any]]],
+    explanation: str,
+) -> None:
     @probe("b.3", name)
     def case(student: Any) -> dict[str, Any]:
         bench = Bench(student)
@@ -615,16 +730,27 @@ def modification_case(name: str, changed: str, saved_version: int, current_versi
 
     # What the error must carry, once it is an InPlaceModificationError.
     error_checks = [
-        Check("tensor", changed,
-              "checked_backprop raised InPlaceModificationError about {tensor}, but the tensor changed in place is {changed}: "
-              "pass that tensor as the error's first argument.", "the wrong tensor in the error"),
-        Check("versions", [saved_version, current_version],
-              "InPlaceModificationError about {changed} has saved_version={versions[0]} and current_version={versions[1]}; "
-              "they should be {saved_version} (when the forward ran) and {current_version} (now).", "wrong versions in the error"),
-        Check("operation", operation,
-              "InPlaceModificationError about {changed} has operation={operation!r}; it should be "
-              "{wanted_operation!r}, the name of the forward function that saved it (its recipe's func.__name__).",
-              "wrong operation in the error"),
+        Check(
+            "tensor",
+            changed,
+            "checked_backprop raised InPlaceModificationError about {tensor}, but the tensor changed in place is {changed}: "
+            "pass that tensor as the error's first argument.",
+            "the wrong tensor in the error",
+        ),
+        Check(
+            "versions",
+            [saved_version, current_version],
+            "InPlaceModificationError about {changed} has saved_version={versions[0]} and current_version={versions[1]}; "
+            "they should be {saved_version} (when the forward ran) and {current_version} (now).",
+            "wrong versions in the error",
+        ),
+        Check(
+            "operation",
+            operation,
+            "InPlaceModificationError about {changed} has operation={operation!r}; it should be "
+            "{wanted_operation!r}, the name of the forward function that saved it (its recipe's func.__name__).",
+            "wrong operation in the error",
+        ),
     ]
 
     @case.judge
@@ -637,8 +763,14 @@ def modification_case(name: str, changed: str, saved_version: int, current_versi
                 f"checked_backprop raised {raised_text(error)}; it should raise InPlaceModificationError(tensor, operation, "
                 f"saved_version, current_version), because {explanation}"
             )
-        expect_each(observation, error_checks, changed=changed, saved_version=saved_version, current_version=current_version,
-                    wanted_operation=operation)
+        expect_each(
+            observation,
+            error_checks,
+            changed=changed,
+            saved_version=saved_version,
+            current_version=current_version,
+            wanted_operation=operation,
+        )
         written = [leaf for leaf, grad in observation["grads"].items() if grad is not None]
         if written:
             raise CaseFailure(
@@ -678,17 +810,32 @@ def _result_changed(bench: Bench) -> tuple[Any, dict[str, Any]]:
 
 
 modification_case(
-    "raises when a constant factor is changed after the forward", "w", 0, 1, "multiply", _constant_changed,
+    "raises when a constant factor is changed after the forward",
+    "w",
+    0,
+    1,
+    "multiply",
+    _constant_changed,
     "w (the constant factor in log(a) * w * b, which does not require grad) was changed with "
     "versioned_add_ after the forward. multiply's backward reads w to compute a's gradient: save "
     "every Tensor argument in checked_forward_fn, not only the parents.",
 )
 modification_case(
-    "raises, before writing any gradient, when a leaf is changed twice after the forward", "a", 0, 2, "multiply", _leaf_changed,
+    "raises, before writing any gradient, when a leaf is changed twice after the forward",
+    "a",
+    0,
+    2,
+    "multiply",
+    _leaf_changed,
     "a was changed twice with versioned_sub_ after log(log(a * a)) * c was computed from it.",
 )
 modification_case(
-    "raises when a result is changed after the operation that made it", "log_a (the result of log)", 0, 1, "log", _result_changed,
+    "raises when a result is changed after the operation that made it",
+    "log_a (the result of log)",
+    0,
+    1,
+    "log",
+    _result_changed,
     "log_a = log(a) was changed in place after log made it (and before multiply used it). "
     "Every backward function is handed its result `out`: save the result too, at version 0.",
 )
@@ -727,7 +874,6 @@ def matmul_case(index: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...], 
     out = np.matmul(x, y)
     grad_out = float32(generator.normal(size=out.shape))
     function = f"matmul_back{position}"
-    operand = (x, y)[position]
     # np.matmul's view of the operands: 1-D ones get a matrix dim of size 1.
     x_matrix_shape = (1,) + x_shape if len(x_shape) == 1 else x_shape
     y_matrix_shape = y_shape + (1,) if len(y_shape) == 1 else y_shape
@@ -736,7 +882,9 @@ def matmul_case(index: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...], 
     # The gradient's shape before the batch dims are summed away.
     unsummed_shape = tuple(batch) + tuple(matrix_shape)
     # The 2-D formula (grad_out @ y.T, x.T @ grad_out) on batched operands: .T reverses every dim, and the shapes clash.
-    transpose_clashes = max(x.ndim, y.ndim) > 2 and shapes_clash(lambda: grad_out @ y.T if position == 0 else x.T @ grad_out)
+    transpose_clashes = max(x.ndim, y.ndim) > 2 and shapes_clash(
+        lambda: grad_out @ y.T if position == 0 else x.T @ grad_out
+    )
 
     @probe("b.4", f"{function} with x of shape {x_shape} and y of shape {y_shape}")
     def case(student: Any) -> dict[str, Any]:
@@ -767,12 +915,14 @@ def matmul_case(index: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...], 
         if "values" in observation["result"] and got_shape != expected.shape:
             if got_shape == unsummed_shape and batch:
                 raise CaseFailure(
-                    shape_message(got_shape, expected.shape, what=what) + " It still has the batch dims: sum them away with unbroadcast.",
+                    shape_message(got_shape, expected.shape, what=what)
+                    + " It still has the batch dims: sum them away with unbroadcast.",
                     mistake="batch dims not unbroadcast",
                 )
             if got_shape == matrix_shape:
                 raise CaseFailure(
-                    shape_message(got_shape, expected.shape, what=what) + " The operand is 1-D: reshape the result back to its shape.",
+                    shape_message(got_shape, expected.shape, what=what)
+                    + " The operand is 1-D: reshape the result back to its shape.",
                     mistake="a 1-D operand not reshaped back",
                 )
         expect_array(observation["result"], expected, what=what)

@@ -18,9 +18,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Sequence
-
 import zlib
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -108,7 +108,9 @@ def matches(got: Any, wrong: Any) -> bool:
         if "values" not in got:
             return False
         got = got["values"]
-    return values_match(np.asarray(got, dtype=np.float64), np.asarray(wrong, dtype=np.float64), rtol=RTOL * 10, atol=ATOL * 10)
+    return values_match(
+        np.asarray(got, dtype=np.float64), np.asarray(wrong, dtype=np.float64), rtol=RTOL * 10, atol=ATOL * 10
+    )
 
 
 def copies(values: Sequence[Any]) -> list[Any]:
@@ -156,7 +158,9 @@ def expect_untouched(observation: dict[str, Any], what: str) -> None:
     ]
     if changed:
         names = ", ".join(str(name) for name in changed)
-        raise CaseFailure(f"{what} changed its input {names} in place. Leave the arguments as they were: compute into new arrays.")
+        raise CaseFailure(
+            f"{what} changed its input {names} in place. Leave the arguments as they were: compute into new arrays."
+        )
 
 
 def expect_not_a_python_number(result: dict[str, Any], what: str) -> None:
@@ -256,7 +260,11 @@ def backward_case(
         return observe_call(backward, [grad_out, out, *args], names, kwargs, catch=explain_error is not None)
 
     shapes = ", ".join(
-        f"{n}: {np.shape(a)}" if isinstance(a, np.ndarray) else f"{n}: the number {a}" if isinstance(a, (int, float)) else f"{n}={a!r}"
+        f"{n}: {np.shape(a)}"
+        if isinstance(a, np.ndarray)
+        else f"{n}: the number {a}"
+        if isinstance(a, (int, float))
+        else f"{n}={a!r}"
         for n, a in zip(names[2:], args)
     )
     what = f"{function}(grad_out, out, {', '.join(names[2:])}{''.join(f', {k}={v!r}' for k, v in kwargs.items())}) with {shapes}"
@@ -293,14 +301,15 @@ def common_mistakes(
 ) -> dict[str, Callable[[], np.ndarray]]:
     """Wrong answers any backward function can give, computed only when a result is wrong."""
     mistakes: dict[str, Callable[[], np.ndarray]] = {
-        "without multiplying by grad_out (forgot grad_out)":
-            lambda: numerical_vjp(forward, args, wrt, np.ones_like(grad_out), kwargs),
+        "without multiplying by grad_out (forgot grad_out)": lambda: numerical_vjp(
+            forward, args, wrt, np.ones_like(grad_out), kwargs
+        ),
     }
     arrays = [position for position, arg in enumerate(args) if isinstance(arg, np.ndarray)]
     name = arg_names[wrt] if wrt < len(arg_names) else "x"
     if arrays == [wrt] and len(args) == 1 and out.shape == np.shape(args[wrt]):
-        mistakes[f"with out in place of {name} (used out where {name} was meant)"] = (
-            lambda: numerical_vjp(forward, [out], 0, grad_out, kwargs)
+        mistakes[f"with out in place of {name} (used out where {name} was meant)"] = lambda: numerical_vjp(
+            forward, [out], 0, grad_out, kwargs
         )
     if wrt in arrays:
         for other in (position for position in arrays if position != wrt):

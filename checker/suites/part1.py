@@ -49,9 +49,15 @@ LOG_BACK_MISTAKES = {
 
 for number, shape in LOG_BACK_INPUTS:
     backward_case(
-        "1.1", f"log_back on x of shape {shape}",
-        module=MODULE, function="log_back", forward=np.log,
-        args=[uniform(number, shape, 0.5, 3.0)], wrt=0, seed=number, mistakes=LOG_BACK_MISTAKES,
+        "1.1",
+        f"log_back on x of shape {shape}",
+        module=MODULE,
+        function="log_back",
+        forward=np.log,
+        args=[uniform(number, shape, 0.5, 3.0)],
+        wrt=0,
+        seed=number,
+        mistakes=LOG_BACK_MISTAKES,
     )
 
 
@@ -97,10 +103,15 @@ for index, (broadcast_shape, original_shape) in enumerate(UNBROADCAST_PATTERNS):
     grad, original = normal(100 + index, broadcast_shape), normal(200 + index, original_shape)
     what = f"unbroadcast(broadcasted of shape {broadcast_shape}, original of shape {original_shape})"
     call_case(
-        "1.2", f"unbroadcast from {broadcast_shape} to {original_shape}",
-        module=MODULE, function="unbroadcast", args=[grad, original], arg_names=["broadcasted", "original"],
+        "1.2",
+        f"unbroadcast from {broadcast_shape} to {original_shape}",
+        module=MODULE,
+        function="unbroadcast",
+        args=[grad, original],
+        arg_names=["broadcasted", "original"],
         expected=lambda grad=grad, original=original: unbroadcast_answer(grad, original),
-        what=what, broadcast_shape=broadcast_shape,
+        what=what,
+        broadcast_shape=broadcast_shape,
         check_first=lambda result, what=what: expect_not_a_python_number(result, what),
     )
 
@@ -120,17 +131,24 @@ def with_out_for_other(position: int) -> dict[str, Any]:
     """grad_out * out in place of grad_out * (the other operand): out = x * y is not the other operand."""
     other = "y" if position == 0 else "x"
     return {
-        f"from grad_out * out: the derivative of x * y with respect to {'xy'[position]} is {other}, not out (used out where {other} was meant)":
-            lambda g, out, x, y: sum_to_shape(np.broadcast_to(g * out, np.shape(out)), np.shape((x, y)[position])),
+        f"from grad_out * out: the derivative of x * y with respect to {'xy'[position]} is {other}, not out (used out where {other} was meant)": lambda g, out, x, y: (
+            sum_to_shape(np.broadcast_to(g * out, np.shape(out)), np.shape((x, y)[position]))
+        ),
     }
 
 
 for label, x, y in MULTIPLY_OPERANDS:
     for position, function in enumerate(("multiply_back0", "multiply_back1")):
         backward_case(
-            "1.3", f"{function}, {label}",
-            module=MODULE, function=function, forward=np.multiply,
-            args=[x, y], wrt=position, seed=41 + position, mistakes=with_out_for_other(position),
+            "1.3",
+            f"{function}, {label}",
+            module=MODULE,
+            function=function,
+            forward=np.multiply,
+            args=[x, y],
+            wrt=position,
+            seed=41 + position,
+            mistakes=with_out_for_other(position),
         )
 
 # A Python number for the other operand: (case name, x and y, wrt, grad_out's input number).
@@ -143,8 +161,14 @@ SCALAR_OPERANDS = [
 
 for name, operands, position, number in SCALAR_OPERANDS:
     backward_case(
-        "1.3", name, module=MODULE, function=f"multiply_back{position}", forward=np.multiply,
-        args=operands, wrt=position, seed=number,
+        "1.3",
+        name,
+        module=MODULE,
+        function=f"multiply_back{position}",
+        forward=np.multiply,
+        args=operands,
+        wrt=position,
+        seed=number,
     )
 
 
@@ -167,14 +191,15 @@ def forward_and_back_mistakes(inputs: list[np.ndarray], right: list[np.ndarray],
     # Another input's gradient: out of order.
     mistakes: dict[str, Any] = {
         f"for {other} instead of {name}: the gradients are out of order (return dg/da, dg/db, dg/dc)": right[index]
-        for index, other in enumerate("abc") if index != position
+        for index, other in enumerate("abc")
+        if index != position
     }
     # log_back(grad, out, x) given g = log(f) where f belongs: 1/g in place of 1/f.
-    mistakes["with 1/g in place of 1/f at the last step: log_back was given g (out) where f (x) was meant"] = (
-        lambda: numerical_vjp(f_of, inputs, position, ones) / g_of(a, b, c)
+    mistakes["with 1/g in place of 1/f at the last step: log_back was given g (out) where f (x) was meant"] = lambda: (
+        numerical_vjp(f_of, inputs, position, ones) / g_of(a, b, c)
     )
-    mistakes["for f = a * b * log(c): the chain rule through the last log (g = log f) is missing"] = (
-        lambda: numerical_vjp(f_of, inputs, position, ones)
+    mistakes["for f = a * b * log(c): the chain rule through the last log (g = log f) is missing"] = lambda: (
+        numerical_vjp(f_of, inputs, position, ones)
     )
     if name == "c":
         # log's local derivative alone: a missing chain-rule factor.
@@ -212,11 +237,15 @@ def forward_and_back_case(number: int, shape: tuple[int, ...]) -> None:
         gradients = observation["gradients"]
         if not isinstance(gradients, list):
             expect_returned(gradients, "forward_and_back", THREE_GRADIENTS)
-            raise CaseFailure(f"forward_and_back returned a {gradients.get('type')}; it should return {THREE_GRADIENTS}.")
+            raise CaseFailure(
+                f"forward_and_back returned a {gradients.get('type')}; it should return {THREE_GRADIENTS}."
+            )
         right = [numerical_vjp(g_of, [a, b, c], position, np.ones(shape)) for position in range(3)]
         for position, name in enumerate("abc"):
             expect_array(
-                gradients[position], right[position], what=f"dg/d{name} from forward_and_back on shape {shape}",
+                gradients[position],
+                right[position],
+                what=f"dg/d{name} from forward_and_back on shape {shape}",
                 mistakes=forward_and_back_mistakes([a, b, c], right, position),
             )
 

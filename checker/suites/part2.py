@@ -32,14 +32,15 @@ Mistakes these cases are built to catch:
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from ..cases import CaseFailure, probe
 from ..numeric import expect_array, numerical_vjp
-from ..seeds import rng
 from ..observe import attempt, returned, where_raised
+from ..seeds import rng
 from .common import changed_inputs, expect_returned, expect_untouched, normal, sum_to_shape, uniform
 
 # ---------------------------------------------------------------------------
@@ -59,7 +60,9 @@ def describe_tensor_result(out: Any, student: Any, labels: dict[int, str], expec
     description: dict[str, Any] = {
         "is_tensor": True,
         "value": returned(out.array),
-        "requires_grad": bool(out.requires_grad) if isinstance(out.requires_grad, (bool, np.bool_)) else repr(out.requires_grad),
+        "requires_grad": bool(out.requires_grad)
+        if isinstance(out.requires_grad, (bool, np.bool_))
+        else repr(out.requires_grad),
         "has_recipe": recipe is not None,
     }
     if recipe is not None:
@@ -134,8 +137,11 @@ def expect_forward(
     if observation["requires_grad"] is not requires_grad:
         raise CaseFailure(
             f"{what}: requires_grad is {observation['requires_grad']}, but it should be {requires_grad}. "
-            + ("It requires grad only when tracking is on and some Tensor input requires grad." if not requires_grad
-               else "Tracking is on and an input requires grad.")
+            + (
+                "It requires grad only when tracking is on and some Tensor input requires grad."
+                if not requires_grad
+                else "Tracking is on and an input requires grad."
+            )
         )
     if not requires_grad:
         if observation.get("has_recipe"):
@@ -149,7 +155,9 @@ def expect_forward(
     if not observation.get("has_recipe"):
         raise CaseFailure(f"{what}: the result requires grad but has no recipe, so backprop cannot reach its inputs.")
     if not observation.get("func_is_expected"):
-        raise CaseFailure(f"{what}: recipe.func is {observation.get('func')}; it should be the NumPy function itself, {func}.")
+        raise CaseFailure(
+            f"{what}: recipe.func is {observation.get('func')}; it should be the NumPy function itself, {func}."
+        )
     if args is not None and observation.get("args") != args:
         raise CaseFailure(
             f"{what}: recipe.args is ({', '.join(observation.get('args', []))}); it should be ({', '.join(args)}). "
@@ -158,16 +166,22 @@ def expect_forward(
     if kwargs is not None and observation.get("kwargs") != kwargs:
         raise CaseFailure(f"{what}: recipe.kwargs is {observation.get('kwargs')}; it should be {kwargs}.")
     if observation.get("parents_type") != "dict":
-        raise CaseFailure(f"{what}: recipe.parents is a {observation.get('parents_type')}; it should be a dict from argument position to Tensor.")
+        raise CaseFailure(
+            f"{what}: recipe.parents is a {observation.get('parents_type')}; it should be a dict from argument position to Tensor."
+        )
     parents = observation.get("parents", {})
     for position, name in (parents_required or {}).items():
         if parents.get(position) != name:
             got = parents.get(position, "nothing")
-            raise CaseFailure(f"{what}: recipe.parents[{position}] is {got}; it should be the Tensor {name} (parents are keyed by argument position).")
+            raise CaseFailure(
+                f"{what}: recipe.parents[{position}] is {got}; it should be the Tensor {name} (parents are keyed by argument position)."
+            )
     allowed = {**(parents_allowed or {}), **(parents_required or {})}
     for position, name in parents.items():
         if allowed.get(position) != name:
-            raise CaseFailure(f"{what}: recipe.parents has {{{position}: {name}}}, which is not a Tensor argument at that position.")
+            raise CaseFailure(
+                f"{what}: recipe.parents has {{{position}: {name}}}, which is not a Tensor argument at that position."
+            )
 
 
 def expect_raised(observation: dict[str, Any], error_type: str, what: str) -> dict[str, Any]:
@@ -175,7 +189,9 @@ def expect_raised(observation: dict[str, Any], error_type: str, what: str) -> di
         raise CaseFailure(f"{what} should raise {error_type}, but it returned {observation['returned'].get('type')}.")
     error = observation["raised"]
     if error_type not in error.get("bases", []):
-        raise CaseFailure(f"{what} should raise {error_type}, but it raised {error.get('type')}: {error.get('message')}")
+        raise CaseFailure(
+            f"{what} should raise {error_type}, but it raised {error.get('type')}: {error.get('message')}"
+        )
     return error
 
 
@@ -208,7 +224,9 @@ def lookup_outcome(lookup: Any, forward: Callable, position: int, back: Callable
 def expect_no_raise(outcome: Any, key: str) -> None:
     if outcome != "same" and "raised" in outcome:
         error = outcome["raised"]
-        raise CaseFailure(f"get_back_func({key}) raised {error['type']}: {error['message']}, after add_back_func registered it.")
+        raise CaseFailure(
+            f"get_back_func({key}) raised {error['type']}: {error['message']}, after add_back_func registered it."
+        )
 
 
 @probe("2.1", "returns each registered backward function")
@@ -217,7 +235,10 @@ def lookup_roundtrip(student: Any) -> dict[str, Any]:
     backs = {entry: _back_stub(f"back_{index}") for index, entry in enumerate(LOOKUP_ENTRIES)}
     for (name, position), back in backs.items():
         lookup.add_back_func(FORWARDS[name], position, back)
-    return {f"{name}, {position}": lookup_outcome(lookup, FORWARDS[name], position, back) for (name, position), back in backs.items()}
+    return {
+        f"{name}, {position}": lookup_outcome(lookup, FORWARDS[name], position, back)
+        for (name, position), back in backs.items()
+    }
 
 
 @lookup_roundtrip.judge
@@ -318,8 +339,13 @@ COL = normal(203, (3, 1))
 ROW = normal(204, (1, 4))
 
 
-def forward_probe(student: Any, call: Callable[[Any, dict[int, str]], Any], inputs: dict[str, tuple[np.ndarray, bool]],
-                  expected_func: Callable, tracking: bool = True) -> dict[str, Any]:
+def forward_probe(
+    student: Any,
+    call: Callable[[Any, dict[int, str]], Any],
+    inputs: dict[str, tuple[np.ndarray, bool]],
+    expected_func: Callable,
+    tracking: bool = True,
+) -> dict[str, Any]:
     """Make the named input Tensors, call `call(tensors)`, describe the result."""
     tensors = {name: tensor(student, values, grad) for name, (values, grad) in inputs.items()}
     labels: dict[int, str] = {}
@@ -337,11 +363,23 @@ def forward_probe(student: Any, call: Callable[[Any, dict[int, str]], Any], inpu
     return description
 
 
-def forward_case(exercise: str, name: str, *, call: Callable, inputs: dict[str, tuple[np.ndarray, bool]], func: Callable,
-                 func_name: str, what: str, expected: Callable[[], np.ndarray], requires_grad: bool,
-                 args: list[str] | None = None, kwargs: dict[str, str] | None = None,
-                 parents_required: dict[str, str] | None = None, parents_allowed: dict[str, str] | None = None,
-                 tracking: bool = True) -> None:
+def forward_case(
+    exercise: str,
+    name: str,
+    *,
+    call: Callable,
+    inputs: dict[str, tuple[np.ndarray, bool]],
+    func: Callable,
+    func_name: str,
+    what: str,
+    expected: Callable[[], np.ndarray],
+    requires_grad: bool,
+    args: list[str] | None = None,
+    kwargs: dict[str, str] | None = None,
+    parents_required: dict[str, str] | None = None,
+    parents_allowed: dict[str, str] | None = None,
+    tracking: bool = True,
+) -> None:
     @probe(exercise, name)
     def case(student: Any) -> dict[str, Any]:
         return forward_probe(student, lambda tensors: call(student, tensors), inputs, func, tracking)
@@ -349,52 +387,151 @@ def forward_case(exercise: str, name: str, *, call: Callable, inputs: dict[str, 
     @case.judge
     def judge_forward(observation: dict[str, Any]) -> None:
         expect_untouched(observation, what)
-        expect_forward(observation, what=what, value=expected(), requires_grad=requires_grad, func=func_name,
-                       args=args, kwargs=kwargs, parents_required=parents_required, parents_allowed=parents_allowed)
+        expect_forward(
+            observation,
+            what=what,
+            value=expected(),
+            requires_grad=requires_grad,
+            func=func_name,
+            args=args,
+            kwargs=kwargs,
+            parents_required=parents_required,
+            parents_allowed=parents_allowed,
+        )
 
 
 def _log_forward(student: Any, t: dict[str, Any]) -> Any:
     return student.part2_autograd.log_forward(t["x"])
 
 
-forward_case("2.2", "log_forward on a tensor that requires grad", call=_log_forward, inputs={"x": (X34, True)},
-             func=np.log, func_name="np.log", what="log_forward(x)", expected=lambda: np.log(X34.astype(np.float64)),
-             requires_grad=True, args=["x.array"], kwargs={}, parents_required={"0": "x"})
-forward_case("2.2", "log_forward on a tensor that does not require grad", call=_log_forward, inputs={"x": (X34, False)},
-             func=np.log, func_name="np.log", what="log_forward(x) with x.requires_grad False",
-             expected=lambda: np.log(X34.astype(np.float64)), requires_grad=False)
-forward_case("2.2", "log_forward with grad tracking turned off", call=_log_forward, inputs={"x": (X34, True)},
-             func=np.log, func_name="np.log", what="log_forward(x) with core.grad_tracking_enabled False",
-             expected=lambda: np.log(X34.astype(np.float64)), requires_grad=False, tracking=False)
+forward_case(
+    "2.2",
+    "log_forward on a tensor that requires grad",
+    call=_log_forward,
+    inputs={"x": (X34, True)},
+    func=np.log,
+    func_name="np.log",
+    what="log_forward(x)",
+    expected=lambda: np.log(X34.astype(np.float64)),
+    requires_grad=True,
+    args=["x.array"],
+    kwargs={},
+    parents_required={"0": "x"},
+)
+forward_case(
+    "2.2",
+    "log_forward on a tensor that does not require grad",
+    call=_log_forward,
+    inputs={"x": (X34, False)},
+    func=np.log,
+    func_name="np.log",
+    what="log_forward(x) with x.requires_grad False",
+    expected=lambda: np.log(X34.astype(np.float64)),
+    requires_grad=False,
+)
+forward_case(
+    "2.2",
+    "log_forward with grad tracking turned off",
+    call=_log_forward,
+    inputs={"x": (X34, True)},
+    func=np.log,
+    func_name="np.log",
+    what="log_forward(x) with core.grad_tracking_enabled False",
+    expected=lambda: np.log(X34.astype(np.float64)),
+    requires_grad=False,
+    tracking=False,
+)
 
-forward_case("2.2", "multiply_forward on two tensors", call=lambda s, t: s.part2_autograd.multiply_forward(t["a"], t["b"]),
-             inputs={"a": (X34, True), "b": (Y34, True)}, func=np.multiply, func_name="np.multiply",
-             what="multiply_forward(a, b)", expected=lambda: X34.astype(np.float64) * Y34,
-             requires_grad=True, args=["a.array", "b.array"], kwargs={}, parents_required={"0": "a", "1": "b"})
-forward_case("2.2", "multiply_forward with broadcasting", call=lambda s, t: s.part2_autograd.multiply_forward(t["a"], t["b"]),
-             inputs={"a": (COL, True), "b": (ROW, True)}, func=np.multiply, func_name="np.multiply",
-             what="multiply_forward(a, b) with shapes (3, 1) and (1, 4)", expected=lambda: COL.astype(np.float64) * ROW,
-             requires_grad=True, args=["a.array", "b.array"], parents_required={"0": "a", "1": "b"})
-forward_case("2.2", "multiply_forward with a Python number second", call=lambda s, t: s.part2_autograd.multiply_forward(t["a"], 2.5),
-             inputs={"a": (Y34, True)}, func=np.multiply, func_name="np.multiply",
-             what="multiply_forward(a, 2.5)", expected=lambda: Y34.astype(np.float64) * 2.5,
-             requires_grad=True, args=["a.array", "the value 2.5"], parents_required={"0": "a"})
-forward_case("2.2", "multiply_forward with a Python number first", call=lambda s, t: s.part2_autograd.multiply_forward(-3.0, t["b"]),
-             inputs={"b": (Y34, True)}, func=np.multiply, func_name="np.multiply",
-             what="multiply_forward(-3.0, b)", expected=lambda: -3.0 * Y34.astype(np.float64),
-             requires_grad=True, args=["the value -3.0", "b.array"], parents_required={"1": "b"})
-forward_case("2.2", "multiply_forward where only b requires grad", call=lambda s, t: s.part2_autograd.multiply_forward(t["a"], t["b"]),
-             inputs={"a": (X34, False), "b": (Y34, True)}, func=np.multiply, func_name="np.multiply",
-             what="multiply_forward(a, b) with only b requiring grad", expected=lambda: X34.astype(np.float64) * Y34,
-             requires_grad=True, args=["a.array", "b.array"], parents_required={"1": "b"}, parents_allowed={"0": "a"})
-forward_case("2.2", "multiply_forward where nothing requires grad", call=lambda s, t: s.part2_autograd.multiply_forward(t["a"], t["b"]),
-             inputs={"a": (X34, False), "b": (Y34, False)}, func=np.multiply, func_name="np.multiply",
-             what="multiply_forward(a, b) with no input requiring grad", expected=lambda: X34.astype(np.float64) * Y34,
-             requires_grad=False)
-forward_case("2.2", "multiply_forward with grad tracking turned off", call=lambda s, t: s.part2_autograd.multiply_forward(t["a"], t["b"]),
-             inputs={"a": (X34, True), "b": (Y34, True)}, func=np.multiply, func_name="np.multiply",
-             what="multiply_forward(a, b) with core.grad_tracking_enabled False", expected=lambda: X34.astype(np.float64) * Y34,
-             requires_grad=False, tracking=False)
+forward_case(
+    "2.2",
+    "multiply_forward on two tensors",
+    call=lambda s, t: s.part2_autograd.multiply_forward(t["a"], t["b"]),
+    inputs={"a": (X34, True), "b": (Y34, True)},
+    func=np.multiply,
+    func_name="np.multiply",
+    what="multiply_forward(a, b)",
+    expected=lambda: X34.astype(np.float64) * Y34,
+    requires_grad=True,
+    args=["a.array", "b.array"],
+    kwargs={},
+    parents_required={"0": "a", "1": "b"},
+)
+forward_case(
+    "2.2",
+    "multiply_forward with broadcasting",
+    call=lambda s, t: s.part2_autograd.multiply_forward(t["a"], t["b"]),
+    inputs={"a": (COL, True), "b": (ROW, True)},
+    func=np.multiply,
+    func_name="np.multiply",
+    what="multiply_forward(a, b) with shapes (3, 1) and (1, 4)",
+    expected=lambda: COL.astype(np.float64) * ROW,
+    requires_grad=True,
+    args=["a.array", "b.array"],
+    parents_required={"0": "a", "1": "b"},
+)
+forward_case(
+    "2.2",
+    "multiply_forward with a Python number second",
+    call=lambda s, t: s.part2_autograd.multiply_forward(t["a"], 2.5),
+    inputs={"a": (Y34, True)},
+    func=np.multiply,
+    func_name="np.multiply",
+    what="multiply_forward(a, 2.5)",
+    expected=lambda: Y34.astype(np.float64) * 2.5,
+    requires_grad=True,
+    args=["a.array", "the value 2.5"],
+    parents_required={"0": "a"},
+)
+forward_case(
+    "2.2",
+    "multiply_forward with a Python number first",
+    call=lambda s, t: s.part2_autograd.multiply_forward(-3.0, t["b"]),
+    inputs={"b": (Y34, True)},
+    func=np.multiply,
+    func_name="np.multiply",
+    what="multiply_forward(-3.0, b)",
+    expected=lambda: -3.0 * Y34.astype(np.float64),
+    requires_grad=True,
+    args=["the value -3.0", "b.array"],
+    parents_required={"1": "b"},
+)
+forward_case(
+    "2.2",
+    "multiply_forward where only b requires grad",
+    call=lambda s, t: s.part2_autograd.multiply_forward(t["a"], t["b"]),
+    inputs={"a": (X34, False), "b": (Y34, True)},
+    func=np.multiply,
+    func_name="np.multiply",
+    what="multiply_forward(a, b) with only b requiring grad",
+    expected=lambda: X34.astype(np.float64) * Y34,
+    requires_grad=True,
+    args=["a.array", "b.array"],
+    parents_required={"1": "b"},
+    parents_allowed={"0": "a"},
+)
+forward_case(
+    "2.2",
+    "multiply_forward where nothing requires grad",
+    call=lambda s, t: s.part2_autograd.multiply_forward(t["a"], t["b"]),
+    inputs={"a": (X34, False), "b": (Y34, False)},
+    func=np.multiply,
+    func_name="np.multiply",
+    what="multiply_forward(a, b) with no input requiring grad",
+    expected=lambda: X34.astype(np.float64) * Y34,
+    requires_grad=False,
+)
+forward_case(
+    "2.2",
+    "multiply_forward with grad tracking turned off",
+    call=lambda s, t: s.part2_autograd.multiply_forward(t["a"], t["b"]),
+    inputs={"a": (X34, True), "b": (Y34, True)},
+    func=np.multiply,
+    func_name="np.multiply",
+    what="multiply_forward(a, b) with core.grad_tracking_enabled False",
+    expected=lambda: X34.astype(np.float64) * Y34,
+    requires_grad=False,
+    tracking=False,
+)
 
 
 # ---------------------------------------------------------------------------
@@ -409,52 +546,132 @@ def shift_and_scale(x: np.ndarray, factor: float = 1.0, *, shift: float = 0.0) -
 COND = rng(205).uniform(size=(3, 4)) > 0.5
 
 
-forward_case("2.3", "wrapped np.log", call=lambda s, t: s.part2_autograd.wrap_forward_fn(np.log)(t["x"]),
-             inputs={"x": (X34, True)}, func=np.log, func_name="np.log", what="wrap_forward_fn(np.log)(x)",
-             expected=lambda: np.log(X34.astype(np.float64)), requires_grad=True, args=["x.array"], kwargs={},
-             parents_required={"0": "x"})
-forward_case("2.3", "wrapped np.add with a number on the left", call=lambda s, t: s.part2_autograd.wrap_forward_fn(np.add)(1.5, t["y"]),
-             inputs={"y": (Y34, True)}, func=np.add, func_name="np.add", what="wrap_forward_fn(np.add)(1.5, y)",
-             expected=lambda: 1.5 + Y34.astype(np.float64), requires_grad=True, args=["the value 1.5", "y.array"],
-             parents_required={"1": "y"})
-forward_case("2.3", "wrapped np.where: tensors at positions 1 and 2",
-             call=lambda s, t: s.part2_autograd.wrap_forward_fn(np.where)(COND, t["a"], t["b"]),
-             inputs={"a": (X34, True), "b": (Y34, True)}, func=np.where, func_name="np.where",
-             what="wrap_forward_fn(np.where)(condition, a, b)", expected=lambda: np.where(COND, X34, Y34).astype(np.float64),
-             requires_grad=True, parents_required={"1": "a", "2": "b"})
-forward_case("2.3", "keyword arguments pass through and are recorded",
-             call=lambda s, t: s.part2_autograd.wrap_forward_fn(shift_and_scale)(t["x"], 2.0, shift=0.5),
-             inputs={"x": (X34, True)}, func=shift_and_scale, func_name="the wrapped function",
-             what="wrap_forward_fn(f)(x, 2.0, shift=0.5)", expected=lambda: X34.astype(np.float64) * 2.0 + 0.5,
-             requires_grad=True, args=["x.array", "the value 2.0"], kwargs={"shift": "0.5"}, parents_required={"0": "x"})
-forward_case("2.3", "a shape argument is kept as given",
-             call=lambda s, t: s.part2_autograd.wrap_forward_fn(np.reshape)(t["x"], (2, 6)),
-             inputs={"x": (X34, True)}, func=np.reshape, func_name="np.reshape",
-             what="wrap_forward_fn(np.reshape)(x, (2, 6))", expected=lambda: X34.astype(np.float64).reshape(2, 6),
-             requires_grad=True, args=["x.array", "the value (2, 6)"], parents_required={"0": "x"})
-forward_case("2.3", "a result that is a 0-d array", call=lambda s, t: s.part2_autograd.wrap_forward_fn(np.sum)(t["x"]),
-             inputs={"x": (X34, True)}, func=np.sum, func_name="np.sum", what="wrap_forward_fn(np.sum)(x)",
-             expected=lambda: np.sum(X34.astype(np.float64)), requires_grad=True, parents_required={"0": "x"})
-forward_case("2.3", "not differentiable: no grad, whatever the inputs",
-             call=lambda s, t: s.part2_autograd.wrap_forward_fn(np.equal, is_differentiable=False)(t["a"], t["b"]),
-             inputs={"a": (X34, True), "b": (X34, True)}, func=np.equal, func_name="np.equal",
-             what="wrap_forward_fn(np.equal, is_differentiable=False)(a, b)", expected=lambda: np.ones((3, 4)),
-             requires_grad=False)
-forward_case("2.3", "only some inputs require grad",
-             call=lambda s, t: s.part2_autograd.wrap_forward_fn(np.multiply)(t["a"], t["b"]),
-             inputs={"a": (X34, False), "b": (Y34, True)}, func=np.multiply, func_name="np.multiply",
-             what="wrap_forward_fn(np.multiply)(a, b) with only b requiring grad", expected=lambda: X34.astype(np.float64) * Y34,
-             requires_grad=True, args=["a.array", "b.array"], parents_required={"1": "b"}, parents_allowed={"0": "a"})
-forward_case("2.3", "no input requires grad",
-             call=lambda s, t: s.part2_autograd.wrap_forward_fn(np.multiply)(t["a"], t["b"]),
-             inputs={"a": (X34, False), "b": (Y34, False)}, func=np.multiply, func_name="np.multiply",
-             what="wrap_forward_fn(np.multiply)(a, b) with no input requiring grad", expected=lambda: X34.astype(np.float64) * Y34,
-             requires_grad=False)
-forward_case("2.3", "grad tracking turned off at call time",
-             call=lambda s, t: s.part2_autograd.wrap_forward_fn(np.log)(t["x"]),
-             inputs={"x": (X34, True)}, func=np.log, func_name="np.log",
-             what="wrap_forward_fn(np.log)(x) called with core.grad_tracking_enabled False",
-             expected=lambda: np.log(X34.astype(np.float64)), requires_grad=False, tracking=False)
+forward_case(
+    "2.3",
+    "wrapped np.log",
+    call=lambda s, t: s.part2_autograd.wrap_forward_fn(np.log)(t["x"]),
+    inputs={"x": (X34, True)},
+    func=np.log,
+    func_name="np.log",
+    what="wrap_forward_fn(np.log)(x)",
+    expected=lambda: np.log(X34.astype(np.float64)),
+    requires_grad=True,
+    args=["x.array"],
+    kwargs={},
+    parents_required={"0": "x"},
+)
+forward_case(
+    "2.3",
+    "wrapped np.add with a number on the left",
+    call=lambda s, t: s.part2_autograd.wrap_forward_fn(np.add)(1.5, t["y"]),
+    inputs={"y": (Y34, True)},
+    func=np.add,
+    func_name="np.add",
+    what="wrap_forward_fn(np.add)(1.5, y)",
+    expected=lambda: 1.5 + Y34.astype(np.float64),
+    requires_grad=True,
+    args=["the value 1.5", "y.array"],
+    parents_required={"1": "y"},
+)
+forward_case(
+    "2.3",
+    "wrapped np.where: tensors at positions 1 and 2",
+    call=lambda s, t: s.part2_autograd.wrap_forward_fn(np.where)(COND, t["a"], t["b"]),
+    inputs={"a": (X34, True), "b": (Y34, True)},
+    func=np.where,
+    func_name="np.where",
+    what="wrap_forward_fn(np.where)(condition, a, b)",
+    expected=lambda: np.where(COND, X34, Y34).astype(np.float64),
+    requires_grad=True,
+    parents_required={"1": "a", "2": "b"},
+)
+forward_case(
+    "2.3",
+    "keyword arguments pass through and are recorded",
+    call=lambda s, t: s.part2_autograd.wrap_forward_fn(shift_and_scale)(t["x"], 2.0, shift=0.5),
+    inputs={"x": (X34, True)},
+    func=shift_and_scale,
+    func_name="the wrapped function",
+    what="wrap_forward_fn(f)(x, 2.0, shift=0.5)",
+    expected=lambda: X34.astype(np.float64) * 2.0 + 0.5,
+    requires_grad=True,
+    args=["x.array", "the value 2.0"],
+    kwargs={"shift": "0.5"},
+    parents_required={"0": "x"},
+)
+forward_case(
+    "2.3",
+    "a shape argument is kept as given",
+    call=lambda s, t: s.part2_autograd.wrap_forward_fn(np.reshape)(t["x"], (2, 6)),
+    inputs={"x": (X34, True)},
+    func=np.reshape,
+    func_name="np.reshape",
+    what="wrap_forward_fn(np.reshape)(x, (2, 6))",
+    expected=lambda: X34.astype(np.float64).reshape(2, 6),
+    requires_grad=True,
+    args=["x.array", "the value (2, 6)"],
+    parents_required={"0": "x"},
+)
+forward_case(
+    "2.3",
+    "a result that is a 0-d array",
+    call=lambda s, t: s.part2_autograd.wrap_forward_fn(np.sum)(t["x"]),
+    inputs={"x": (X34, True)},
+    func=np.sum,
+    func_name="np.sum",
+    what="wrap_forward_fn(np.sum)(x)",
+    expected=lambda: np.sum(X34.astype(np.float64)),
+    requires_grad=True,
+    parents_required={"0": "x"},
+)
+forward_case(
+    "2.3",
+    "not differentiable: no grad, whatever the inputs",
+    call=lambda s, t: s.part2_autograd.wrap_forward_fn(np.equal, is_differentiable=False)(t["a"], t["b"]),
+    inputs={"a": (X34, True), "b": (X34, True)},
+    func=np.equal,
+    func_name="np.equal",
+    what="wrap_forward_fn(np.equal, is_differentiable=False)(a, b)",
+    expected=lambda: np.ones((3, 4)),
+    requires_grad=False,
+)
+forward_case(
+    "2.3",
+    "only some inputs require grad",
+    call=lambda s, t: s.part2_autograd.wrap_forward_fn(np.multiply)(t["a"], t["b"]),
+    inputs={"a": (X34, False), "b": (Y34, True)},
+    func=np.multiply,
+    func_name="np.multiply",
+    what="wrap_forward_fn(np.multiply)(a, b) with only b requiring grad",
+    expected=lambda: X34.astype(np.float64) * Y34,
+    requires_grad=True,
+    args=["a.array", "b.array"],
+    parents_required={"1": "b"},
+    parents_allowed={"0": "a"},
+)
+forward_case(
+    "2.3",
+    "no input requires grad",
+    call=lambda s, t: s.part2_autograd.wrap_forward_fn(np.multiply)(t["a"], t["b"]),
+    inputs={"a": (X34, False), "b": (Y34, False)},
+    func=np.multiply,
+    func_name="np.multiply",
+    what="wrap_forward_fn(np.multiply)(a, b) with no input requiring grad",
+    expected=lambda: X34.astype(np.float64) * Y34,
+    requires_grad=False,
+)
+forward_case(
+    "2.3",
+    "grad tracking turned off at call time",
+    call=lambda s, t: s.part2_autograd.wrap_forward_fn(np.log)(t["x"]),
+    inputs={"x": (X34, True)},
+    func=np.log,
+    func_name="np.log",
+    what="wrap_forward_fn(np.log)(x) called with core.grad_tracking_enabled False",
+    expected=lambda: np.log(X34.astype(np.float64)),
+    requires_grad=False,
+    tracking=False,
+)
 
 
 @probe("2.3", "tracking is read at call time, not when wrapping")
@@ -585,19 +802,30 @@ def labels_of(result: Any, nodes: dict[Any, Any]) -> dict[str, Any]:
     return {"order": [by_id.get(id(item), None) for item in items], "type": type(result).__name__}
 
 
-def expect_topological(observation: dict[str, Any], graph: dict[Any, list[Any]], root: Any, *, what: str, reverse: bool = False,
-                       node_word: str = "node") -> None:
+def expect_topological(
+    observation: dict[str, Any],
+    graph: dict[Any, list[Any]],
+    root: Any,
+    *,
+    what: str,
+    reverse: bool = False,
+    node_word: str = "node",
+) -> None:
     """The order holds each reachable node once, children before parents (or after, when reverse), root at the end (or start)."""
     if "not_a_list" in observation:
         expect_returned(observation["not_a_list"], what, f"a list of {node_word}s")
-        raise CaseFailure(f"{what} returned a {observation['not_a_list'].get('type')}; it should return a list of {node_word}s.")
+        raise CaseFailure(
+            f"{what} returned a {observation['not_a_list'].get('type')}; it should return a list of {node_word}s."
+        )
     order = observation["order"]
     if any(label is None for label in order):
         raise CaseFailure(f"{what} returned something that is not one of the graph's {node_word}s.")
     seen = [label for label in order]
     duplicates = sorted({label for label in seen if seen.count(label) > 1}, key=str)
     if duplicates:
-        raise CaseFailure(f"{what} lists {node_word} {duplicates[0]} {seen.count(duplicates[0])} times; each {node_word} must appear once.")
+        raise CaseFailure(
+            f"{what} lists {node_word} {duplicates[0]} {seen.count(duplicates[0])} times; each {node_word} must appear once."
+        )
     expected = reachable(graph, root)
     missing = sorted(expected - set(seen), key=str)
     if missing:
@@ -607,19 +835,31 @@ def expect_topological(observation: dict[str, Any], graph: dict[Any, list[Any]],
         raise CaseFailure(f"{what} includes {node_word} {extra[0]}, which cannot be reached from {root}.")
     position = {label: index for index, label in enumerate(order)}
     # When the whole list is the right answer backwards, say so.
-    flipped = "" if len(order) < 2 or order[0 if not reverse else -1] != root or not _ordered(order[::-1], graph, reverse) else (
-        f" The whole list is in the opposite order: it should {'end' if not reverse else 'start'} with {root}"
-        + (". Did you forget to reverse it?" if reverse else ". Did you reverse it, or add each node before its children instead of after them?")
+    flipped = (
+        ""
+        if len(order) < 2 or order[0 if not reverse else -1] != root or not _ordered(order[::-1], graph, reverse)
+        else (
+            f" The whole list is in the opposite order: it should {'end' if not reverse else 'start'} with {root}"
+            + (
+                ". Did you forget to reverse it?"
+                if reverse
+                else ". Did you reverse it, or add each node before its children instead of after them?"
+            )
+        )
     )
     for parent, children in graph.items():
         if parent not in position:
             continue
         for child in children:
             if reverse and position[child] < position[parent]:
-                raise CaseFailure(f"{what} puts {node_word} {child} before {parent}, which was computed from it; "
-                                  f"every {node_word} must come before the {node_word}s it was computed from.{flipped}")
+                raise CaseFailure(
+                    f"{what} puts {node_word} {child} before {parent}, which was computed from it; "
+                    f"every {node_word} must come before the {node_word}s it was computed from.{flipped}"
+                )
             if not reverse and position[child] > position[parent]:
-                raise CaseFailure(f"{what} puts {node_word} {parent} before its child {child}; every {node_word} must come after all of its children.{flipped}")
+                raise CaseFailure(
+                    f"{what} puts {node_word} {parent} before its child {child}; every {node_word} must come after all of its children.{flipped}"
+                )
     end = order[0] if reverse else order[-1]
     if end != root:
         place = "first" if reverse else "last"
@@ -631,8 +871,10 @@ def _ordered(order: list[Any], graph: dict[Any, list[Any]], reverse: bool) -> bo
     position = {label: index for index, label in enumerate(order)}
     return all(
         (position[child] > position[parent]) if reverse else (position[child] < position[parent])
-        for parent, children in graph.items() if parent in position
-        for child in children if child in position
+        for parent, children in graph.items()
+        if parent in position
+        for child in children
+        if child in position
     )
 
 
@@ -718,8 +960,11 @@ def compared_with_is(error: dict[str, Any]) -> str:
 
 
 sort_case(
-    "sorts a random graph of 300 nodes", LARGE_GRAPH,
-    what="topological_sort on a random graph of 300 nodes (with no cycle)", catch=True, raised_advice=compared_with_is,
+    "sorts a random graph of 300 nodes",
+    LARGE_GRAPH,
+    what="topological_sort on a random graph of 300 nodes (with no cycle)",
+    catch=True,
+    raised_advice=compared_with_is,
 )
 
 
@@ -737,27 +982,40 @@ def topological_again(student: Any) -> dict[str, Any]:
 
 @topological_again.judge
 def judge_topological_again(observation: dict[str, Any]) -> None:
-    expect_topological(observation, {0: [1, 2, 4], 1: [3], 2: [3], 3: [4], 4: []}, 0,
-                       what="topological_sort called again on a diamond that has grown a node since the first call "
-                            "(nothing may be remembered between calls)")
+    expect_topological(
+        observation,
+        {0: [1, 2, 4], 1: [3], 2: [3], 3: [4], 4: []},
+        0,
+        what="topological_sort called again on a diamond that has grown a node since the first call "
+        "(nothing may be remembered between calls)",
+    )
 
 
 sort_case(
-    "get_children may return a generator", GRAPHS["a random graph of 30 nodes"], children=children_generator,
+    "get_children may return a generator",
+    GRAPHS["a random graph of 30 nodes"],
+    children=children_generator,
     what="topological_sort with a get_children that returns a generator (any iterable is allowed)",
 )
 sort_case(
-    "get_children may return a tuple", GRAPHS["a diamond"], children=children_tuple,
+    "get_children may return a tuple",
+    GRAPHS["a diamond"],
+    children=children_tuple,
     what="topological_sort with a get_children that returns a tuple (any iterable is allowed)",
 )
 sort_case(
-    "distinct nodes that say they are == are still distinct", GRAPHS["a diamond"], node_type=AllEqualNode, catch=True,
+    "distinct nodes that say they are == are still distinct",
+    GRAPHS["a diamond"],
+    node_type=AllEqualNode,
+    catch=True,
     what="topological_sort on a diamond of nodes whose == says every node is equal",
     advice="Two distinct nodes are two nodes, whatever their == says: compare them by identity "
-           "(`is`, or id() as the key), not with == or `in` on a list.",
+    "(`is`, or id() as the key), not with == or `in` on a list.",
 )
 sort_case(
-    "compares nodes by identity, not with ==", GRAPHS["a diamond"], node_type=TensorLikeNode,
+    "compares nodes by identity, not with ==",
+    GRAPHS["a diamond"],
+    node_type=TensorLikeNode,
     what="topological_sort on a diamond of nodes whose == is elementwise",
 )
 
@@ -806,8 +1064,12 @@ def evaluate(operations: list[tuple[str, list[Any], str]], values: dict[str, Any
     return values
 
 
-def build_tensor_graph(student: Any, leaves: dict[str, tuple[np.ndarray, bool]], operations: list[tuple[str, list[Any], str]],
-                       parents_of_all_tensors: bool = False) -> dict[str, Any]:
+def build_tensor_graph(
+    student: Any,
+    leaves: dict[str, tuple[np.ndarray, bool]],
+    operations: list[tuple[str, list[Any], str]],
+    parents_of_all_tensors: bool = False,
+) -> dict[str, Any]:
     """Make Tensors with recipes by hand, as a working wrap_forward_fn would.
 
     Parents are the inputs that require grad (or every Tensor input, with
@@ -820,7 +1082,8 @@ def build_tensor_graph(student: Any, leaves: dict[str, tuple[np.ndarray, bool]],
         arrays = tuple(t.array if isinstance(t, Tensor) else t for t in operands)
         func = SPEC_FUNCTIONS[function]
         parents = {
-            position: t for position, t in enumerate(operands)
+            position: t
+            for position, t in enumerate(operands)
             if isinstance(t, Tensor) and (t.requires_grad or parents_of_all_tensors)
         }
         requires_grad = any(isinstance(t, Tensor) and t.requires_grad for t in operands)
@@ -872,13 +1135,19 @@ def random_spec(seed: int, size: int) -> tuple[dict[str, tuple[np.ndarray, bool]
 
 GRAPH_SPECS: dict[str, tuple[dict[str, tuple[np.ndarray, bool]], list[tuple[str, list[Any], str]]]] = {
     "a tensor with no recipe": ({"a": (leaf(221, (2, 3)), True)}, []),
-    "log(a * b)": ({"a": (leaf(222, (2, 3)), True), "b": (leaf(223, (2, 3)), True)},
-                   [("multiply", ["a", "b"], "c"), ("log", ["c"], "d")]),
+    "log(a * b)": (
+        {"a": (leaf(222, (2, 3)), True), "b": (leaf(223, (2, 3)), True)},
+        [("multiply", ["a", "b"], "c"), ("log", ["c"], "d")],
+    ),
     "a tensor used twice, a * a": ({"a": (leaf(224, (3,)), True)}, [("multiply", ["a", "a"], "b")]),
-    "a reused intermediate": ({"a": (leaf(225, (2, 2)), True), "b": (leaf(226, (2, 2)), True)},
-                              [("multiply", ["a", "b"], "c"), ("log", ["c"], "d"), ("add", ["d", "c"], "e"), ("exp", ["e"], "f")]),
-    "a chain of 120 operations": ({"a": (leaf(227, (2,)), True)},
-                                  [("multiply", ["a" if i == 0 else f"c{i - 1}", 1.001], f"c{i}") for i in range(120)]),
+    "a reused intermediate": (
+        {"a": (leaf(225, (2, 2)), True), "b": (leaf(226, (2, 2)), True)},
+        [("multiply", ["a", "b"], "c"), ("log", ["c"], "d"), ("add", ["d", "c"], "e"), ("exp", ["e"], "f")],
+    ),
+    "a chain of 120 operations": (
+        {"a": (leaf(227, (2,)), True)},
+        [("multiply", ["a" if i == 0 else f"c{i - 1}", 1.001], f"c{i}") for i in range(120)],
+    ),
     "a random graph": random_spec(228, 25),
 }
 
@@ -899,8 +1168,14 @@ def sorted_graph_case(name: str) -> None:
     @case.judge
     def judge_sorted_graph(observation: dict[str, Any]) -> None:
         graph = spec_graph(operations) if operations else {next(iter(leaves)): []}
-        expect_topological(observation, graph, end_name(operations, leaves), what=f"sorted_computational_graph on {name}",
-                           reverse=True, node_word="tensor")
+        expect_topological(
+            observation,
+            graph,
+            end_name(operations, leaves),
+            what=f"sorted_computational_graph on {name}",
+            reverse=True,
+            node_word="tensor",
+        )
 
 
 for spec_name in GRAPH_SPECS:
@@ -1032,8 +1307,9 @@ def grad_arrays(student: Any, tensors: dict[str, Any], names: list[str]) -> dict
     }
 
 
-def expected_grads(leaves: dict[str, tuple[np.ndarray, bool]], operations: list, end: str, end_grad: np.ndarray | None,
-                   times: int = 1) -> dict[str, np.ndarray | None]:
+def expected_grads(
+    leaves: dict[str, tuple[np.ndarray, bool]], operations: list, end: str, end_grad: np.ndarray | None, times: int = 1
+) -> dict[str, np.ndarray | None]:
     """The gradient of sum(end * end_grad) with respect to each leaf, by central differences in float64."""
     values = {name: values.astype(np.float64) for name, (values, _) in leaves.items()}
     end_value = evaluate(operations, values)[end]
@@ -1066,26 +1342,40 @@ def expect_grads(
         got = observed.get(name)
         if value is None:
             if got is not None:
-                raise CaseFailure(f"{what}: {name} does not require grad, so {name}.grad should stay None; backprop set it.")
+                raise CaseFailure(
+                    f"{what}: {name} does not require grad, so {name}.grad should stay None; backprop set it."
+                )
             continue
         if got is None:
-            raise CaseFailure(f"{what}: {name}.grad is None; backprop should have set it (it is a leaf that requires grad).")
+            raise CaseFailure(
+                f"{what}: {name}.grad is None; backprop should have set it (it is a leaf that requires grad)."
+            )
         if "not_tensor" in got:
-            raise CaseFailure(f"{what}: {name}.grad is a {got['not_tensor'].get('type')}; it should be a Tensor holding the gradient.")
+            raise CaseFailure(
+                f"{what}: {name}.grad is a {got['not_tensor'].get('type')}; it should be a Tensor holding the gradient."
+            )
         expect_array(got, value, what=f"{what}: {name}.grad.array", mistakes=(mistakes or {}).get(name))
 
 
 BACKPROP_SPECS: dict[str, tuple[dict[str, tuple[np.ndarray, bool]], list[tuple[str, list[Any], str]]]] = {
     "log(a * b)": GRAPH_SPECS["log(a * b)"],
-    "a tensor used twice, a * a + a": ({"a": (leaf(231, (3,)), True)},
-                                       [("multiply", ["a", "a"], "b"), ("add", ["b", "a"], "c")]),
+    "a tensor used twice, a * a + a": (
+        {"a": (leaf(231, (3,)), True)},
+        [("multiply", ["a", "a"], "b"), ("add", ["b", "a"], "c")],
+    ),
     "a reused intermediate": GRAPH_SPECS["a reused intermediate"],
-    "broadcasting, a (3, 4) times b (4,)": ({"a": (leaf(232, (3, 4)), True), "b": (leaf(233, (4,)), True)},
-                                            [("multiply", ["a", "b"], "c"), ("exp", ["c"], "d")]),
-    "a leaf that does not require grad": ({"a": (leaf(234, (2, 3)), True), "k": (leaf(235, (2, 3)), False)},
-                                          [("multiply", ["a", "k"], "c"), ("log", ["c"], "d")]),
-    "(a + b) + a, with a shared upstream array": ({"a": (leaf(236, (2, 2)), True), "b": (leaf(237, (2, 2)), True)},
-                                                  [("add", ["a", "b"], "c"), ("add", ["c", "a"], "d")]),
+    "broadcasting, a (3, 4) times b (4,)": (
+        {"a": (leaf(232, (3, 4)), True), "b": (leaf(233, (4,)), True)},
+        [("multiply", ["a", "b"], "c"), ("exp", ["c"], "d")],
+    ),
+    "a leaf that does not require grad": (
+        {"a": (leaf(234, (2, 3)), True), "k": (leaf(235, (2, 3)), False)},
+        [("multiply", ["a", "k"], "c"), ("log", ["c"], "d")],
+    ),
+    "(a + b) + a, with a shared upstream array": (
+        {"a": (leaf(236, (2, 2)), True), "b": (leaf(237, (2, 2)), True)},
+        [("add", ["a", "b"], "c"), ("add", ["c", "a"], "d")],
+    ),
     "a chain of 120 operations": GRAPH_SPECS["a chain of 120 operations"],
     "a random graph": GRAPH_SPECS["a random graph"],
     # Nothing broadcasts here: a gradient that starts as the number 1 stays a number.
@@ -1114,19 +1404,26 @@ def backprop_case(name: str, *, with_end_grad: bool, times: int = 1, all_tensor_
                 student.part2_autograd.backprop(tensors[end], end_grad_tensor)
         arrays = grad_arrays(student, tensors, list(leaves))
         shared = [
-            [first, second] for index, first in enumerate(arrays) for second in list(arrays)[index + 1:]
+            [first, second]
+            for index, first in enumerate(arrays)
+            for second in list(arrays)[index + 1 :]
             if np.shares_memory(arrays[first], arrays[second])
         ]
         with_end_grad_buffer = [
-            leaf_name for leaf_name, array in arrays.items()
+            leaf_name
+            for leaf_name, array in arrays.items()
             if end_grad_tensor is not None and np.shares_memory(array, end_grad_tensor.array)
         ]
         return {
             "grads": describe_grads(student, tensors, list(leaves)),
             "shared": shared,
             "shares_end_grad": with_end_grad_buffer,
-            "end_grad": changed_inputs([end_grad], [end_grad_tensor.array], ["end_grad"]) if end_grad is not None else [],
-            "leaves": changed_inputs(list(before.values()), [tensors[leaf_name].array for leaf_name in leaves], list(leaves)),
+            "end_grad": changed_inputs([end_grad], [end_grad_tensor.array], ["end_grad"])
+            if end_grad is not None
+            else [],
+            "leaves": changed_inputs(
+                list(before.values()), [tensors[leaf_name].array for leaf_name in leaves], list(leaves)
+            ),
         }
 
     @case.judge
@@ -1147,10 +1444,14 @@ def backprop_case(name: str, *, with_end_grad: bool, times: int = 1, all_tensor_
         if end_grad is not None:
             # Starting from ones instead of end_grad is a classic slip.
             for leaf_name, value in expected_grads(leaves, operations, end, None, times).items():
-                mistakes.setdefault(leaf_name, {})["as if end_grad were all ones (use the end_grad you are given)"] = value
+                mistakes.setdefault(leaf_name, {})["as if end_grad were all ones (use the end_grad you are given)"] = (
+                    value
+                )
         if times > 1:
             for leaf_name, value in expected_grads(leaves, operations, end, end_grad, 1).items():
-                mistakes.setdefault(leaf_name, {})["from one backward call only: the second call must add to .grad, not replace it"] = value
+                mistakes.setdefault(leaf_name, {})[
+                    "from one backward call only: the second call must add to .grad, not replace it"
+                ] = value
         expect_grads(observation["grads"], expected, what, mistakes)
         if observation["shared"]:
             first, second = observation["shared"][0]
@@ -1159,7 +1460,9 @@ def backprop_case(name: str, *, with_end_grad: bool, times: int = 1, all_tensor_
                 "another backward call or an optimiser) would change the other: store a copy in .grad."
             )
         if observation["shares_end_grad"]:
-            raise CaseFailure(f"{what}: {observation['shares_end_grad'][0]}.grad shares its array with end_grad: store a copy.")
+            raise CaseFailure(
+                f"{what}: {observation['shares_end_grad'][0]}.grad shares its array with end_grad: store a copy."
+            )
 
 
 backprop_case("log(a * b)", with_end_grad=False)
@@ -1224,8 +1527,18 @@ def backprop_from_leaf(student: Any) -> dict[str, Any]:
 
 @backprop_from_leaf.judge
 def judge_backprop_from_leaf(observation: dict[str, Any]) -> None:
-    expect_grads(observation["grads"], {"a": LONE_LEAF_END_GRAD.astype(np.float64)}, "backprop(a, end_grad) on a leaf a",
-                 {"a": {"as if end_grad were all ones (use the end_grad you are given, also when end_node is a leaf)": np.ones((2, 3))}})
+    expect_grads(
+        observation["grads"],
+        {"a": LONE_LEAF_END_GRAD.astype(np.float64)},
+        "backprop(a, end_grad) on a leaf a",
+        {
+            "a": {
+                "as if end_grad were all ones (use the end_grad you are given, also when end_node is a leaf)": np.ones(
+                    (2, 3)
+                )
+            }
+        },
+    )
     if observation["shares"]:
         raise CaseFailure("backprop(a, end_grad) on a leaf stored end_grad's own array in a.grad: store a copy.")
 

@@ -45,14 +45,15 @@ Mistakes these cases are built to catch:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..cases import CaseFailure, probe
 from ..numeric import ATOL, RTOL, array_of, expect_array, numerical_vjp, returned_none
-from ..seeds import rng
 from ..observe import attempt, returned
+from ..seeds import rng
 from .common import (
     as_array,
     backward_case,
@@ -111,9 +112,19 @@ def grad_case(
     out = np.asarray(forward(*args, **kwargs))
     grad_out = normal(f"{name}: grad_out", out.shape)
     case = backward_case(
-        exercise, name, module=MODULE, function=function, forward=forward,
-        args=args, wrt=wrt, grad_out=grad_out, kwargs=kwargs, arg_names=arg_names,
-        mistakes=mistakes, broadcasting=broadcasting, explain_error=explain_error,
+        exercise,
+        name,
+        module=MODULE,
+        function=function,
+        forward=forward,
+        args=args,
+        wrt=wrt,
+        grad_out=grad_out,
+        kwargs=kwargs,
+        arg_names=arg_names,
+        mistakes=mistakes,
+        broadcasting=broadcasting,
+        explain_error=explain_error,
     )
     if not broadcasting:
         case.run_judge = shaped_like_out_first(case.run_judge, function, out.shape, np.shape(args[wrt]))
@@ -121,7 +132,9 @@ def grad_case(
         case.run_judge = wrap_judge(case.run_judge, grad_out)
 
 
-def shaped_like_out_first(judge: Callable[[Any], None], function: str, out_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> Callable[[Any], None]:
+def shaped_like_out_first(
+    judge: Callable[[Any], None], function: str, out_shape: tuple[int, ...], x_shape: tuple[int, ...]
+) -> Callable[[Any], None]:
     """A judge that first recognises a gradient left in out's shape.
 
     For an operation that moves or gathers entries (reshape, transpose, sum,
@@ -152,20 +165,34 @@ def name_of(function: str) -> str:
 
 # (function, forward, known wrong formulas)
 ELEMENTWISE = [
-    ("negative_back", np.negative, {
-        "from -x: the upstream gradient grad_out is missing": lambda g, out, x: -x,
-        "from -out: out is the forward result; the gradient is -grad_out": lambda g, out, x: -out,
-    }),
-    ("exp_back", np.exp, {
-        "from grad_out * x: the derivative of exp(x) is exp(x), which is `out`": lambda g, out, x: g * x,
-    }),
+    (
+        "negative_back",
+        np.negative,
+        {
+            "from -x: the upstream gradient grad_out is missing": lambda g, out, x: -x,
+            "from -out: out is the forward result; the gradient is -grad_out": lambda g, out, x: -out,
+        },
+    ),
+    (
+        "exp_back",
+        np.exp,
+        {
+            "from grad_out * x: the derivative of exp(x) is exp(x), which is `out`": lambda g, out, x: g * x,
+        },
+    ),
 ]
 
 for function, forward, mistakes in ELEMENTWISE:
     for shape in [(3, 4), (5,), (), (2, 1, 3)]:
         name = f"{function} on x of shape {shape}"
         grad_case(
-            "3.1", name, function=function, forward=forward, args=[normal(f"{name}: x", shape)], wrt=0, mistakes=mistakes,
+            "3.1",
+            name,
+            function=function,
+            forward=forward,
+            args=[normal(f"{name}: x", shape)],
+            wrt=0,
+            mistakes=mistakes,
         )
 
 
@@ -174,10 +201,12 @@ for function, forward, mistakes in ELEMENTWISE:
 # (x's shape, new_shape). No new_shape is x's shape reversed: a student who
 # returns grad_out unchanged must not be told it looks transposed.
 RESHAPE_MISTAKES = {
-    "by transposing grad_out: reshape keeps the entries in C order, so only reshape grad_out to x.shape":
-        lambda g, out, x, s: np.reshape(g.T, x.shape),
-    "by reshaping in Fortran order: use NumPy's default C order, as the forward reshape did":
-        lambda g, out, x, s: np.reshape(g, x.shape, order="F"),
+    "by transposing grad_out: reshape keeps the entries in C order, so only reshape grad_out to x.shape": lambda g, out, x, s: (
+        np.reshape(g.T, x.shape)
+    ),
+    "by reshaping in Fortran order: use NumPy's default C order, as the forward reshape did": lambda g, out, x, s: (
+        np.reshape(g, x.shape, order="F")
+    ),
 }
 
 for shape, new_shape in [
@@ -190,8 +219,15 @@ for shape, new_shape in [
 ]:
     name = f"reshape_back from {shape} to {new_shape}"
     grad_case(
-        "3.2", name, function="reshape_back", forward=np.reshape, args=[normal(f"{name}: x", shape), new_shape], wrt=0,
-        arg_names=("x", "new_shape"), mistakes=RESHAPE_MISTAKES, broadcasting=False,
+        "3.2",
+        name,
+        function="reshape_back",
+        forward=np.reshape,
+        args=[normal(f"{name}: x", shape), new_shape],
+        wrt=0,
+        arg_names=("x", "new_shape"),
+        mistakes=RESHAPE_MISTAKES,
+        broadcasting=False,
     )
 
 
@@ -219,7 +255,9 @@ def invert_case(axes: tuple[int, ...]) -> None:
         expect_returned(observation, what, f"a tuple of {len(axes)} ints")
         values = observation.get("values")
         if values is None or np.shape(values) != (len(axes),):
-            raise CaseFailure(f"{what} returned {observation.get('repr', observation.get('type'))}; it should return a tuple of {len(axes)} ints, here {tuple(expected)}.")
+            raise CaseFailure(
+                f"{what} returned {observation.get('repr', observation.get('type'))}; it should return a tuple of {len(axes)} ints, here {tuple(expected)}."
+            )
         got = [float(v) for v in np.asarray(values).ravel()]
         if got != [float(v) for v in expected]:
             shown = tuple(int(v) if float(v).is_integer() else v for v in got)
@@ -243,7 +281,9 @@ def transpose_forward(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     return np.transpose(x, axes)
 
 
-def argsort_of_raw_axes_first(judge: Callable[[Any], None], grad_out: np.ndarray, axes: tuple[int, ...], shape: tuple[int, ...]) -> Callable[[Any], None]:
+def argsort_of_raw_axes_first(
+    judge: Callable[[Any], None], grad_out: np.ndarray, axes: tuple[int, ...], shape: tuple[int, ...]
+) -> Callable[[Any], None]:
     """A judge that first recognises np.argsort(axes) taken with negative axes as given.
 
     argsort orders -1 before 0, so with mixed signs it is not the inverse
@@ -287,20 +327,34 @@ for shape, axes in [
     mixed = axes is not None and any(axis < 0 for axis in axes) and any(axis >= 0 for axis in axes)
     name = f"permute_back with axes={axes} on x of shape {shape}"
     grad_case(
-        "3.3", name, function="permute_back", forward=transpose_forward, args=[normal(f"{name}: x", shape)], wrt=0,
+        "3.3",
+        name,
+        function="permute_back",
+        forward=transpose_forward,
+        args=[normal(f"{name}: x", shape)],
+        wrt=0,
         kwargs={"axes": axes},
         mistakes={
-            "by transposing grad_out by axes itself: it must be transposed by the inverse permutation":
-                lambda g, out, x, axes: np.transpose(g, axes),
+            "by transposing grad_out by axes itself: it must be transposed by the inverse permutation": lambda g, out, x, axes: (
+                np.transpose(g, axes)
+            ),
         },
         broadcasting=False,
-        wrap_judge=(lambda judge, grad_out, axes=axes, shape=shape: argsort_of_raw_axes_first(judge, grad_out, axes, shape)) if mixed else None,
+        wrap_judge=(
+            lambda judge, grad_out, axes=axes, shape=shape: argsort_of_raw_axes_first(judge, grad_out, axes, shape)
+        )
+        if mixed
+        else None,
     )
 
 # axes left out: its default, None, reverses all dims, as np.transpose does.
 grad_case(
-    "3.3", "permute_back with axes left out on x of shape (3, 2, 4)",
-    function="permute_back", forward=np.transpose, args=[normal("permute_back with axes left out: x", (3, 2, 4))], wrt=0,
+    "3.3",
+    "permute_back with axes left out on x of shape (3, 2, 4)",
+    function="permute_back",
+    forward=np.transpose,
+    args=[normal("permute_back with axes left out: x", (3, 2, 4))],
+    wrt=0,
     broadcasting=False,
 )
 
@@ -354,15 +408,26 @@ for shape, new_shape in EXPAND_PATTERNS:
     x = normal(f"{name}: x", shape)
     what = f"_expand(x of shape {shape}, {new_shape})"
     call_case(
-        "3.4", name, module=MODULE, function="_expand", args=[x, new_shape], arg_names=["x", "new_shape"],
-        expected=lambda x=x, new_shape=new_shape: expand_forward(x, new_shape), what=what,
+        "3.4",
+        name,
+        module=MODULE,
+        function="_expand",
+        args=[x, new_shape],
+        arg_names=["x", "new_shape"],
+        expected=lambda x=x, new_shape=new_shape: expand_forward(x, new_shape),
+        what=what,
         check_first=expect_minus_one_lined_up(what, shape, new_shape),
     )
 
 for shape, new_shape in EXPAND_PATTERNS:
     name = f"expand_back from {shape} to {new_shape}"
     grad_case(
-        "3.4", name, function="expand_back", forward=expand_forward, args=[normal(f"{name}: x", shape), new_shape], wrt=0,
+        "3.4",
+        name,
+        function="expand_back",
+        forward=expand_forward,
+        args=[normal(f"{name}: x", shape), new_shape],
+        wrt=0,
         arg_names=("x", "new_shape"),
     )
 
@@ -374,7 +439,9 @@ def sum_forward(x: np.ndarray, dim: Any = None, keepdim: bool = False) -> np.nda
     return np.sum(x, axis=dim, keepdims=keepdim)
 
 
-def scaled_sum_back(g: np.ndarray, out: np.ndarray, x: np.ndarray, dim: Any = None, keepdim: bool = False) -> np.ndarray:
+def scaled_sum_back(
+    g: np.ndarray, out: np.ndarray, x: np.ndarray, dim: Any = None, keepdim: bool = False
+) -> np.ndarray:
     dims = tuple(range(x.ndim)) if dim is None else (dim,) if isinstance(dim, int) else tuple(dim)
     dims = tuple(d % x.ndim for d in dims)
     kept = g if keepdim else np.expand_dims(g, dims)
@@ -399,8 +466,15 @@ for shape, dim in [
     for keepdim in (False, True):
         name = f"sum_back with dim={dim}, keepdim={keepdim} on x of shape {shape}"
         grad_case(
-            "3.5", name, function="sum_back", forward=sum_forward, args=[normal(f"{name}: x", shape)], wrt=0,
-            kwargs={"dim": dim, "keepdim": keepdim}, mistakes=SUM_MISTAKES, broadcasting=False,
+            "3.5",
+            name,
+            function="sum_back",
+            forward=sum_forward,
+            args=[normal(f"{name}: x", shape)],
+            wrt=0,
+            kwargs={"dim": dim, "keepdim": keepdim},
+            mistakes=SUM_MISTAKES,
+            broadcasting=False,
         )
 
 
@@ -410,8 +484,15 @@ for name, shape, kwargs in [
     ("sum_back with dim=1 and keepdim left out on x of shape (3, 4, 2)", (3, 4, 2), {"dim": 1}),
 ]:
     grad_case(
-        "3.5", name, function="sum_back", forward=sum_forward, args=[normal(f"{name}: x", shape)], wrt=0, kwargs=kwargs,
-        mistakes=SUM_MISTAKES, broadcasting=False,
+        "3.5",
+        name,
+        function="sum_back",
+        forward=sum_forward,
+        args=[normal(f"{name}: x", shape)],
+        wrt=0,
+        kwargs=kwargs,
+        mistakes=SUM_MISTAKES,
+        broadcasting=False,
     )
 
 
@@ -508,10 +589,16 @@ def index_mismatch(got: Any, spec: Any) -> str:
         if (expected.dtype.kind == "b") != (got.get("dtype") == "b") and values.shape == expected.shape:
             if expected.dtype.kind == "b":
                 became = {"i": "integers", "u": "integers", "f": "floats"}.get(got.get("dtype"), "numbers")
-                return (f"the boolean mask {show_index(spec)} became {became}; keep it boolean "
-                        "(as numbers, True and False pick the entries at positions 1 and 0 instead of masking)")
+                return (
+                    f"the boolean mask {show_index(spec)} became {became}; keep it boolean "
+                    "(as numbers, True and False pick the entries at positions 1 and 0 instead of masking)"
+                )
             return f"the integer index {show_index(spec)} became a boolean array; keep its integers"
-        if got.get("dtype") not in ("i", "u", "b") or values.shape != expected.shape or not np.array_equal(values, expected):
+        if (
+            got.get("dtype") not in ("i", "u", "b")
+            or values.shape != expected.shape
+            or not np.array_equal(values, expected)
+        ):
             return f"{show_index(spec)} became an array of other values or type ({got.get('dtype')!s} kind, shape {values.shape})"
         return ""
     if isinstance(spec, tuple):
@@ -537,8 +624,17 @@ def index_mismatch(got: Any, spec: Any) -> str:
         return "" if kind == "Ellipsis" else f"... became a {kind}"
     if isinstance(spec, int):
         # A 0-d integer array indexes exactly like the int.
-        same_array = kind == "array" and got.get("dtype") in ("i", "u") and np.shape(got.get("values")) == () and int(got["values"]) == spec
-        return "" if (kind == "int" and got.get("value") == spec) or same_array else f"the int {spec} was changed; leave it as it is"
+        same_array = (
+            kind == "array"
+            and got.get("dtype") in ("i", "u")
+            and np.shape(got.get("values")) == ()
+            and int(got["values"]) == spec
+        )
+        return (
+            ""
+            if (kind == "int" and got.get("value") == spec) or same_array
+            else f"the int {spec} was changed; leave it as it is"
+        )
     if isinstance(spec, list):
         return "" if kind in ("list", "array") else f"the list {spec} became a {kind}"
     return ""
@@ -594,7 +690,9 @@ def getitem_case(shape: tuple[int, ...], spec: Any) -> None:
     def case(student: Any) -> dict[str, Any]:
         student_index = build_index(spec, student.core.Tensor)
         getitem_back = student.part3_ops.getitem_back
-        return observe_call(lambda *arrays: getitem_back(*arrays, student_index), [grad_out, out, x], ["grad_out", "out", "x"])
+        return observe_call(
+            lambda *arrays: getitem_back(*arrays, student_index), [grad_out, out, x], ["grad_out", "out", "x"]
+        )
 
     @case.judge
     def judge_getitem(observation: dict[str, Any]) -> None:
@@ -609,8 +707,9 @@ def getitem_case(shape: tuple[int, ...], spec: Any) -> None:
         expected = numerical_vjp(lambda values: values[index], [x], 0, grad_out)
         assigned = {
             "by assignment (grad[index] = grad_out): where the index picks an entry more than once, only one pick "
-            "keeps its gradient (assigned instead of accumulated). Add them all up with np.add.at":
-                lambda: assigned_getitem_back(grad_out.astype(np.float64), out, x.astype(np.float64), index),
+            "keeps its gradient (assigned instead of accumulated). Add them all up with np.add.at": lambda: (
+                assigned_getitem_back(grad_out.astype(np.float64), out, x.astype(np.float64), index)
+            ),
         }
         expect_array(observation["result"], expected, what=what, mistakes=assigned)
 
@@ -647,10 +746,12 @@ BROADCAST_PATTERNS = [
 ]
 
 DIVIDE_BACK1_MISTAKES = {
-    "from -grad_out * x / y: d(x/y)/dy is -x / y**2, so one power of y is missing":
-        lambda g, out, x, y: sum_to_shape(np.broadcast_to(-g * x / y, out.shape), np.shape(y)),
-    "from -grad_out / y**2: x is missing from d(x/y)/dy = -x / y**2":
-        lambda g, out, x, y: sum_to_shape(np.broadcast_to(-g / y**2, out.shape), np.shape(y)),
+    "from -grad_out * x / y: d(x/y)/dy is -x / y**2, so one power of y is missing": lambda g, out, x, y: sum_to_shape(
+        np.broadcast_to(-g * x / y, out.shape), np.shape(y)
+    ),
+    "from -grad_out / y**2: x is missing from d(x/y)/dy = -x / y**2": lambda g, out, x, y: sum_to_shape(
+        np.broadcast_to(-g / y**2, out.shape), np.shape(y)
+    ),
 }
 
 ARITHMETIC = [
@@ -670,15 +771,26 @@ for operation, forward, divides in ARITHMETIC:
         x, y = normal(f"{operands}: x", x_shape), y_of(operands, y_shape)
         for position in (0, 1):
             grad_case(
-                "3.7", f"{operation}_back{position}, {label}: x {x_shape}, y {y_shape}",
-                function=f"{operation}_back{position}", forward=forward, args=[x, y], wrt=position,
+                "3.7",
+                f"{operation}_back{position}, {label}: x {x_shape}, y {y_shape}",
+                function=f"{operation}_back{position}",
+                forward=forward,
+                args=[x, y],
+                wrt=position,
                 mistakes=DIVIDE_BACK1_MISTAKES if (divides and position == 1) else None,
             )
     name = f"{operation}_back0 with y a Python float"
-    grad_case("3.7", name, function=f"{operation}_back0", forward=forward, args=[normal(f"{name}: x", (2, 3)), 2.5], wrt=0)
+    grad_case(
+        "3.7", name, function=f"{operation}_back0", forward=forward, args=[normal(f"{name}: x", (2, 3)), 2.5], wrt=0
+    )
     name = f"{operation}_back1 with x a Python float"
     grad_case(
-        "3.7", name, function=f"{operation}_back1", forward=forward, args=[-1.5, y_of(name, (4,))], wrt=1,
+        "3.7",
+        name,
+        function=f"{operation}_back1",
+        forward=forward,
+        args=[-1.5, y_of(name, (4,))],
+        wrt=1,
         mistakes=DIVIDE_BACK1_MISTAKES if divides else None,
     )
 
@@ -712,16 +824,28 @@ for label, x_shape, y_shape in MAXIMUM_PATTERNS:
     assert np.min(np.abs(np.subtract(x, y))) > 1e-3, "a maximum case without ties has a near-tie"
     for position in (0, 1):
         grad_case(
-            "3.8", f"maximum_back{position} without ties, {label}: x {x_shape}, y {y_shape}",
-            function=f"maximum_back{position}", forward=np.maximum, args=[x, y], wrt=position,
+            "3.8",
+            f"maximum_back{position} without ties, {label}: x {x_shape}, y {y_shape}",
+            function=f"maximum_back{position}",
+            forward=np.maximum,
+            args=[x, y],
+            wrt=position,
         )
 grad_case(
-    "3.8", "maximum_back0 without ties, y a Python float",
-    function="maximum_back0", forward=np.maximum, args=[untied("maximum, y a Python float: x", (2, 5), X_OFFSET), 0.3], wrt=0,
+    "3.8",
+    "maximum_back0 without ties, y a Python float",
+    function="maximum_back0",
+    forward=np.maximum,
+    args=[untied("maximum, y a Python float: x", (2, 5), X_OFFSET), 0.3],
+    wrt=0,
 )
 grad_case(
-    "3.8", "maximum_back1 without ties, x a Python float",
-    function="maximum_back1", forward=np.maximum, args=[-0.3, untied("maximum, x a Python float: y", (6,), Y_OFFSET)], wrt=1,
+    "3.8",
+    "maximum_back1 without ties, x a Python float",
+    function="maximum_back1",
+    forward=np.maximum,
+    args=[-0.3, untied("maximum, x a Python float: y", (6,), Y_OFFSET)],
+    wrt=1,
 )
 
 
@@ -788,7 +912,9 @@ def tie_case(label: str, x: np.ndarray | float, y: np.ndarray | float) -> None:
         full = next(p for p in positions if np.shape(operands[p]) == out.shape)
         full_name = f"maximum_back{full}"
         what = f"{full_name}(grad_out, out, x, y) with {shapes}"
-        got = expect_exact_off_kink(observation[f"back{full}"], g * wins[full], tie, what=what, off=" (entries without a tie)")
+        got = expect_exact_off_kink(
+            observation[f"back{full}"], g * wins[full], tie, what=what, off=" (entries without a tie)"
+        )
         where = first_share_outside(got, g, tie)
         if where is not None:
             raise CaseFailure(
@@ -804,8 +930,9 @@ def tie_case(label: str, x: np.ndarray | float, y: np.ndarray | float) -> None:
             expected = sum_to_shape(g * wins[other] + (g - share) * tie, other_shape)
             other_what = f"maximum_back{other}(grad_out, out, x, y) with {shapes}"
             tie_mistakes = {
-                "by giving ties to neither side": lambda: sum_to_shape(g * wins[other], other_shape),
-                "by giving ties wholly to both sides": lambda: sum_to_shape(g * wins[other] + g * tie, other_shape),
+                # Called in this iteration only (below), so the loop's `other` is the one meant.
+                "by giving ties to neither side": lambda: sum_to_shape(g * wins[other], other_shape),  # noqa: B023
+                "by giving ties wholly to both sides": lambda: sum_to_shape(g * wins[other] + g * tie, other_shape),  # noqa: B023
             }
             try:
                 expect_array(observation[f"back{other}"], expected, what=other_what, broadcast_shape=out.shape)
@@ -880,16 +1007,22 @@ def relu_case(label: str, shape: tuple[int, ...], *, zeros: str = "none", requir
         what = f"relu(x) with x of shape {x.shape}"
         result = observation["result"]
         if result.get("kind") != "tensor":
-            raise CaseFailure(f"{what} returned a {result.get('type')}; it should return a new Tensor.", mistake="not a Tensor")
-        if observation["is_input"] or not np.array_equal(observation["input_after"].get("values"), x.astype(np.float64)):
             raise CaseFailure(
-                f"{what} changed x in place; relu must leave x as it is and return a new Tensor.", mistake="x changed in place"
+                f"{what} returned a {result.get('type')}; it should return a new Tensor.", mistake="not a Tensor"
+            )
+        if observation["is_input"] or not np.array_equal(
+            observation["input_after"].get("values"), x.astype(np.float64)
+        ):
+            raise CaseFailure(
+                f"{what} changed x in place; relu must leave x as it is and return a new Tensor.",
+                mistake="x changed in place",
             )
         expect_array(as_array(result), np.maximum(x, 0.0), what=f"{what}, the forward values")
         if not requires_grad:
             if observation["requires_grad"]:
                 raise CaseFailure(
-                    f"{what}: x does not require grad, but the result does.", mistake="requires grad with no input that does"
+                    f"{what}: x does not require grad, but the result does.",
+                    mistake="requires grad with no input that does",
                 )
             return
         if not observation["requires_grad"]:
@@ -901,8 +1034,14 @@ def relu_case(label: str, shape: tuple[int, ...], *, zeros: str = "none", requir
         grad_what = f"x.grad after relu(x).backward(grad_out) with x of shape {x.shape}"
         raised = observation.get("backward", {}).get("raised")
         if raised:
-            hint = (" relu made an operation that has no backward function: build it from Tensor operations "
-                    "(maximum with 0.0) so that backprop goes through maximum_back0.") if raised.get("type") == "KeyError" else ""
+            hint = (
+                (
+                    " relu made an operation that has no backward function: build it from Tensor operations "
+                    "(maximum with 0.0) so that backprop goes through maximum_back0."
+                )
+                if raised.get("type") == "KeyError"
+                else ""
+            )
             raise CaseFailure(
                 f"relu(x).backward(grad_out) with x of shape {x.shape} raised {raised.get('type')}: {raised.get('message')}.{hint}",
                 mistake="backward raised",
@@ -940,12 +1079,20 @@ for x_shape, y_shape in MATMUL_SHAPES:
     name = f"_matmul2d of {x_shape} and {y_shape}"
     x, y = normal(f"{name}: x", x_shape), normal(f"{name}: y", y_shape)
     call_case(
-        "3.9", name, module=MODULE, function="_matmul2d", args=[x, y], arg_names=["x", "y"],
+        "3.9",
+        name,
+        module=MODULE,
+        function="_matmul2d",
+        args=[x, y],
+        arg_names=["x", "y"],
         expected=lambda x=x, y=y: x.astype(np.float64) @ y.astype(np.float64),
         what=f"_matmul2d(x, y) with x: {x_shape}, y: {y_shape}",
     )
 
-def matmul_mismatch(position: int, x_shape: tuple[int, int], y_shape: tuple[int, int]) -> Callable[[dict[str, Any]], str]:
+
+def matmul_mismatch(
+    position: int, x_shape: tuple[int, int], y_shape: tuple[int, int]
+) -> Callable[[dict[str, Any]], str]:
     """Words for a matrix product whose shapes cannot line up: the transpose that is missing."""
     n, m = x_shape[0], y_shape[1]
     grad_shape = (n, m)
@@ -955,10 +1102,14 @@ def matmul_mismatch(position: int, x_shape: tuple[int, int], y_shape: tuple[int,
         if error.get("type") != "ValueError" or not any(word in text for word in ("matmul", "aligned", "mismatch")):
             return ""
         if position == 0:
-            return (f"grad_out {grad_shape} @ y {tuple(y_shape)} cannot line up: did you mean y.T? "
-                    f"dL/dx = grad_out @ y.T: {grad_shape} @ {tuple(y_shape[::-1])} gives x's shape {tuple(x_shape)}.")
-        return (f"x {tuple(x_shape)} @ grad_out {grad_shape} cannot line up: did you mean x.T? "
-                f"dL/dy = x.T @ grad_out: {tuple(x_shape[::-1])} @ {grad_shape} gives y's shape {tuple(y_shape)}.")
+            return (
+                f"grad_out {grad_shape} @ y {tuple(y_shape)} cannot line up: did you mean y.T? "
+                f"dL/dx = grad_out @ y.T: {grad_shape} @ {tuple(y_shape[::-1])} gives x's shape {tuple(x_shape)}."
+            )
+        return (
+            f"x {tuple(x_shape)} @ grad_out {grad_shape} cannot line up: did you mean x.T? "
+            f"dL/dy = x.T @ grad_out: {tuple(x_shape[::-1])} @ {grad_shape} gives y's shape {tuple(y_shape)}."
+        )
 
     return explain
 
@@ -969,8 +1120,12 @@ for x_shape, y_shape in MATMUL_SHAPES:
     x, y = normal(f"{name}: x", x_shape), normal(f"{name}: y", y_shape)
     for position in (0, 1):
         grad_case(
-            "3.9", f"matmul2d_back{position} with x: {x_shape}, y: {y_shape}",
-            function=f"matmul2d_back{position}", forward=np.matmul, args=[x, y], wrt=position,
+            "3.9",
+            f"matmul2d_back{position} with x: {x_shape}, y: {y_shape}",
+            function=f"matmul2d_back{position}",
+            forward=np.matmul,
+            args=[x, y],
+            wrt=position,
             explain_error=matmul_mismatch(position, x_shape, y_shape),
         )
 
@@ -1001,7 +1156,9 @@ def argmax_case(shape: tuple[int, ...], dim: int | None | str, keepdim: bool | s
 
     @case.judge
     def judge_argmax(observation: dict[str, Any]) -> None:
-        what = "argmax(x" + "".join(f", {key}={value}" for key, value in keywords.items()) + f") with x of shape {shape}"
+        what = (
+            "argmax(x" + "".join(f", {key}={value}" for key, value in keywords.items()) + f") with x of shape {shape}"
+        )
         result = observation["result"]
         if result.get("kind") == "array":
             raise CaseFailure(
@@ -1054,13 +1211,19 @@ for shape, dim, keepdim in [
 
 
 def in_place_case(
-    function: str, shape: tuple[int, ...], other: tuple[int, ...] | float, alpha: float | None, requires_grad: bool = False
+    function: str,
+    shape: tuple[int, ...],
+    other: tuple[int, ...] | float,
+    alpha: float | None,
+    requires_grad: bool = False,
 ) -> None:
     """other: the shape of a Tensor operand, or a Python number."""
     sign = 1.0 if function == "add_" else -1.0
     given_alpha = "" if alpha is None else f", alpha={alpha}"
     other_text = f"a Tensor of shape {other}" if isinstance(other, tuple) else f"the number {other}"
-    name = f"{function}(x of shape {shape}, {other_text}{given_alpha})" + (" on x that requires grad" if requires_grad else "")
+    name = f"{function}(x of shape {shape}, {other_text}{given_alpha})" + (
+        " on x that requires grad" if requires_grad else ""
+    )
     x = normal(f"{name}: x", shape)
     if isinstance(other, tuple):
         other = normal(f"{name}: other", other)
@@ -1099,7 +1262,8 @@ def in_place_case(
             )
         if observation["dtype"] != "float32":
             raise CaseFailure(
-                f"{what}: x.array changed dtype to {observation['dtype']}; it must stay float32.", mistake="dtype changed"
+                f"{what}: x.array changed dtype to {observation['dtype']}; it must stay float32.",
+                mistake="dtype changed",
             )
         try:
             expect_array(observation["original_after"], expected, what=f"x.array after {what}")
@@ -1107,8 +1271,14 @@ def in_place_case(
             scaled = (1.0 if alpha is None else alpha) * np.asarray(other, dtype=np.float64)
             # {short name: (the wrong result, what it looks like)}
             known = {
-                "alpha ignored": (x + sign * np.asarray(other, dtype=np.float64), "alpha was ignored: add alpha * other"),
-                "wrong sign": (x - sign * scaled, f"the sign is wrong: {function} {'adds' if sign > 0 else 'subtracts'} alpha * other"),
+                "alpha ignored": (
+                    x + sign * np.asarray(other, dtype=np.float64),
+                    "alpha was ignored: add alpha * other",
+                ),
+                "wrong sign": (
+                    x - sign * scaled,
+                    f"the sign is wrong: {function} {'adds' if sign > 0 else 'subtracts'} alpha * other",
+                ),
                 "x unchanged": (x.astype(np.float64), "x did not change at all: update x.array itself, in place"),
             }
             for short, (wrong, hint) in known.items():

@@ -36,7 +36,8 @@ not spoil the cases that run after it.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -78,7 +79,9 @@ def expect_grad(observation: dict[str, Any], expected: np.ndarray, *, what: str,
 def tensor_values(observation: dict[str, Any], what: str, should: str) -> dict[str, Any]:
     """A returned Tensor, read as its array; a NumPy array returned instead fails, saying what the Tensor `should` be."""
     if observation.get("kind") == "array":
-        raise CaseFailure(f"{what} returned a NumPy array; it should return a Tensor{should}", mistake="a NumPy array for a Tensor")
+        raise CaseFailure(
+            f"{what} returned a NumPy array; it should return a Tensor{should}", mistake="a NumPy array for a Tensor"
+        )
     return as_array(observation)
 
 
@@ -95,7 +98,7 @@ def parameter_shares(student: Any) -> dict[str, Any]:
     return {
         "is_tensor": isinstance(parameter, student.core.Tensor),
         "same_array": getattr(parameter, "array", None) is source.array,
-        "object_array": getattr(getattr(parameter, "array", None), "dtype", None) == object,
+        "object_array": getattr(getattr(parameter, "array", None), "dtype", None) == np.dtype(object),
         "values": returned(getattr(parameter, "array", None)),
         "requires_grad": getattr(parameter, "requires_grad", None) is True,
         "grad_none": getattr(parameter, "grad", 0) is None,
@@ -104,8 +107,12 @@ def parameter_shares(student: Any) -> dict[str, Any]:
 
 
 PARAMETER_IS_NEW = [
-    Check("requires_grad", True, "Parameter(t).requires_grad should be True by default, even when t does not require grad.",
-          "requires_grad copied from t"),
+    Check(
+        "requires_grad",
+        True,
+        "Parameter(t).requires_grad should be True by default, even when t does not require grad.",
+        "requires_grad copied from t",
+    ),
     Check("grad_none", True, "a new Parameter's .grad should be None."),
     Check("recipe_none", True, "a new Parameter's .recipe should be None: it is a leaf made by hand."),
 ]
@@ -113,15 +120,29 @@ PARAMETER_IS_NEW = [
 
 @parameter_shares.judge
 def judge_parameter_shares(observation: dict[str, Any]) -> None:
-    expect_each(observation, [
-        Check("is_tensor", True, "Parameter(t) is not a Tensor: Parameter must subclass Tensor and call Tensor.__init__."),
-    ])
+    expect_each(
+        observation,
+        [
+            Check(
+                "is_tensor",
+                True,
+                "Parameter(t) is not a Tensor: Parameter must subclass Tensor and call Tensor.__init__.",
+            ),
+        ],
+    )
     if not observation["same_array"]:
-        expect_each(observation, [
-            Check("object_array", False,
-                  "Parameter(t).array is a NumPy array of Python objects (the Tensor t itself, wrapped): "
-                  "pass t's array, t.array, to Tensor.__init__, not t.", "the Tensor itself for its array"),
-        ])
+        expect_each(
+            observation,
+            [
+                Check(
+                    "object_array",
+                    False,
+                    "Parameter(t).array is a NumPy array of Python objects (the Tensor t itself, wrapped): "
+                    "pass t's array, t.array, to Tensor.__init__, not t.",
+                    "the Tensor itself for its array",
+                ),
+            ],
+        )
         expect_array(observation["values"], PARAMETER_DATA, what="Parameter(t).array")
         raise CaseFailure(
             "Parameter(t).array holds the right numbers but is not the same ndarray object as t.array: "
@@ -136,22 +157,44 @@ def parameter_no_grad(student: Any) -> dict[str, Any]:
     nn = fresh(student)
     source = tensor(student, PARAMETER_DATA, requires_grad=True)
     parameter = nn.Parameter(source, requires_grad=False)
-    return {"requires_grad": getattr(parameter, "requires_grad", None), "same_array": getattr(parameter, "array", None) is source.array}
+    return {
+        "requires_grad": getattr(parameter, "requires_grad", None),
+        "same_array": getattr(parameter, "array", None) is source.array,
+    }
 
 
 @parameter_no_grad.judge
 def judge_parameter_no_grad(observation: dict[str, Any]) -> None:
-    expect_each(observation, [
-        Check("requires_grad", False, "Parameter(t, requires_grad=False).requires_grad is {requires_grad!r}; it should be False.",
-              "requires_grad=False ignored"),
-        Check("same_array", True, "Parameter(t, requires_grad=False).array is not t.array: it must share t's array."),
-    ])
+    expect_each(
+        observation,
+        [
+            Check(
+                "requires_grad",
+                False,
+                "Parameter(t, requires_grad=False).requires_grad is {requires_grad!r}; it should be False.",
+                "requires_grad=False ignored",
+            ),
+            Check(
+                "same_array", True, "Parameter(t, requires_grad=False).array is not t.array: it must share t's array."
+            ),
+        ],
+    )
 
 
 # 4.2 Module --------------------------------------------------------------------
 
 # Parameters of the test models are told apart by identity; these are their names.
-TREE_PARAMETERS = ["root.alpha", "root.beta", "branch.gain", "first.w", "first.b", "second.w", "second.b", "leaf.w", "leaf.b"]
+TREE_PARAMETERS = [
+    "root.alpha",
+    "root.beta",
+    "branch.gain",
+    "first.w",
+    "first.b",
+    "second.w",
+    "second.b",
+    "leaf.w",
+    "leaf.b",
+]
 
 
 def build_tree(student: Any) -> tuple[Any, dict[int, str], dict[str, Any]]:
@@ -198,8 +241,12 @@ def build_tree(student: Any) -> tuple[Any, dict[int, str], dict[str, Any]]:
     root = Root()
     try:
         parts = {
-            "root": root, "branch": root.branch, "first": root.branch.first, "second": root.branch.second,
-            "leaf": root.leaf, "extra": root.branch.extras[0],
+            "root": root,
+            "branch": root.branch,
+            "first": root.branch.first,
+            "second": root.branch.second,
+            "leaf": root.leaf,
+            "extra": root.branch.extras[0],
         }
     except AttributeError as error:
         raise Unreadable(str(error)) from None
@@ -317,13 +364,22 @@ def judge_module_parameters(observation: dict[str, Any]) -> None:
             "then each child's, in order of assignment, depth first.",
             mistake="own parameters after the children's",
         )
-    expect_each(observation, [
-        Check("own", ["root.alpha", "root.beta"],
-              "root.parameters(recurse=False) gives {own}; it should give only root's own: ['root.alpha', 'root.beta'].",
-              "recurse=False ignored"),
-        Check("branch", ["branch.gain", "first.w", "first.b", "second.w", "second.b"],
-              "branch.parameters() gives {branch}; expected ['branch.gain', 'first.w', 'first.b', 'second.w', 'second.b']."),
-    ])
+    expect_each(
+        observation,
+        [
+            Check(
+                "own",
+                ["root.alpha", "root.beta"],
+                "root.parameters(recurse=False) gives {own}; it should give only root's own: ['root.alpha', 'root.beta'].",
+                "recurse=False ignored",
+            ),
+            Check(
+                "branch",
+                ["branch.gain", "first.w", "first.b", "second.w", "second.b"],
+                "branch.parameters() gives {branch}; expected ['branch.gain', 'first.w', 'first.b', 'second.w', 'second.b'].",
+            ),
+        ],
+    )
 
 
 @probe("4.2", "modules() gives the direct children only, and attributes read back")
@@ -350,12 +406,8 @@ def module_children(student: Any) -> dict[str, Any]:
     }
 
 
-LOST_MODULE_ATTRIBUTE = (
-    "after `self.alpha = Parameter(...)`, reading self.alpha does not give that Parameter back: __setattr__ must still store the attribute."
-)
-LOST_ATTRIBUTE = (
-    "ordinary attributes (a number, a plain Tensor) no longer read back after assignment: __setattr__ must store every attribute."
-)
+LOST_MODULE_ATTRIBUTE = "after `self.alpha = Parameter(...)`, reading self.alpha does not give that Parameter back: __setattr__ must still store the attribute."
+LOST_ATTRIBUTE = "ordinary attributes (a number, a plain Tensor) no longer read back after assignment: __setattr__ must store every attribute."
 ATTRIBUTES_READ_BACK = [
     Check("root.alpha", "root.alpha", LOST_MODULE_ATTRIBUTE, "__setattr__ stores nothing"),
     Check("root.branch", "branch", LOST_MODULE_ATTRIBUTE, "__setattr__ stores nothing"),
@@ -424,11 +476,17 @@ def judge_module_instances(observation: dict[str, Any]) -> None:
                 f"not just its own one. Are the registries dicts on the class (shared by every instance)? Create them in __init__.",
                 mistake="registries on the class",
             )
-    expect_each(observation, [
-        Check("other_children", 0,
-              "a module with no child modules lists children that belong to other modules: are the registries shared between instances?",
-              "registries on the class"),
-    ])
+    expect_each(
+        observation,
+        [
+            Check(
+                "other_children",
+                0,
+                "a module with no child modules lists children that belong to other modules: are the registries shared between instances?",
+                "registries on the class",
+            ),
+        ],
+    )
 
 
 @probe("4.2", "reassigning an attribute replaces its parameter")
@@ -494,12 +552,18 @@ def module_call(student: Any) -> dict[str, Any]:
 
 # What forward returned arrives as a list (a tuple crosses from the child as one).
 CALL_CHECKS = [
-    Check("positional", ["forward", 2, 3, 1],
-          "module(2, 3) should return what forward(2, 3) returns; got {positional!r}. "
-          "Does __call__ pass every argument on and return forward's result?"),
-    Check("keyword", ["forward", 5, 0, 7],
-          "module(5, factor=7) should call forward(5, factor=7); got {keyword!r}. Does __call__ pass keyword arguments on?",
-          "keyword arguments dropped"),
+    Check(
+        "positional",
+        ["forward", 2, 3, 1],
+        "module(2, 3) should return what forward(2, 3) returns; got {positional!r}. "
+        "Does __call__ pass every argument on and return forward's result?",
+    ),
+    Check(
+        "keyword",
+        ["forward", 5, 0, 7],
+        "module(5, factor=7) should call forward(5, factor=7); got {keyword!r}. Does __call__ pass keyword arguments on?",
+        "keyword arguments dropped",
+    ),
 ]
 
 
@@ -557,11 +621,13 @@ STALE = (
     "and box.modules() {children} child(ren) (expected 1: inner). A name that held a Parameter or a Module "
     "and is given something else is no longer registered: remove it from its registry in __setattr__."
 )
-STILL_THERE = (
-    "after `box.bias = None` and `box.helper = None`, box.parameters() should still list weight and inner.gain, and box.modules() inner."
-)
+STILL_THERE = "after `box.bias = None` and `box.helper = None`, box.parameters() should still list weight and inner.gain, and box.modules() inner."
 UNREGISTER_CHECKS = [
-    Check("reads", [True, True], "after `box.bias = None` and `box.helper = None`, the attributes do not read back as None."),
+    Check(
+        "reads",
+        [True, True],
+        "after `box.bias = None` and `box.helper = None`, the attributes do not read back as None.",
+    ),
     Check("parameters", 2, STALE, "a stale registration"),
     Check("children", 1, STALE, "a stale registration"),
     Check("weight", 1, STILL_THERE),
@@ -691,7 +757,8 @@ def judge_linear(observation: dict[str, Any], bias: bool) -> None:
     if shapes["weight"] != [3, 4]:
         hint = " It looks transposed: weight is (out_features, in_features)." if shapes["weight"] == [4, 3] else ""
         raise CaseFailure(
-            f"{made}.weight has shape {tuple(shapes['weight'])}; it should be (3, 4).{hint}", mistake="weight transposed" if hint else None
+            f"{made}.weight has shape {tuple(shapes['weight'])}; it should be (3, 4).{hint}",
+            mistake="weight transposed" if hint else None,
         )
     if bias and shapes["bias"] != [3]:
         raise CaseFailure(f"{made}.bias has shape {tuple(shapes['bias'])}; it should be (3,).")
@@ -702,8 +769,14 @@ def judge_linear(observation: dict[str, Any], bias: bool) -> None:
         )
     arguments = [LINEAR_X, LINEAR_WEIGHT] + ([LINEAR_BIAS] if bias else [])
     what = f"{made}(x) with x of shape (5, 4)"
-    out = tensor_values(observation["out"], what, ", computed with Tensor operations so that backprop can reach the weights.")
-    mistakes = {"when forward ignores the bias (forward is x @ weight.T + bias)": linear_forward(LINEAR_X, LINEAR_WEIGHT)} if bias else {}
+    out = tensor_values(
+        observation["out"], what, ", computed with Tensor operations so that backprop can reach the weights."
+    )
+    mistakes = (
+        {"when forward ignores the bias (forward is x @ weight.T + bias)": linear_forward(LINEAR_X, LINEAR_WEIGHT)}
+        if bias
+        else {}
+    )
     expect_array(out, linear_forward(*arguments), what=what, mistakes=mistakes)
     for position, name in enumerate(["x", "weight", "bias"][: len(arguments)]):
         expected_grad = numerical_vjp(linear_forward, arguments, position, LINEAR_GRAD)
@@ -774,8 +847,14 @@ def relu_values(student: Any) -> dict[str, Any]:
 def judge_relu_values(observation: dict[str, Any]) -> None:
     out = tensor_values(observation["out"], "ReLU()(x)", " (use the relu Tensor operation).")
     expect_array(out, np.maximum(RELU_X, 0), what="ReLU()(x) with x of shape (3, 5)")
-    expect_grad(observation["x_grad"], numerical_vjp(lambda x: np.maximum(x, 0), [RELU_X], 0, RELU_GRAD), what="x.grad after ReLU()(x).backward(grad)")
-    expect_each(observation, [Check("parameters", 0, "ReLU().parameters() lists {parameters} parameters; ReLU has none.")])
+    expect_grad(
+        observation["x_grad"],
+        numerical_vjp(lambda x: np.maximum(x, 0), [RELU_X], 0, RELU_GRAD),
+        what="x.grad after ReLU()(x).backward(grad)",
+    )
+    expect_each(
+        observation, [Check("parameters", 0, "ReLU().parameters() lists {parameters} parameters; ReLU has none.")]
+    )
 
 
 def mlp_forward(x: np.ndarray, *layers: np.ndarray, final_relu: bool = False, relus: bool = True) -> np.ndarray:
@@ -800,7 +879,9 @@ def near_a_kink(x: np.ndarray, layers: list[np.ndarray], margin: float = 1e-4) -
     return False
 
 
-def mlp_case(seed: int, in_features: int, hidden: list[int], out_features: int, batch: int, as_tuple: bool = False) -> None:
+def mlp_case(
+    seed: int, in_features: int, hidden: list[int], out_features: int, batch: int, as_tuple: bool = False
+) -> None:
     """An MLP's parameters, forward and gradients; as_tuple passes hidden_features as a tuple (any sequence will do)."""
     x = normal(seed, (batch, in_features))
     grad = normal(seed + 1, (batch, out_features))
@@ -822,12 +903,14 @@ def mlp_case(seed: int, in_features: int, hidden: list[int], out_features: int, 
         x_tensor = tensor(student, x, requires_grad=True)
         out = model(x_tensor)
         out.backward(grad.copy())
-        observation.update({
-            "values": [returned(p.array) for p in parameters],
-            "grads": [grad_of(p) for p in parameters],
-            "out": returned(out),
-            "x_grad": grad_of(x_tensor),
-        })
+        observation.update(
+            {
+                "values": [returned(p.array) for p in parameters],
+                "grads": [grad_of(p) for p in parameters],
+                "out": returned(out),
+                "x_grad": grad_of(x_tensor),
+            }
+        )
         return observation
 
     @case.judge
@@ -848,24 +931,37 @@ def mlp_case(seed: int, in_features: int, hidden: list[int], out_features: int, 
         order = [by_shape[shape] for shape in expected_shapes]
         layers = [np.asarray(observation["values"][index]["values"]) for index in order]
         for position, values in enumerate(layers):
-            expect_finite(values, f"{made}'s initial parameter of shape {expected_shapes[position]}", "Each Linear starts uniform in +-1/sqrt(in_features).")
+            expect_finite(
+                values,
+                f"{made}'s initial parameter of shape {expected_shapes[position]}",
+                "Each Linear starts uniform in +-1/sqrt(in_features).",
+            )
         what = f"{made}(x) with x of shape {x.shape}"
         mistakes = {
-            "with a ReLU after the last layer. The last Linear's outputs are logits: they must be allowed to be negative":
-                lambda: mlp_forward(x, *layers, final_relu=True),
+            "with a ReLU after the last layer. The last Linear's outputs are logits: they must be allowed to be negative": lambda: (
+                mlp_forward(x, *layers, final_relu=True)
+            ),
         }
         if len(widths) > 2:
-            mistakes["with no ReLU between the Linear layers: put one after every Linear but the last"] = (
-                lambda: mlp_forward(x, *layers, relus=False)
+            mistakes["with no ReLU between the Linear layers: put one after every Linear but the last"] = lambda: (
+                mlp_forward(x, *layers, relus=False)
             )
         expect_array(as_array(observation["out"]), mlp_forward(x, *layers), what=what, mistakes=mistakes)
         if near_a_kink(x, layers):
             return  # float32 and float64 may fall on two sides of a ReLU: the gradient is not comparable
         arguments = [x, *layers]
-        expect_grad(observation["x_grad"], numerical_vjp(mlp_forward, arguments, 0, grad), what=f"x.grad after {what}.backward(grad)")
+        expect_grad(
+            observation["x_grad"],
+            numerical_vjp(mlp_forward, arguments, 0, grad),
+            what=f"x.grad after {what}.backward(grad)",
+        )
         for position, index in enumerate(order):
             expected_grad = numerical_vjp(mlp_forward, arguments, position + 1, grad)
-            expect_grad(observation["grads"][index], expected_grad, what=f"the grad of {made}'s parameter of shape {expected_shapes[position]}")
+            expect_grad(
+                observation["grads"][index],
+                expected_grad,
+                what=f"the grad of {made}'s parameter of shape {expected_shapes[position]}",
+            )
 
 
 mlp_case(430, 5, [7, 6], 3, batch=4)
@@ -935,25 +1031,38 @@ def cross_entropy_case(label: str, logits: np.ndarray, labels: np.ndarray, numer
     @case.judge
     def judge_cross_entropy(observation: dict[str, Any]) -> None:
         what = f"cross_entropy(logits, true_labels) with logits of shape {logits.shape}"
-        expect_each(observation, [
-            Check("changed", False,
-                  "{what} changed the logits in place. Compute a new Tensor (logits - row_max), never modify the caller's data.",
-                  "logits changed in place"),
-        ], what=what)
+        expect_each(
+            observation,
+            [
+                Check(
+                    "changed",
+                    False,
+                    "{what} changed the logits in place. Compute a new Tensor (logits - row_max), never modify the caller's data.",
+                    "logits changed in place",
+                ),
+            ],
+            what=what,
+        )
         is_tensor = observation["loss"].get("kind") == "tensor"
-        loss = tensor_values(observation["loss"], what, " built with Tensor operations, so that backprop reaches the logits.")
+        loss = tensor_values(
+            observation["loss"], what, " built with Tensor operations, so that backprop reaches the logits."
+        )
         got_shape = tuple(loss.get("shape", ()))
         batch = len(labels)
         if is_tensor and got_shape != (batch,):
             # The shapes of known mistakes: (message, mistake). With one example, (1, 1) could be anything.
             known_shapes = {
-                (): (f"{what} returned a single number; it should return one loss per example, shape ({batch},). "
-                     "Do not average or sum: the training loop does that.", "a mean of the losses"),
+                (): (
+                    f"{what} returned a single number; it should return one loss per example, shape ({batch},). "
+                    "Do not average or sum: the training loop does that.",
+                    "a mean of the losses",
+                ),
             }
             if batch > 1:
                 known_shapes[(batch, batch)] = (
                     f"{what} has shape {got_shape}, not ({batch},): logits[:, labels] picks every label for every row. "
-                    "Index with (np.arange(batch), labels).", "logits[:, labels]",
+                    "Index with (np.arange(batch), labels).",
+                    "logits[:, labels]",
                 )
             otherwise = (f"{what} has shape {got_shape}; it should have shape ({batch},), one loss per example.", None)
             message, mistake = known_shapes.get(got_shape, otherwise)
@@ -982,10 +1091,13 @@ def cross_entropy_case(label: str, logits: np.ndarray, labels: np.ndarray, numer
         if "grad" in observation:
             one_hot = np.eye(logits.shape[1])[labels]
             expect_grad(
-                observation["grad"], cross_entropy_gradient(logits, labels, grad), what=f"logits.grad after {what}.backward(grad)",
+                observation["grad"],
+                cross_entropy_gradient(logits, labels, grad),
+                what=f"logits.grad after {what}.backward(grad)",
                 mistakes={
                     "when only -z_y reaches the logits: log(sum(exp(z))) was computed in NumPy and wrapped in a new Tensor, "
-                    "so backprop cannot reach it (the log-sum-exp part must be Tensor operations too)": -one_hot * grad[:, None],
+                    "so backprop cannot reach it (the log-sum-exp part must be Tensor operations too)": -one_hot
+                    * grad[:, None],
                 },
             )
             if numerical:
@@ -1029,16 +1141,26 @@ STILL_RECORDED = (
     "Does wrap_forward_fn read core.grad_tracking_enabled each time it is called?"
 )
 NOGRAD_OPS_CHECKS = [
-    Check("inside_flag", False,
-          "inside `with NoGrad():`, core.grad_tracking_enabled is {inside_flag!r}; it should be False. "
-          "Assign it on the core module (core.grad_tracking_enabled = False): "
-          "`global grad_tracking_enabled` in part4_nn.py makes a different variable.", "a global of part4_nn.py"),
+    Check(
+        "inside_flag",
+        False,
+        "inside `with NoGrad():`, core.grad_tracking_enabled is {inside_flag!r}; it should be False. "
+        "Assign it on the core module (core.grad_tracking_enabled = False): "
+        "`global grad_tracking_enabled` in part4_nn.py makes a different variable.",
+        "a global of part4_nn.py",
+    ),
     Check("inside_requires_grad", False, STILL_RECORDED),
     Check("inside_recipe", False, STILL_RECORDED),
-    Check("after_flag", True,
-          "after `with NoGrad():` ends, core.grad_tracking_enabled is {after_flag!r}; it should be True again, as it was before."),
-    Check("after_requires_grad", True,
-          "after `with NoGrad():` ends, x * 2.0 no longer requires grad: tracking was not switched back on."),
+    Check(
+        "after_flag",
+        True,
+        "after `with NoGrad():` ends, core.grad_tracking_enabled is {after_flag!r}; it should be True again, as it was before.",
+    ),
+    Check(
+        "after_requires_grad",
+        True,
+        "after `with NoGrad():` ends, x * 2.0 no longer requires grad: tracking was not switched back on.",
+    ),
 ]
 
 
@@ -1061,16 +1183,27 @@ def nograd_nested(student: Any) -> dict[str, Any]:
 
 
 NESTED_NOGRAD_CHECKS = [
-    Check("innermost", False, "inside two nested NoGrad blocks, core.grad_tracking_enabled is {innermost!r}; it should be False."),
-    Check("between", False,
-          "after an inner `with NoGrad():` ends inside an outer one, core.grad_tracking_enabled is "
-          "{between!r}: it should still be False. On exit, restore the value it had on entry, not True.",
-          "True restored, not the value on entry"),
-    Check("after", True,
-          "after the outer NoGrad block ends, core.grad_tracking_enabled is {after!r}; it should be True again, "
-          "as it was when the outer block was entered. Does each block keep its own saved value (on self)? A saved value "
-          "shared by all blocks (a class attribute or a global) is overwritten by the inner block's __enter__: nested blocks "
-          "need one each, or a stack.", "one saved value shared by all blocks"),
+    Check(
+        "innermost",
+        False,
+        "inside two nested NoGrad blocks, core.grad_tracking_enabled is {innermost!r}; it should be False.",
+    ),
+    Check(
+        "between",
+        False,
+        "after an inner `with NoGrad():` ends inside an outer one, core.grad_tracking_enabled is "
+        "{between!r}: it should still be False. On exit, restore the value it had on entry, not True.",
+        "True restored, not the value on entry",
+    ),
+    Check(
+        "after",
+        True,
+        "after the outer NoGrad block ends, core.grad_tracking_enabled is {after!r}; it should be True again, "
+        "as it was when the outer block was entered. Does each block keep its own saved value (on self)? A saved value "
+        "shared by all blocks (a class attribute or a global) is overwritten by the inner block's __enter__: nested blocks "
+        "need one each, or a stack.",
+        "one saved value shared by all blocks",
+    ),
 ]
 
 
@@ -1095,13 +1228,19 @@ def nograd_already_off(student: Any) -> dict[str, Any]:
 
 @nograd_already_off.judge
 def judge_nograd_already_off(observation: dict[str, Any]) -> None:
-    expect_each(observation, [
-        Check("inside", False, "inside NoGrad, core.grad_tracking_enabled should be False."),
-        Check("after", False,
-              "with core.grad_tracking_enabled already False, a NoGrad block turned it on when it ended. "
-              "On exit, put back the value it had on entry (remember it in __enter__), not True.",
-              "True restored, not the value on entry"),
-    ])
+    expect_each(
+        observation,
+        [
+            Check("inside", False, "inside NoGrad, core.grad_tracking_enabled should be False."),
+            Check(
+                "after",
+                False,
+                "with core.grad_tracking_enabled already False, a NoGrad block turned it on when it ended. "
+                "On exit, put back the value it had on entry (remember it in __enter__), not True.",
+                "True restored, not the value on entry",
+            ),
+        ],
+    )
 
 
 class _Planted(Exception):
@@ -1125,14 +1264,24 @@ def nograd_exception(student: Any) -> dict[str, Any]:
 
 @nograd_exception.judge
 def judge_nograd_exception(observation: dict[str, Any]) -> None:
-    expect_each(observation, [
-        Check("after", True,
-              "when an exception leaves a `with NoGrad():` block, core.grad_tracking_enabled stays "
-              "{after!r}: restore it in __exit__, which runs even then (or use try/finally).", "not restored after an exception"),
-        Check("propagated", True,
-              "an exception raised inside `with NoGrad():` was swallowed: __exit__ must return None (or False) so that it carries on.",
-              "the exception swallowed"),
-    ])
+    expect_each(
+        observation,
+        [
+            Check(
+                "after",
+                True,
+                "when an exception leaves a `with NoGrad():` block, core.grad_tracking_enabled stays "
+                "{after!r}: restore it in __exit__, which runs even then (or use try/finally).",
+                "not restored after an exception",
+            ),
+            Check(
+                "propagated",
+                True,
+                "an exception raised inside `with NoGrad():` was swallowed: __exit__ must return None (or False) so that it carries on.",
+                "the exception swallowed",
+            ),
+        ],
+    )
 
 
 # 4.7 SGD -----------------------------------------------------------------------
@@ -1192,6 +1341,7 @@ def sgd_trajectory(
 
 # Wrong steps: the right one, with a piece out of place.
 
+
 def decay_after_momentum(p: np.ndarray, grad: np.ndarray, buffer: Any, s: SGDSettings) -> tuple[np.ndarray, Any]:
     moved, buffer = sgd_step(p, grad, buffer, s._replace(weight_decay=0.0))
     return moved - s.lr * s.weight_decay * p, buffer
@@ -1225,31 +1375,41 @@ class WrongSGD(NamedTuple):
 # Known mistakes, by short name; tried in this order.
 SGD_MISTAKES = {
     "decay after momentum": WrongSGD(
-        "weight decay added after the momentum buffer (it goes into g first)", decay_after_momentum),
+        "weight decay added after the momentum buffer (it goes into g first)", decay_after_momentum
+    ),
     "one shared momentum buffer": WrongSGD(
-        "one momentum buffer shared by all the parameters (each needs its own)", sgd_step, shared_buffer=True),
+        "one momentum buffer shared by all the parameters (each needs its own)", sgd_step, shared_buffer=True
+    ),
     "dampened momentum": WrongSGD(
-        "a dampened buffer b = momentum * b + (1 - momentum) * g (PyTorch adds g itself)", dampened),
-    "uphill step": WrongSGD(
-        "p + lr * g: the step goes uphill", with_settings(lambda s: s._replace(lr=-s.lr))),
+        "a dampened buffer b = momentum * b + (1 - momentum) * g (PyTorch adds g itself)", dampened
+    ),
+    "uphill step": WrongSGD("p + lr * g: the step goes uphill", with_settings(lambda s: s._replace(lr=-s.lr))),
     "weight decay sign": WrongSGD(
         "g = grad - weight_decay * p: the weight decay has the wrong sign (it pulls p towards 0 with +)",
-        with_settings(lambda s: s._replace(weight_decay=-s.weight_decay))),
+        with_settings(lambda s: s._replace(weight_decay=-s.weight_decay)),
+    ),
     "first step doubled": WrongSGD(
         "a first step with b = momentum * g + g: at the first step b = g, and only later b = momentum * b + g "
-        "(is an else missing after the first-step branch?)", first_step_doubled),
+        "(is an else missing after the first-step branch?)",
+        first_step_doubled,
+    ),
     # b = g at every step: the same as no momentum at all.
     "momentum never builds up": WrongSGD(
         "momentum that never builds up (b = g at every step), as if momentum were left out. Is momentum used at all "
         "(b = momentum * b + g)? Or is the buffer p.grad's own array, which zero_grad or backprop then resets? "
-        "Make it a copy at the first step", with_settings(lambda s: s._replace(momentum=0.0))),
+        "Make it a copy at the first step",
+        with_settings(lambda s: s._replace(momentum=0.0)),
+    ),
     "weight decay left out": WrongSGD(
         "weight decay left out: the step ignores weight_decay (g = grad + weight_decay * p before anything else)",
-        with_settings(lambda s: s._replace(weight_decay=0.0))),
+        with_settings(lambda s: s._replace(weight_decay=0.0)),
+    ),
 }
 
 
-def sgd_mistake(got: np.ndarray, step: int, index: int, initial: list[np.ndarray], grads: list[list[Any]], settings: SGDSettings) -> Any:
+def sgd_mistake(
+    got: np.ndarray, step: int, index: int, initial: list[np.ndarray], grads: list[list[Any]], settings: SGDSettings
+) -> Any:
     """The short name of the first known mistake whose trajectory gives parameter `index` this value after `step` (or None)."""
     for name, wrong in SGD_MISTAKES.items():
         trajectory = sgd_trajectory(initial, grads, settings, wrong.step, wrong.shared_buffer)
@@ -1284,16 +1444,28 @@ def sgd_case(
     assert not (defaults and (momentum or weight_decay)), "defaults means momentum=0 and weight_decay=0"
     initial = [normal(seed + index, shape) for index, shape in enumerate(SGD_SHAPES)]
     grads = [
-        [None if index == missing_grad else normal(seed + 100 * (step + 1) + index, shape) for index, shape in enumerate(SGD_SHAPES)]
+        [
+            None if index == missing_grad else normal(seed + 100 * (step + 1) + index, shape)
+            for index, shape in enumerate(SGD_SHAPES)
+        ]
         for step in range(steps)
     ]
     settings = SGDSettings(lr, momentum, weight_decay)
-    settings_text = f"lr={lr}" + (f", momentum={momentum}" if momentum else "") + (f", weight_decay={weight_decay}" if weight_decay else "")
+    settings_text = (
+        f"lr={lr}"
+        + (f", momentum={momentum}" if momentum else "")
+        + (f", weight_decay={weight_decay}" if weight_decay else "")
+    )
     # What p.grad holds at each step: with accumulation, the sum of the gradients so far.
     held = grads
     if accumulate_in_place:
-        held = [[None if grad is None else float32(np.sum([g[index] for g in grads[: step + 1]], axis=0))
-                 for index, grad in enumerate(step_grads)] for step, step_grads in enumerate(grads)]
+        held = [
+            [
+                None if grad is None else float32(np.sum([g[index] for g in grads[: step + 1]], axis=0))
+                for index, grad in enumerate(step_grads)
+            ]
+            for step, step_grads in enumerate(grads)
+        ]
 
     @probe("4.7", name)
     def case(student: Any) -> dict[str, Any]:
@@ -1352,7 +1524,8 @@ def sgd_case(
                 raise CaseFailure(
                     f"{failure} Called without momentum or weight_decay, SGD must do plain gradient descent: "
                     "their defaults are momentum=0.0 and weight_decay=0.0.",
-                    mistake=failure.mistake, size=failure.size,
+                    mistake=failure.mistake,
+                    size=failure.size,
                 ) from None
             raise
 
@@ -1363,8 +1536,10 @@ def sgd_case(
         # parameter without a gradient holding zeros, not None: it is then
         # stepped like any other, with weight decay and momentum.
         effective = [
-            [np.zeros(SGD_SHAPES[index], dtype=np.float32) if grad is None and not none_at_step[index] else grad
-             for index, grad in enumerate(step_grads)]
+            [
+                np.zeros(SGD_SHAPES[index], dtype=np.float32) if grad is None and not none_at_step[index] else grad
+                for index, grad in enumerate(step_grads)
+            ]
             for step_grads, none_at_step in zip(held, observation["none_at_step"])
         ]
         if accumulate_in_place:
@@ -1374,17 +1549,31 @@ def sgd_case(
             for index, (got, want) in enumerate(zip(got_params, want_params)):
                 expect_parameter(got, want, step, index, effective, observation["none_at_step"][step - 1][index])
         expect_grads_untouched(observation)
-        expect_each(observation, [
-            Check("leaves", [True] * len(SGD_SHAPES),
-                  "{made}: after the steps, a parameter has a recipe or no longer requires grad. "
-                  "Update p.array in place (or assign a new array), without Tensor operations.", "Tensor operations in step"),
-        ], made=made)
+        expect_each(
+            observation,
+            [
+                Check(
+                    "leaves",
+                    [True] * len(SGD_SHAPES),
+                    "{made}: after the steps, a parameter has a recipe or no longer requires grad. "
+                    "Update p.array in place (or assign a new array), without Tensor operations.",
+                    "Tensor operations in step",
+                ),
+            ],
+            made=made,
+        )
 
     def expect_some_parameter_changed(observation: dict[str, Any]) -> None:
         first_step = [np.asarray(got.get("values", np.nan), dtype=np.float64) for got in observation["history"][0]]
         if all(got.shape == start.shape and np.array_equal(got, start) for got, start in zip(first_step, initial)):
-            reason = " Was the generator of parameters read twice? Keep a list of it, made once in __init__." if generator else ""
-            raise CaseFailure(f"{made}: step() changed no parameter.{reason}", mistake="a generator read twice" if generator else None)
+            reason = (
+                " Was the generator of parameters read twice? Keep a list of it, made once in __init__."
+                if generator
+                else ""
+            )
+            raise CaseFailure(
+                f"{made}: step() changed no parameter.{reason}", mistake="a generator read twice" if generator else None
+            )
 
     def expect_zeroed(observation: dict[str, Any]) -> None:
         for step, zeroed in enumerate(observation["zeroed"][1:], start=1):
@@ -1393,7 +1582,8 @@ def sgd_case(
                     continue
                 values = np.asarray(grad.get("values", np.nan), dtype=np.float64)
                 expect_finite(
-                    values, f"{made}: after zero_grad() (before step {step + 1}), parameter {index}'s grad",
+                    values,
+                    f"{made}: after zero_grad() (before step {step + 1}), parameter {index}'s grad",
                     "zero_grad must set every p.grad to None (or to zeros: np.zeros, not np.empty, whose entries are whatever was in memory).",
                 )
                 if values.size and not np.all(values == 0):
@@ -1403,7 +1593,9 @@ def sgd_case(
                         mistake="zero_grad resets nothing",
                     )
 
-    def expect_parameter(got: dict[str, Any], want: np.ndarray, step: int, index: int, effective: list[Any], had_no_grad: bool) -> None:
+    def expect_parameter(
+        got: dict[str, Any], want: np.ndarray, step: int, index: int, effective: list[Any], had_no_grad: bool
+    ) -> None:
         what = f"parameter {index} (shape {SGD_SHAPES[index]}) after step {step} of {made}"
         got_values = np.asarray(got.get("values", np.nan), dtype=np.float64)
         if got_values.shape == want.shape:
@@ -1441,4 +1633,6 @@ sgd_case("SGD given a generator of parameters, momentum 0.5, 3 steps", 540, 3, l
 sgd_case("SGD skips a parameter whose grad is None", 550, 3, lr=0.1, momentum=0.9, weight_decay=0.01, missing_grad=1)
 sgd_case("SGD(params, lr=0.1) with the defaults: no momentum, no weight decay", 560, 3, lr=0.1, defaults=True)
 sgd_case("SGD with weight decay 1.0, 2 steps", 580, 2, lr=0.05, weight_decay=1.0)
-sgd_case("SGD with momentum 0.9 while gradients accumulate in place", 570, 3, lr=0.05, momentum=0.9, accumulate_in_place=True)
+sgd_case(
+    "SGD with momentum 0.9 while gradients accumulate in place", 570, 3, lr=0.05, momentum=0.9, accumulate_in_place=True
+)

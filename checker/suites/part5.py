@@ -24,8 +24,8 @@ import numpy as np
 
 from ..cases import CaseFailure, probe
 from ..numeric import expect_finite, values_match
-from ..seeds import rng
 from ..observe import returned
+from ..seeds import rng
 from .common import matches, uniform
 
 KIT_ROOT = Path(__file__).resolve().parents[2]
@@ -125,7 +125,8 @@ def judge_training(observation: dict[str, Any]) -> None:
             f"to logits of shape {shape}; expected ({len(test_labels)}, {NUM_CLASSES})."
         )
     expect_finite(
-        logits["values"], f"the logits of the model returned by train_digits, on the {len(test_labels)} test images,",
+        logits["values"],
+        f"the logits of the model returned by train_digits, on the {len(test_labels)} test images,",
         "Did training diverge (a learning rate too large, gradients piling up without zero_grad)?",
     )
     predictions = np.argmax(np.asarray(logits["values"]), axis=1)
@@ -156,7 +157,9 @@ def judge_training(observation: dict[str, Any]) -> None:
             f"{diagnosis}{curve}"
         )
     if loss_values.size == 0:
-        raise CaseFailure("the model learns, but train_digits returned no losses: append each step's loss.item() to the list it returns.")
+        raise CaseFailure(
+            "the model learns, but train_digits returned no losses: append each step's loss.item() to the list it returns."
+        )
     if not np.all(np.isfinite(loss_values)):
         raise CaseFailure(f"the model learns, but some of the losses returned are NaN or infinite.{curve}")
     observation["accuracy"] = accuracy
@@ -203,10 +206,14 @@ def first_difference(first: np.ndarray, second: np.ndarray) -> str:
 def judge_repeatable(observation: dict[str, Any]) -> None:
     if observation.get("not_a_pair"):
         return  # the training case says what train_digits should return
-    runs = {name: np.asarray(run.get("values", []), dtype=np.float64).ravel() for name, run in observation["runs"].items()}
+    runs = {
+        name: np.asarray(run.get("values", []), dtype=np.float64).ravel() for name, run in observation["runs"].items()
+    }
 
     def same(first: str, second: str) -> bool:
-        return runs[first].shape == runs[second].shape and bool(np.array_equal(runs[first], runs[second], equal_nan=True))
+        return runs[first].shape == runs[second].shape and bool(
+            np.array_equal(runs[first], runs[second], equal_nan=True)
+        )
 
     what = f"train_digits on the first {REPEAT_IMAGES} training images"
     if not same("seed=3", "seed=3, again"):
@@ -278,9 +285,17 @@ def evaluating(student: Any) -> dict[str, Any]:
 @evaluating.judge
 def judge_evaluating(observation: dict[str, Any]) -> None:
     result = observation["result"]
-    what = f"evaluate(model, features, labels) on 50 images of which the model gets {round(EVALUATE_ACCURACY * 50)} right"
-    if result.get("kind") not in ("number", "array", "tensor") or "values" not in result or np.size(result["values"]) != 1:
-        raise CaseFailure(f"{what} returned a {result.get('type')}; it should return one number, the fraction right ({EVALUATE_ACCURACY:g}).")
+    what = (
+        f"evaluate(model, features, labels) on 50 images of which the model gets {round(EVALUATE_ACCURACY * 50)} right"
+    )
+    if (
+        result.get("kind") not in ("number", "array", "tensor")
+        or "values" not in result
+        or np.size(result["values"]) != 1
+    ):
+        raise CaseFailure(
+            f"{what} returned a {result.get('type')}; it should return one number, the fraction right ({EVALUATE_ACCURACY:g})."
+        )
     value = float(np.asarray(result["values"]).ravel()[0])
     if values_match(value, EVALUATE_ACCURACY):
         if not observation["is_float"]:
@@ -308,7 +323,8 @@ def judge_evaluating(observation: dict[str, Any]) -> None:
         )
     if matches(value, round(EVALUATE_ACCURACY * 50)):
         raise CaseFailure(
-            f"{what} returned {value:g}, the count; return the fraction in [0, 1]: {EVALUATE_ACCURACY:g}.", mistake="the count"
+            f"{what} returned {value:g}, the count; return the fraction in [0, 1]: {EVALUATE_ACCURACY:g}.",
+            mistake="the count",
         )
     rows = observation["rows"]
     note = f" (the model was asked about {rows} images, not 50)" if rows != 50 else ""
