@@ -14,9 +14,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-# Files of the exercise package that are given code, not exercises. They are
-# identical in exercises/ and solutions/; a submission that lacks them is
-# graded with the kit's copy.
+# Files of the exercise package that are given code, not exercises. They live
+# once, in exercises/ (solutions/ finds them there); a submission that lacks
+# them is graded with the kit's copy.
 GIVEN_MODULES = ("core", "functional")
 
 # The exercise files, in course order. An earlier file never imports a later one.

@@ -39,15 +39,15 @@ def requires_closure(exercise_id: str) -> set[str]:
     return found
 
 
-def registration_table(folder: str) -> list[tuple[str, int, str]]:
+def registration_table() -> list[tuple[str, int, str]]:
     """functional.py's BACKWARD_FUNCTIONS as written: (forward function's source, position, backward function's name)."""
-    tree = ast.parse((KIT_ROOT / folder / "functional.py").read_text(encoding="utf-8"))
+    tree = ast.parse((KIT_ROOT / "exercises" / "functional.py").read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(
             isinstance(target, ast.Name) and target.id == "BACKWARD_FUNCTIONS" for target in node.targets
         ):
             return [(ast.unparse(row.elts[0]), row.elts[1].value, row.elts[2].id) for row in node.value.elts]
-    raise AssertionError(f"{folder}/functional.py has no BACKWARD_FUNCTIONS table")
+    raise AssertionError("exercises/functional.py has no BACKWARD_FUNCTIONS table")
 
 
 def is_backward_function(module: str, name: str) -> bool:
@@ -59,9 +59,8 @@ def is_backward_function(module: str, name: str) -> bool:
     return False
 
 
-@pytest.mark.parametrize("folder", ["exercises", "solutions"])
-def test_functional_registers_exactly_the_graded_backward_functions(folder):
-    registered = [backward for _, _, backward in registration_table(folder)]
+def test_functional_registers_exactly_the_graded_backward_functions():
+    registered = [backward for _, _, backward in registration_table()]
     graded = [
         name
         for exercise in manifest.EXERCISES
