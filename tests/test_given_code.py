@@ -8,6 +8,48 @@ them itself. By default they test solutions/ (the given code is the same in
 exercises/, test_agreement makes sure); with BACKPROP_KIT_IMPL set to a
 folder laid out like solutions/, they test that folder instead. The mutation
 run (tests/run_mutants.py) does so, to judge mutants of the given code.
+
+The promises of the given code's docstrings, and the tests that check them
+(the graded functions' promises sit in each suite, checker/suites/, above
+the cases that check them):
+
+- sin_back: grad_out * cos(x): test_sin_back_is_grad_out_times_cos_x,
+  test_sin_back_on_a_0d_array
+- _sum: np.sum with PyTorch's names (dim None, an int, a negative int or a
+  tuple; keepdim False by default):
+  test_given_sum_defaults_sum_everything_and_drop_the_summed_dims
+- _sum: keepdim keeps the summed dims as size 1:
+  test_given_sum_keepdim_keeps_the_summed_dims_as_size_1
+- Recipe: made once, then only read (frozen, no new attributes): test_recipe_is_frozen
+- Recipe: args unboxed (a Tensor's very array), kwargs, parents by position:
+  test_recipe_is_frozen, test_reflected_operators_keep_the_number_first
+- Tensor: float64 input stored as float32, grad and recipe start as None:
+  test_a_new_tensor_stores_float64_as_float32_and_starts_without_grad_or_recipe
+- Tensor: operators call the functional function of the same name:
+  test_tensor_operators_compute_and_record_their_numpy_function (20 operators),
+  test_argmax_of_a_tensor_passes_dim_and_keepdim_on
+- Tensor: == is elementwise and not differentiable, hashed by identity:
+  test_tensor_equality_is_elementwise_and_not_differentiable
+- Tensor: +=, -=, add_ and sub_ change the same array, record nothing and
+  return the tensor: test_in_place_operators_change_the_same_array_and_record_nothing
+- Tensor.is_leaf: a made tensor, one not requiring grad, or one with no parents:
+  test_is_leaf_is_false_only_for_a_computed_tensor_that_requires_grad
+- Tensor.backward: end_grad an ndarray or a Tensor, None means ones:
+  test_backward_takes_end_grad_as_an_array_or_a_tensor (ndarray, Tensor),
+  test_backward_without_end_grad_starts_from_ones
+- BACK_FUNCS: every (forward function, position) of BACKWARD_FUNCTIONS
+  registered, eq not differentiable:
+  test_every_wrapped_function_has_its_backward_functions_registered
+- uniform: a float32 Tensor of draws from U(low, high), repeatable with
+  np.random.seed: test_uniform_gives_float32_draws_inside_the_bounds_and_repeats_with_the_seed
+- load_digits: features float32 (1797, 64) in [0, 1] (pixels / 16), labels
+  int64 (1797,): test_load_digits_gives_1797_images_scaled_to_0_1_and_their_labels,
+  test_load_digits_reads_the_path_it_is_given
+- split_train_test: a seeded random split (train_x, train_y, test_x, test_y),
+  test_fraction rounded: test_split_train_test_is_a_seeded_partition_with_a_fifth_held_out,
+  test_split_train_test_rounds_the_test_size, test_split_train_test_matches_the_checkers_own_split
+- main: trains, reports the time, the losses and the test accuracy:
+  test_main_reports_size_time_losses_and_accuracy, test_main_with_no_losses_says_nothing_about_them
 """
 
 from __future__ import annotations

@@ -30,7 +30,6 @@ INSTRUCTOR_ONLY = (
     "docs/mutation.md",
     "docs/mutation-survivors.md",
     "docs/performance.md",
-    "docs/contract-table",
     "tests/test_agreement.py",
     "tests/solution_text.py",
 )

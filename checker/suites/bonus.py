@@ -59,6 +59,15 @@ def raised(error: dict[str, Any], kind: str) -> bool:
 
 # b.1 topological_sort on deep graphs ----------------------------------------
 
+# Promises of topological_sort's docstring, and the cases that check them:
+# - no recursion, for graphs 10,000 nodes deep: "sorts a chain 10,000 nodes deep",
+#   "sorts a ladder of diamonds 10,000 nodes deep (i -> i+1 and i -> i+2)",
+#   "sorts a 10,000-node chain with random shortcuts (shared nodes)",
+#   "sorts 100 branches that merge into one 10,000-node chain"
+# - a cycle still raises ValueError:
+#   "raises ValueError on a 10,000-node chain whose last node points back to node 5,000",
+#   "raises ValueError on a ladder of diamonds 10,000 nodes deep whose last node points back to the first"
+
 DEEP = 10_000
 # Frames allowed above the probe while the student's sort runs: plenty for a
 # loop, far too few for a recursion 10,000 deep, whatever limit the
@@ -273,6 +282,18 @@ deep_cycle_case(
 
 
 # b.2 numerical_gradient --------------------------------------------------------
+
+# Promises of numerical_gradient's docstring, and the cases that check them:
+# - gradient[i] = (f(x + eps e_i) - f(x - eps e_i)) / (2 eps): all cases
+# - f returns a Python float or a 0-d array: "numerical_gradient of f(x) = 3 exp(x) returning a 0-d array, x 0-d"; the
+#   others return NumPy float64 scalars
+# - x of any shape, 0-d included: "numerical_gradient of f(x) = 3 exp(x) returning a 0-d array, x 0-d",
+#   "numerical_gradient of f(x) = sum(w * sin(x)), x of shape (2, 3, 5)"
+# - eps is honoured: "numerical_gradient of f(x) = sum(w * x**3) with eps=0.01, x of shape (2, 3)",
+#   "numerical_gradient of f(x) = sum(w * sin(3 x)) with eps=0.1, x of shape (2, 3)"
+# - float64 throughout: "numerical_gradient of f(x) = sum(x**2) / 100, x of shape (6,) with entries in [100, 200]", and
+#   all cases check the dtype f is called with
+# - returns a new float64 array shaped like x; x holds exactly its old values afterwards: all cases
 
 
 def uniform64(seed: int, shape: tuple[int, ...], low: float, high: float) -> np.ndarray:
@@ -511,6 +532,29 @@ for problem in GRADIENT_PROBLEMS:
 
 
 # b.3 In-place modification detection ----------------------------------------
+
+# Promises of versioned_add_, checked_forward_fn and checked_backprop's docstrings, and the cases that check them:
+# - version_of (given): every Tensor starts at version 0: "versioned_add_ changes x in place and counts the change"
+# - versioned_add_: x.array += alpha * other, other a Tensor, an array or a number; x.array stays the same object, with
+#   its shape and dtype; the version goes up by one; returns x:
+#   "versioned_add_ changes x in place and counts the change"
+# - versioned_sub_ (given): x.array -= alpha * other, the version up by one:
+#   "versioned_add_ changes x in place and counts the change"
+# - InPlaceModificationError (given): tensor (the one changed), operation (the saving function's name), saved_version,
+#   current_version: "raises when a constant factor is changed after the forward",
+#   "raises, before writing any gradient, when a leaf is changed twice after the forward",
+#   "raises when a result is changed after the operation that made it"
+# - checked_forward_fn: like wrap_forward_fn, and saves every Tensor argument, constants included:
+#   "raises when a constant factor is changed after the forward"
+# - checked_forward_fn: saves the result itself: "raises when a result is changed after the operation that made it"
+# - checked_forward_fn: a result without a recipe saves nothing: not observable (such a result is never a node of the
+#   graph checked_backprop walks), advice rather than a promise
+# - checked_backprop: backprop's gradients when nothing changed:
+#   "without in-place changes, checked_backprop gives backprop's gradients"
+# - checked_backprop: a change before the forward is no reason to stop:
+#   "a change made before the forward is no reason to stop"
+# - checked_backprop: raises before computing anything, so no .grad changed:
+#   "raises, before writing any gradient, when a leaf is changed twice after the forward"
 
 SHAPE = (3, 4)
 A = uniform(101, SHAPE, 0.5, 2.0)
@@ -842,6 +886,17 @@ modification_case(
 
 
 # b.4 batched matmul backward ----------------------------------------------------
+
+# Promises of matmul_back0 and matmul_back1's docstrings, and the cases that check them:
+# - matmul_back0: grad_out @ y^T unbroadcast to x's shape, batch dims that broadcast:
+#   "matmul_back0 with x of shape (2, 1, 3, 4) and y of shape (5, 4, 2)",
+#   "matmul_back0 with x of shape (3, 4) and y of shape (2, 4, 5)",
+#   "matmul_back0 with x of shape (1, 3, 4) and y of shape (2, 4, 5)"
+# - matmul_back0: 1-D operands (x, y or both; two 1-D give a 0-d out):
+#   "matmul_back0 with x of shape (4,) and y of shape (4, 3)",
+#   "matmul_back0 with x of shape (3, 4) and y of shape (4,)", "matmul_back0 with x of shape (4,) and y of shape (4,)"
+# - matmul_back0: returns an array shaped like x: all its cases
+# - matmul_back1: x^T @ grad_out unbroadcast to y's shape, 1-D operands; returns an array shaped like y: all its cases
 
 MATMUL_SHAPES = [
     ((3, 4), (4, 5)),

@@ -39,6 +39,14 @@ MODULE = "part1_backward"
 
 # 1.1 log_back ---------------------------------------------------------------
 
+# Promises of log_back's docstring, and the cases that check them:
+# - dL/dx = grad_out / x: "log_back on x of shape (3, 4)", "log_back on x of shape (5,)", "log_back on x of shape ()",
+#   "log_back on x of shape (2, 1, 3)"
+# - the result has the shape of x, also 0-d: "log_back on x of shape ()"
+# - never change grad_out, out or x in place (module docstring): all cases, by the inputs compared before and after the
+#   call (expect_untouched)
+# - returns an array, not a Python number: all cases (expect_not_a_python_number)
+
 # (input number, shape of x). x and grad_out are both drawn from the number:
 # tests/fixtures/hardcoded/p1_log_back_lookup.py looks its answers up by
 # these inputs' bytes, so they must not change.
@@ -62,6 +70,22 @@ for number, shape in LOG_BACK_INPUTS:
 
 
 # 1.2 unbroadcast ------------------------------------------------------------
+
+# Promises of unbroadcast's docstring, and the cases that check them:
+# - sum the dims broadcasting added in front: "unbroadcast from (2, 3, 4) to (3, 4)",
+#   "unbroadcast from (2, 3, 4) to (4,)", "unbroadcast from (3, 2, 4, 5) to (1, 5)"
+# - sum size-1 dims with keepdims: "unbroadcast from (3, 4) to (3, 1)", "unbroadcast from (3, 4) to (1, 4)",
+#   "unbroadcast from (6, 2, 5) to (6, 1, 1)", "unbroadcast from (2, 3, 4) to (1, 3, 1)",
+#   "unbroadcast from (3, 4) to (1, 1)"
+# - both steps together: "unbroadcast from (2, 3, 4, 5) to (3, 1, 5)", "unbroadcast from (2, 3, 4) to (1, 4)",
+#   "unbroadcast from (2, 3, 4) to (3, 1)", "unbroadcast from (2, 1, 4) to (1, 4)", "unbroadcast from (4, 3) to (1,)"
+# - a 0-d original receives the sum of everything: "unbroadcast from (5,) to ()", "unbroadcast from (2, 3) to ()",
+#   "unbroadcast from () to ()"
+# - returns an array (for a 0-d original too, not a Python float): "unbroadcast from (2, 3) to ()", and all cases
+#   (expect_not_a_python_number)
+# - exactly original.shape, zero-size dims included: "unbroadcast from (0, 3) to (3,)",
+#   "unbroadcast from (3, 0) to (3, 1)", "unbroadcast from (2, 0, 4) to (0, 1)"
+# - nothing broadcast, the same shape back: "unbroadcast from (3, 4) to (3, 4)"
 
 # (shape of the broadcast gradient, shape of the original)
 UNBROADCAST_PATTERNS = [
@@ -118,6 +142,18 @@ for index, (broadcast_shape, original_shape) in enumerate(UNBROADCAST_PATTERNS):
 
 # 1.3 multiply_back0 and multiply_back1 ---------------------------------------
 
+# Promises of multiply_back0 and multiply_back1's docstrings, and the cases that check them:
+# - dL/dx = grad_out * y, dL/dy = grad_out * x: "multiply_back0, same shapes", "multiply_back1, same shapes"
+# - summed back with unbroadcast: "multiply_back0, y broadcast along rows", "multiply_back1, y broadcast along rows",
+#   "multiply_back0, both broadcast", "multiply_back1, both broadcast", "multiply_back0, x broadcast from a column",
+#   "multiply_back1, x broadcast from a column"
+# - 0-d operands: "multiply_back0, 0-d arrays", "multiply_back1, 0-d arrays",
+#   "multiply_back1 with x a Python int and y 0-d"
+# - multiply_back0: y may be a plain Python number: "multiply_back0 with y a Python float",
+#   "multiply_back0 with y a Python int"
+# - multiply_back1: x may be a plain Python number: "multiply_back1 with x a Python float",
+#   "multiply_back1 with x a Python int and y 0-d"
+
 MULTIPLY_OPERANDS = [
     ("same shapes", normal(31, (3, 4)), normal(32, (3, 4))),
     ("y broadcast along rows", normal(33, (3, 4)), normal(34, (4,))),
@@ -173,6 +209,11 @@ for name, operands, position, number in SCALAR_OPERANDS:
 
 
 # 1.4 forward_and_back --------------------------------------------------------
+
+# Promises of forward_and_back's docstring, and the cases that check them:
+# - g = log(a * b * log(c)), dL/dg = 1: "forward_and_back on inputs of shape (3,)",
+#   "forward_and_back on inputs of shape (2, 3)", "forward_and_back on inputs of shape ()"
+# - returns (dg/da, dg/db, dg/dc), each shaped like its input: the same three cases
 
 
 def g_of(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:

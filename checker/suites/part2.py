@@ -198,6 +198,14 @@ def expect_raised(observation: dict[str, Any], error_type: str, what: str) -> di
 # ---------------------------------------------------------------------------
 # 2.1 BackwardFuncLookup
 
+# Promises of BackwardFuncLookup's docstring, and the cases that check them:
+# - get_back_func returns what add_back_func registered: "returns each registered backward function"
+# - keyed by (forward function, position), not by name:
+#   "two different functions with the same name keep separate entries"
+# - a missing entry raises KeyError naming the function and the position:
+#   "a missing entry raises KeyError naming the function and the position"
+# - each lookup has a table of its own: "two lookups do not share their entries"
+
 
 def softsign(x: np.ndarray) -> np.ndarray:
     return x / (1 + np.abs(x))
@@ -332,6 +340,24 @@ def judge_lookup_independent(observation: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------------------
 # 2.2 log_forward and multiply_forward
+
+# Promises of log_forward and multiply_forward's docstrings, and the cases that check them:
+# - log_forward: requires grad exactly when tracking is on and x requires grad:
+#   "log_forward on a tensor that requires grad", "log_forward on a tensor that does not require grad",
+#   "log_forward with grad tracking turned off"
+# - log_forward: tracking is read as core.grad_tracking_enabled at call time:
+#   "log_forward with grad tracking turned off"
+# - log_forward: only then a recipe, Recipe(np.log, (x.array,), {}, {0: x}):
+#   "log_forward on a tensor that requires grad", "log_forward on a tensor that does not require grad",
+#   "log_forward with grad tracking turned off"
+# - multiply_forward: one operand may be a Python number: "multiply_forward with a Python number first",
+#   "multiply_forward with a Python number second"
+# - multiply_forward: args hold each Tensor's array itself and numbers as they are: "multiply_forward on two tensors",
+#   "multiply_forward with a Python number first", "multiply_forward with a Python number second"
+# - multiply_forward: parents map positions 0 and 1 to the Tensors backprop must reach:
+#   "multiply_forward where only b requires grad", "multiply_forward with broadcasting"
+# - multiply_forward: requires grad when tracking is on and some operand requires grad, only then a recipe:
+#   "multiply_forward where nothing requires grad", "multiply_forward with grad tracking turned off"
 
 X34 = uniform(201, (3, 4), 0.5, 2.0)
 Y34 = normal(202, (3, 4))
@@ -537,6 +563,20 @@ forward_case(
 # ---------------------------------------------------------------------------
 # 2.3 wrap_forward_fn
 
+# Promises of wrap_forward_fn's docstring, and the cases that check them:
+# - the same arguments, any positional argument may be a Tensor: "wrapped np.add with a number on the left",
+#   "wrapped np.where: tensors at positions 1 and 2"
+# - keyword arguments passed through (and recorded): "keyword arguments pass through and are recorded"
+# - non-Tensor arguments kept as given: "a shape argument is kept as given"
+# - the result wrapped in a new Tensor (0-d too): "a result that is a 0-d array"
+# - requires grad only if differentiable, tracking is on and some input requires grad:
+#   "not differentiable: no grad, whatever the inputs", "no input requires grad",
+#   "grad tracking turned off at call time", "tracking is read at call time, not when wrapping"
+# - only then a recipe: "not differentiable: no grad, whatever the inputs", "no input requires grad",
+#   "grad tracking turned off at call time"
+# - Recipe(func, unboxed args, kwargs, parents by position): "wrapped np.log", "only some inputs require grad",
+#   "keyword arguments pass through and are recorded"
+
 
 def shift_and_scale(x: np.ndarray, factor: float = 1.0, *, shift: float = 0.0) -> np.ndarray:
     """A NumPy-style function with a keyword argument, for testing that kwargs pass through."""
@@ -697,6 +737,24 @@ def judge_wrap_reads_tracking_late(observation: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------------------
 # 2.4 topological_sort
+
+# Promises of topological_sort's docstring, and the cases that check them:
+# - every reachable node once, unreachable ones left out: "sorts a node listed twice as a child",
+#   "sorts unreachable nodes are left out", "sorts a random graph of 30 nodes", "sorts a random graph of 80 nodes",
+#   "sorts a random graph of 300 nodes" (more nodes than CPython's shared small ints: counts compared with 'is' fail)
+# - every node after all its children, the node itself last: "sorts a chain of 5", "sorts a chain of 150",
+#   "sorts a diamond", "sorts a single node"
+# - any such order is right: all cases, judged by the property, not against one order
+# - get_children gives an iterable: "get_children may return a generator", "get_children may return a tuple"
+# - ValueError on a cycle: "raises ValueError on a 3-cycle below the root",
+#   "raises ValueError on a node that is its own child", "raises ValueError on a cycle through the root",
+#   "raises ValueError on the root its own child",
+#   "raises ValueError on a long cycle back to the root, beside a diamond",
+#   "raises ValueError on a cycle back to the root, and below it a node that is its own child" (the root is not taken
+#   first unless nothing points to it)
+# - compare nodes by identity, whatever == says: "compares nodes by identity, not with ==",
+#   "distinct nodes that say they are == are still distinct"
+# - each call sees the graph as it is (nothing kept between calls): "sorting again after the graph grew"
 
 
 class Node:
@@ -1133,6 +1191,9 @@ def random_spec(seed: int, size: int) -> tuple[dict[str, tuple[np.ndarray, bool]
 # ---------------------------------------------------------------------------
 # 2.5 sorted_computational_graph
 
+# Promises of sorted_computational_graph's docstring, and the cases that check them:
+# - the children are the recipe's parents, the tensor first, leaves included, reverse topological order: all cases
+
 GRAPH_SPECS: dict[str, tuple[dict[str, tuple[np.ndarray, bool]], list[tuple[str, list[Any], str]]]] = {
     "a tensor with no recipe": ({"a": (leaf(221, (2, 3)), True)}, []),
     "log(a * b)": (
@@ -1190,6 +1251,26 @@ for spec_name in GRAPH_SPECS:
 # only backprop itself is graded. The add backward function deliberately
 # hands back the very array it received, to both operands: storing it
 # without a copy, or adding into it in place, then shows.
+
+# Promises of backprop's docstring, and the cases that check them:
+# - fills .grad on every leaf that requires grad: "log(a * b), end_grad None", "log(a * b), a random end_grad",
+#   "a leaf that does not require grad, a random end_grad",
+#   "a leaf that does not require grad, a random end_grad, every Tensor input a parent"
+# - end_grad None means ones shaped like end_node: "log(a * b), end_grad None", "a + b, end_grad None"
+# - an end_grad given is used: every case named with a random end_grad;
+#   "backward from a leaf sets its grad to a copy of end_grad"
+# - a node's gradient is the sum over its children: "a tensor used twice, a * a + a, a random end_grad",
+#   "a reused intermediate, a random end_grad"
+# - back_fn(grad_out, node.array, *args, **kwargs): "keyword arguments reach the backward function: exp(a).sum(axis=0)"
+# - add at a leaf, or set if None, so backward twice accumulates:
+#   "log(a * b), a random end_grad, backward called 2 times",
+#   "(a + b) + a, with a shared upstream array, a random end_grad, backward called 2 times",
+#   "two graphs sharing a leaf: the second backward adds to the first"
+# - never store an array something else holds, never modify such arrays:
+#   "(a + b) + a, with a shared upstream array, a random end_grad",
+#   "backward from a leaf sets its grad to a copy of end_grad"; and all cases compare end_grad and the leaves' arrays
+#   before and after (expect_untouched)
+# - leaf.grad is a Tensor: all cases (expect_grads)
 
 
 def unbroadcast_given(gradient: Any, shape: tuple[int, ...]) -> np.ndarray:

@@ -163,6 +163,12 @@ def name_of(function: str) -> str:
 
 # 3.1 negative_back and exp_back ----------------------------------------------
 
+# Promises of negative_back and exp_back's docstrings, and the cases that check them:
+# - negative_back: dL/dx = -grad_out, shaped like x: "negative_back on x of shape (3, 4)",
+#   "negative_back on x of shape (5,)", "negative_back on x of shape ()", "negative_back on x of shape (2, 1, 3)"
+# - exp_back: dL/dx = grad_out * out, shaped like x: "exp_back on x of shape (3, 4)", "exp_back on x of shape (5,)",
+#   "exp_back on x of shape ()", "exp_back on x of shape (2, 1, 3)"
+
 # (function, forward, known wrong formulas)
 ELEMENTWISE = [
     (
@@ -198,6 +204,12 @@ for function, forward, mistakes in ELEMENTWISE:
 
 # 3.2 reshape_back ------------------------------------------------------------
 
+# Promises of reshape_back's docstring, and the cases that check them:
+# - grad_out reshaped back to x.shape (C order): "reshape_back from (3, 4) to (2, 6)",
+#   "reshape_back from (2, 6) to (3, 4)", "reshape_back from (2, 3, 4) to (24,)"
+# - a -1 in new_shape worked out: "reshape_back from (2, 3, 4) to (6, -1)"
+# - 0-d x and size-1 dims: "reshape_back from () to (1,)", "reshape_back from (5,) to (1, 5, 1)"
+
 # (x's shape, new_shape). No new_shape is x's shape reversed: a student who
 # returns grad_out unchanged must not be told it looks transposed.
 RESHAPE_MISTAKES = {
@@ -232,6 +244,24 @@ for shape, new_shape in [
 
 
 # 3.3 invert_transposition and permute_back -------------------------------------
+
+# Promises of invert_transposition and permute_back's docstrings, and the cases that check them:
+# - invert_transposition: inverse[axes[i]] = i: all its cases, "invert_transposition(0,)" to
+#   "invert_transposition(4, 2, 0, 1, 3)"
+# - invert_transposition: for 3-cycles the inverse is not axes itself: "invert_transposition(1, 2, 0)",
+#   "invert_transposition(2, 0, 1)"
+# - invert_transposition: a tuple of ints (a list accepted) of the same length: all its cases
+# - permute_back: grad_out transposed by the inverse permutation: "permute_back with axes=(1, 0) on x of shape (2, 3)",
+#   "permute_back with axes=(1, 2, 0) on x of shape (2, 3, 4)",
+#   "permute_back with axes=(2, 0, 1) on x of shape (2, 3, 4)",
+#   "permute_back with axes=(0, 2, 1) on x of shape (2, 3, 4)",
+#   "permute_back with axes=(3, 0, 2, 1) on x of shape (2, 3, 4, 5)"
+# - permute_back: axes may hold negative dims: "permute_back with axes=(-1, -2) on x of shape (2, 3)",
+#   "permute_back with axes=(-2, -1, -3) on x of shape (2, 3, 4)",
+#   "permute_back with axes=(0, -1, 1) on x of shape (2, 3, 4)",
+#   "permute_back with axes=(-1, 0, 2, -3) on x of shape (2, 3, 4, 5)"
+# - permute_back: axes None reverses all dims: "permute_back with axes=None on x of shape (2, 3, 4)",
+#   "permute_back with axes left out on x of shape (3, 2, 4)"
 
 
 def inverse_of(axes: tuple[int, ...]) -> list[int]:
@@ -361,6 +391,15 @@ grad_case(
 
 # 3.4 _expand and expand_back ------------------------------------------------
 
+# Promises of _expand and expand_back's docstrings, and the cases that check them:
+# - _expand: the extra dims come first and are new: "_expand from (4,) to (2, 3, 4)", "_expand from () to (2, 3)"
+# - _expand: a -1 keeps the dim of x it lines up with (from the right): "_expand from (3, 1) to (-1, 4)",
+#   "_expand from (3, 1) to (2, -1, 4)", "_expand from (4,) to (2, 3, -1)", "_expand from (2, 1, 3) to (2, -1, 4, -1)",
+#   "_expand from (3, 4) to (-1, -1)"
+# - _expand: size-1 dims of x stretch: "_expand from (3, 1) to (3, 4)", "_expand from (1, 1) to (5, -1)"
+# - expand_back: the copies' gradients summed, unbroadcast to x.shape: all nine expand_back cases, one per _expand
+#   pattern
+
 
 def expanded_shape(shape: tuple[int, ...], new_shape: tuple[int, ...]) -> tuple[int, ...]:
     new_dims = len(new_shape) - len(shape)
@@ -434,6 +473,19 @@ for shape, new_shape in EXPAND_PATTERNS:
 
 # 3.5 sum_back ------------------------------------------------------------------
 
+# Promises of sum_back's docstring, and the cases that check them:
+# - grad_out copied back along the summed dims: all cases
+# - dim None, an int, a negative int or a tuple, keepdim False or True: the 16 cases on x of shape (3, 4, 5) and (2, 3),
+#   e.g. "sum_back with dim=-2, keepdim=False on x of shape (3, 4, 5)",
+#   "sum_back with dim=(-1, 0), keepdim=True on x of shape (3, 4, 5)"
+# - keepdim False, so the summed dims are missing from grad_out: every case with keepdim=False
+# - defaults dim=None, keepdim=False: "sum_back with dim and keepdim left out on x of shape (3, 4)",
+#   "sum_back with dim=1 and keepdim left out on x of shape (3, 4, 2)"
+# - 0-d and size-1 x: "sum_back with dim=None, keepdim=False on x of shape ()",
+#   "sum_back with dim=None, keepdim=True on x of shape ()", "sum_back with dim=0, keepdim=False on x of shape (4, 1)",
+#   "sum_back with dim=0, keepdim=True on x of shape (4, 1)", "sum_back with dim=0, keepdim=False on x of shape (6,)",
+#   "sum_back with dim=0, keepdim=True on x of shape (6,)"
+
 
 def sum_forward(x: np.ndarray, dim: Any = None, keepdim: bool = False) -> np.ndarray:
     return np.sum(x, axis=dim, keepdims=keepdim)
@@ -501,6 +553,33 @@ for name, shape, kwargs in [
 # An index is written here as plain data in which AsTensor(array) stands for
 # a Tensor holding that array; the probe builds the real Tensors with the
 # (given) core.Tensor.
+
+# Promises of coerce_index and getitem_back's docstrings, and the cases that check them:
+# - coerce_index: a Tensor at the top level becomes its array: "coerce_index(Tensor([2, 0, 2]))",
+#   "coerce_index(Tensor([True, False, True]))"
+# - coerce_index: Tensors inside a tuple become arrays, in tuples that mix them with ints, slices, None, ...:
+#   "coerce_index((Tensor([0, 1, 1]), Tensor([2, 2, 0])))", "coerce_index((0, Tensor([3, 1])))",
+#   "coerce_index((..., None, Tensor([1])))", "coerce_index((1, Tensor([1, 0])))" (whose 1 is the slice 1:, which
+#   show_index writes without its colon)
+# - coerce_index: everything else is left as it is: "coerce_index(3)", "coerce_index(:2)",
+#   "coerce_index(array([1, 1, 0]))", "coerce_index((1, 0:3:2))"
+# - getitem_back: zero where x was not read, grad_out where read once:
+#   "getitem_back with x of shape (4, 3) and index 2", "getitem_back with x of shape (4, 3) and index -1",
+#   "getitem_back with x of shape (4, 3) and index 1:3", "getitem_back with x of shape (4, 3) and index (::2, 1)",
+#   "getitem_back with x of shape (3, 4, 2) and index (..., 0)",
+#   "getitem_back with x of shape (4, 3) and index array([True, False, True, True])"
+# - getitem_back: an entry read more than once gets the sum (np.add.at):
+#   "getitem_back with x of shape (4, 3) and index array([0, 2, 0, 0])",
+#   "getitem_back with x of shape (4, 3) and index [3, 1, 3]",
+#   "getitem_back with x of shape (4, 3) and index (array([0, 1, 1, 3]), array([2, 2, 2, 0]))",
+#   "getitem_back with x of shape (4, 3) and index (:, array([1, 1, 0]))",
+#   "getitem_back with x of shape (4, 3) and index array([[0, 1], [1, 1]])",
+#   "getitem_back with x of shape (3, 4, 2) and index (array([0, 0, 2]), 1:3, 1)",
+#   "getitem_back with x of shape (4, 3) and index Tensor([1, 1, 2])"
+# - getitem_back: Tensors in the index (through coerce_index):
+#   "getitem_back with x of shape (4, 3) and index Tensor([1, 1, 2])",
+#   "getitem_back with x of shape (4, 3) and index (Tensor([0, 1, 2, 2]), Tensor([2, 0, 1, 1]))",
+#   "getitem_back with x of shape (4, 3) and index Tensor([True, False, True, True])"
 
 
 class AsTensor:
@@ -736,6 +815,17 @@ for shape, spec in [
 
 # 3.7 add, subtract and true_divide backward ------------------------------------
 
+# Promises of add_back0, add_back1, subtract_back0, subtract_back1, true_divide_back0 and true_divide_back1's
+#   docstrings, and the cases that check them:
+# - the formula of each docstring: each function's case with the same shapes, e.g.
+#   "add_back0, same shapes: x (3, 4), y (3, 4)", "true_divide_back1, same shapes: x (3, 4), y (3, 4)"
+# - unbroadcast to the operand's shape: each function's cases with y broadcast along rows, y a column, x broadcast
+#   into a bigger y, both broadcast and x 0-d, e.g. "subtract_back1, x broadcast into a bigger y: x (4,), y (2, 3, 4)",
+#   "true_divide_back0, x 0-d: x (), y (2, 3)"
+# - one operand may be a Python number (the section's comment): "add_back0 with y a Python float",
+#   "add_back1 with x a Python float", "subtract_back0 with y a Python float", "subtract_back1 with x a Python float",
+#   "true_divide_back0 with y a Python float", "true_divide_back1 with x a Python float"
+
 BROADCAST_PATTERNS = [
     ("same shapes", (3, 4), (3, 4)),
     ("y broadcast along rows", (3, 4), (4,)),
@@ -796,6 +886,20 @@ for operation, forward, divides in ARITHMETIC:
 
 
 # 3.8 maximum_back0/1 and relu --------------------------------------------------
+
+# Promises of maximum_back0, maximum_back1 and relu's docstrings, and the cases that check them:
+# - maximum_back0/1: where x > y all of grad_out goes to x, where x < y none: the ten cases 'maximum_back0/1 without
+#   ties, ...', e.g. "maximum_back0 without ties, same shapes: x (3, 4), y (3, 4)",
+#   "maximum_back1 without ties, x a Python float"
+# - maximum_back0/1: at ties any split whose shares add up to grad_out (the kit gives half):
+#   "maximum_back0/1 at ties, same shapes", "maximum_back0/1 at ties, y broadcast along rows",
+#   "maximum_back0/1 at ties, x broadcast into y", "maximum_back0/1 at ties, y a Python float",
+#   "maximum_back0/1 at ties, x a Python float", "maximum_back0/1 at ties, every entry tied"
+# - maximum_back0/1: broadcasting, a number operand, the result shaped like its operand: the same cases
+# - relu: built from Tensor operations, backprop goes through maximum_back0:
+#   "relu on x of shape (3, 4) with some zeros", "relu on x of shape (6,)"
+# - relu: at 0 any value in [0, 1]: "relu on x of shape (3, 4) with some zeros", "relu on a 0-d x at 0"
+# - relu: returns a new Tensor shaped like x: all relu cases, "relu on x that does not require grad" included
 
 
 # Where an x and a y of maximum sit on a grid of step 0.01: a quarter step
@@ -1072,6 +1176,13 @@ relu_case("on x that does not require grad", (2, 3), requires_grad=False)
 
 # 3.9 matmul ----------------------------------------------------------------------
 
+# Promises of _matmul2d, matmul2d_back0 and matmul2d_back1's docstrings, and the cases that check them:
+# - _matmul2d: (n, k) @ (k, m) gives (n, m): its five cases, one per shape pair, e.g. "_matmul2d of (4, 1) and (1, 3)"
+# - matmul2d_back0: grad_out @ y.T: its five cases (a missing transpose is named), e.g.
+#   "matmul2d_back0 with x: (2, 3), y: (3, 4)"
+# - matmul2d_back1: x.T @ grad_out: its five cases (a missing transpose is named), e.g.
+#   "matmul2d_back1 with x: (5, 2), y: (2, 1)"
+
 MATMUL_SHAPES = [((2, 3), (3, 4)), ((4, 1), (1, 3)), ((1, 5), (5, 2)), ((5, 2), (2, 1)), ((3, 3), (3, 3))]
 
 
@@ -1131,6 +1242,26 @@ for x_shape, y_shape in MATMUL_SHAPES:
 
 
 # 3.10 argmax, add_ and sub_ --------------------------------------------------------
+
+# Promises of argmax, add_ and sub_'s docstrings, and the cases that check them:
+# - argmax: dim=None gives the index into the flattened x (0-d, or shape (1,) * ndim with keepdim):
+#   "argmax with dim=None, keepdim=False on x of shape (3, 4, 5)",
+#   "argmax with dim=None, keepdim=True on x of shape (3, 4, 5)",
+#   "argmax with dim=left out, keepdim=left out on x of shape (3, 4)"
+# - argmax: along dim otherwise, keepdim keeps it as size 1: "argmax with dim=0, keepdim=False on x of shape (3, 4, 5)",
+#   "argmax with dim=1, keepdim=True on x of shape (3, 4, 5)",
+#   "argmax with dim=-1, keepdim=False on x of shape (3, 4, 5)",
+#   "argmax with dim=-2, keepdim=True on x of shape (3, 4, 5)", "argmax with dim=0, keepdim=False on x of shape (6,)",
+#   "argmax with dim=1, keepdim=False on x of shape (2, 7)", "argmax with dim=1, keepdim=left out on x of shape (3, 4)"
+# - argmax: never requires grad, no recipe: all argmax cases
+# - add_ and sub_: x.array += (or -=) alpha * other, a Tensor or a number:
+#   "add_(x of shape (3, 4), a Tensor of shape (3, 4))", "add_(x of shape (3, 4), a Tensor of shape (4,), alpha=0.5)",
+#   "add_(x of shape (2, 3), the number 2.0, alpha=-1.5)", "sub_(x of shape (3, 4), a Tensor of shape (3, 4))",
+#   "sub_(x of shape (3, 4), a Tensor of shape (4,), alpha=0.5)", "sub_(x of shape (2, 3), the number 2.0, alpha=-1.5)"
+# - add_ and sub_: the same array object afterwards, its shape and dtype kept: all add_ and sub_ cases
+# - add_ and sub_: nothing recorded for backprop, returns x:
+#   "add_(x of shape (5,), a Tensor of shape (5,), alpha=0.1) on x that requires grad",
+#   "sub_(x of shape (5,), a Tensor of shape (5,), alpha=0.1) on x that requires grad"
 
 
 LEFT_OUT = "left out"

@@ -87,6 +87,15 @@ def tensor_values(observation: dict[str, Any], what: str, should: str) -> dict[s
 
 # 4.1 Parameter -----------------------------------------------------------------
 
+# Promises of Parameter's docstring, and the cases that check them:
+# - wraps the data of an existing Tensor, is a Tensor, starts with no grad and no recipe:
+#   "Parameter(tensor) shares the tensor's array and requires grad"
+# - shares the very same ndarray object, not a copy: "Parameter(tensor) shares the tensor's array and requires grad",
+#   "Parameter(tensor, requires_grad=False) does not require grad"
+# - requires grad unless told otherwise (even when the tensor does not):
+#   "Parameter(tensor) shares the tensor's array and requires grad"
+# - requires_grad=False is honoured: "Parameter(tensor, requires_grad=False) does not require grad"
+
 PARAMETER_DATA = normal(401, (3, 4))
 
 
@@ -182,6 +191,32 @@ def judge_parameter_no_grad(observation: dict[str, Any]) -> None:
 
 
 # 4.2 Module --------------------------------------------------------------------
+
+# Promises of Module's docstrings, and the cases that check them:
+# - assigning a Parameter registers it among the module's own parameters:
+#   "parameters() of a three-level model: own first, then each child's, each once"
+# - assigning a Module registers it among the children:
+#   "modules() gives the direct children only, and attributes read back"
+# - the registries keep the order of assignment:
+#   "parameters() of a three-level model: own first, then each child's, each once",
+#   "modules() gives the direct children only, and attributes read back"
+# - assigning the same name again replaces the entry (its place in the order is free):
+#   "reassigning an attribute replaces its parameter"
+# - anything else (a number, a plain Tensor, a list) is an ordinary attribute:
+#   "parameters() of a three-level model: own first, then each child's, each once" (a plain Tensor and a list of
+#   modules, not registered)
+# - every attribute reads back as it was assigned: "modules() gives the direct children only, and attributes read back",
+#   "a registered name given something else (None) is no longer registered"
+# - each instance has registries of its own: "two modules of one class keep separate registries"
+# - Module.__setattr__: a name that held a Parameter or Module and is given something else is no longer registered:
+#   "a registered name given something else (None) is no longer registered"
+# - Module.modules: the direct children only, not grandchildren, in order of assignment:
+#   "modules() gives the direct children only, and attributes read back"
+# - Module.parameters: own parameters first, in order of assignment, then each child's, in order, depth first;
+#   recurse=False gives only the module's own; each listed once:
+#   "parameters() of a three-level model: own first, then each child's, each once"
+# - Module.__call__: module(x) is module.forward(x), every argument passed on, the result returned:
+#   "calling a module runs forward with every argument"
 
 # Parameters of the test models are told apart by identity; these are their names.
 TREE_PARAMETERS = [
@@ -644,6 +679,20 @@ def judge_module_unregister(observation: dict[str, Any]) -> None:
 
 # 4.3 Linear --------------------------------------------------------------------
 
+# Promises of Linear's docstring, and the cases that check them:
+# - weight is a Parameter of shape (out_features, in_features):
+#   "Linear(9, 300): Parameters of the right shapes, uniform in +-1/sqrt(in_features)",
+#   "Linear(4, 3) forward and its gradients for x, weight and bias"
+# - bias is a Parameter of shape (out_features,):
+#   "Linear(9, 300): Parameters of the right shapes, uniform in +-1/sqrt(in_features)"
+# - bias is None when bias=False: "Linear(4, 3, bias=False) has only a weight"
+# - both start uniform in [-1/sqrt(in_features), 1/sqrt(in_features)] (finite: NaN or inf is named):
+#   "Linear(9, 300): Parameters of the right shapes, uniform in +-1/sqrt(in_features)"
+# - forward: out = x @ weight.T + bias, of shape (batch, out_features):
+#   "Linear(4, 3) forward and its gradients for x, weight and bias", "Linear(4, 3, bias=False) has only a weight"
+# - built from Tensor operations, so gradients reach x, weight and bias:
+#   "Linear(4, 3) forward and its gradients for x, weight and bias"
+
 INIT_IN, INIT_OUT = 9, 300
 
 
@@ -811,6 +860,20 @@ def judge_linear_no_bias(observation: dict[str, Any]) -> None:
 
 # 4.4 ReLU and MLP ----------------------------------------------------------------
 
+# Promises of ReLU and MLP's docstrings, and the cases that check them:
+# - ReLU: forward(x) = max(x, 0) elementwise, shaped like x, with its gradient; no parameters:
+#   "ReLU on a (3, 5) Tensor: values and gradient"
+# - MLP: Linear(in, h1), ReLU, ..., Linear(hk, out), of those widths:
+#   "MLP(5, [7, 6], 3): parameters, forward and gradients", "MLP(6, [8], 4): parameters, forward and gradients"
+# - MLP: hidden_features is any sequence of widths (a tuple too): "MLP(4, (6, 5), 3): parameters, forward and gradients"
+# - MLP: no ReLU after the last layer, the outputs are logits: "MLP(5, [7, 6], 3): parameters, forward and gradients",
+#   "MLP(6, [8], 4): parameters, forward and gradients"
+# - MLP: an empty hidden_features gives a single Linear: "MLP(3, [], 2): parameters, forward and gradients"
+# - MLP: every layer registered, so parameters() finds its weights (2 Linear layers, 4 Parameters for one hidden layer):
+#   "MLP(6, [8], 4): parameters, forward and gradients", and all MLP cases
+# - MLP: forward maps (batch, in_features) to logits (batch, out_features), with gradients; initial weights finite (NaN
+#   or inf is named): all MLP cases
+
 # Away from 0, where relu has no derivative.
 RELU_X = normal(420, (3, 5))
 RELU_X = float32(np.where(np.abs(RELU_X) < 0.1, RELU_X + 0.3, RELU_X))
@@ -972,6 +1035,18 @@ mlp_case(450, 3, [], 2, batch=5)
 
 # 4.5 cross_entropy -----------------------------------------------------------------
 
+# Promises of cross_entropy's docstring, and the cases that check them:
+# - one loss per example, shape (batch,), no average; loss = log(sum_j exp(z_j)) - z_y:
+#   "cross_entropy on logits of shape (6, 4)", "cross_entropy on one example of 3 classes"
+# - true_labels is a Tensor of integer class indices: all cases (labels passed as a Tensor of int64)
+# - finite and right for huge logits (1e4), each row shifted by its own max:
+#   "cross_entropy on huge logits (around +-1e4) of shape (4, 5)"
+# - the shift may be a constant Tensor, no gradient through it needed: "cross_entropy on logits of shape (6, 4)"
+#   (gradient compared with softmax - one_hot)
+# - built from Tensor operations, so that backprop reaches the logits: "cross_entropy on logits of shape (6, 4)",
+#   "cross_entropy on one example of 3 classes"
+# - the caller's logits are not changed: all cases (the logits compared before and after)
+
 
 def cross_entropy_reference(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Per-example losses in float64, stably: logsumexp(z) - z_y."""
@@ -1111,6 +1186,18 @@ for label, logits, labels, numerical in CROSS_ENTROPY_CASES:
 
 
 # 4.6 NoGrad --------------------------------------------------------------------
+
+# Promises of NoGrad's docstring, and the cases that check them:
+# - inside the block no operation records a graph (no requires_grad, no recipe):
+#   "operations inside NoGrad record nothing; after it, they do again"
+# - on entry core.grad_tracking_enabled is False (on the core module):
+#   "operations inside NoGrad record nothing; after it, they do again", "nested NoGrad blocks"
+# - on exit the value it had on entry comes back: "operations inside NoGrad record nothing; after it, they do again",
+#   "NoGrad entered while tracking is already off leaves it off"
+# - blocks nest: "nested NoGrad blocks"
+# - restored even when an exception leaves the block, and the exception is not swallowed:
+#   "an exception inside NoGrad: tracking restored, the exception not swallowed"
+# - what `with NoGrad() as x` binds is free (the docstring promises nothing): no case may depend on it
 
 
 NOGRAD_X = normal(490, (2, 3))
@@ -1285,6 +1372,25 @@ def judge_nograd_exception(observation: dict[str, Any]) -> None:
 
 
 # 4.7 SGD -----------------------------------------------------------------------
+
+# Promises of SGD's docstrings, and the cases that check them:
+# - params may be any iterable, a generator included, read once:
+#   "SGD given a generator of parameters, momentum 0.5, 3 steps",
+#   "SGD(params, lr=0.1) with the defaults: no momentum, no weight decay" (a tuple)
+# - lr > 0, momentum in [0, 1), weight_decay >= 0, floats: a promise to SGD, not by it; all cases stay inside this range
+# - left out, momentum and weight_decay are 0.0 (plain gradient descent):
+#   "SGD(params, lr=0.1) with the defaults: no momentum, no weight decay"
+# - SGD.step: parameters whose grad is None are skipped: "SGD skips a parameter whose grad is None"
+# - SGD.step: g = g + weight_decay * p, weight decay first: "SGD with weight decay 0.1, 3 steps",
+#   "SGD with weight decay 1.0, 2 steps", "SGD with momentum 0.9 and weight decay 0.1, 5 steps"
+# - SGD.step: b = momentum * b + g, b = g the first time, each p its own b: "SGD with momentum 0.9, 4 steps",
+#   "SGD with momentum 0.9 and weight decay 0.1, 5 steps"
+# - SGD.step: p = p - lr * g: "SGD(lr=0.1), 3 steps", and all cases
+# - SGD.step: p.array is updated, never p.grad, which is the caller's (a buffer must not alias it):
+#   "SGD with momentum 0.9 while gradients accumulate in place"; all cases compare the grads after each step
+# - SGD.step: nothing is recorded for backprop: all cases (the parameters stay leaves that require grad)
+# - SGD.zero_grad: clears every gradient, to None or zeros (never NaN, never the old values): all cases (
+#   "SGD with momentum 0.9 while gradients accumulate in place" calls it only before the first step)
 
 SGD_SHAPES = [(3, 4), (5,), (3, 4)]  # two of one shape: a shared momentum buffer does not crash, it is just wrong
 

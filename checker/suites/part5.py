@@ -59,6 +59,21 @@ def digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return features[train], labels[train], features[test], labels[test]
 
 
+# 5.1 train_digits and evaluate --------------------------------------------------------
+
+# Promises of train_digits and evaluate's docstrings, and the cases that check them:
+# - train_digits: returns (model, losses); the model maps (batch, 64) features to a Tensor of finite logits (batch, 10):
+#   "train_digits reaches 95% test accuracy"
+# - train_digits: at least 95% test accuracy, within the time limit: "train_digits reaches 95% test accuracy"
+# - train_digits: losses in order, a list of Python floats or any 1-D sequence of real numbers (not Tensors), finite:
+#   "train_digits reaches 95% test accuracy"
+# - train_digits: the seed makes every random choice, so a run repeats whatever the global state; seed defaults to 0:
+#   "train_digits with one seed gives one run; no seed means seed=0"
+# - train_digits: the recipe (MLP, SGD, epochs, batch size, schedule) is free: only the accuracy is graded
+# - evaluate: the fraction right, a float in [0, 1], the prediction being the largest logit (argmax over dim 1),
+#   computed inside NoGrad (tracking back on afterwards): "evaluate gives the fraction of right predictions"
+
+
 @probe("5.1", "train_digits reaches 95% test accuracy")
 def training(student: Any) -> dict[str, Any]:
     student.core.grad_tracking_enabled = True
