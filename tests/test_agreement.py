@@ -50,7 +50,9 @@ def test_same_files_in_both_folders():
 def test_given_modules_live_once_and_the_solutions_use_them(module):
     import importlib
 
-    assert not (SOLUTIONS / f"{module}.py").exists(), f"solutions/{module}.py repeats given code: it lives in exercises/"
+    assert not (SOLUTIONS / f"{module}.py").exists(), (
+        f"solutions/{module}.py repeats given code: it lives in exercises/"
+    )
     loaded = importlib.import_module(f"solutions.{module}")
     assert Path(loaded.__file__).resolve() == (EXERCISES / f"{module}.py").resolve()
 

@@ -559,8 +559,7 @@ for name, shape, kwargs in [
 #   "coerce_index(Tensor([True, False, True]))"
 # - coerce_index: Tensors inside a tuple become arrays, in tuples that mix them with ints, slices, None, ...:
 #   "coerce_index((Tensor([0, 1, 1]), Tensor([2, 2, 0])))", "coerce_index((0, Tensor([3, 1])))",
-#   "coerce_index((..., None, Tensor([1])))", "coerce_index((1, Tensor([1, 0])))" (whose 1 is the slice 1:, which
-#   show_index writes without its colon)
+#   "coerce_index((..., None, Tensor([1])))", "coerce_index((1:, Tensor([1, 0])))"
 # - coerce_index: everything else is left as it is: "coerce_index(3)", "coerce_index(:2)",
 #   "coerce_index(array([1, 1, 0]))", "coerce_index((1, 0:3:2))"
 # - getitem_back: zero where x was not read, grad_out where read once:
@@ -622,8 +621,9 @@ def show_index(spec: Any) -> str:
         return "(" + ", ".join(show_index(part) for part in spec) + ("," if len(spec) == 1 else "") + ")"
     if isinstance(spec, np.ndarray):
         return f"array({spec.tolist()})"
-    if isinstance(spec, slice):
-        return ":".join("" if v is None else str(v) for v in (spec.start, spec.stop, spec.step)).rstrip(":") or ":"
+    if isinstance(spec, slice):  # as Python writes it: "1:", ":2", ":", "0:4:2"
+        bounds = f"{'' if spec.start is None else spec.start}:{'' if spec.stop is None else spec.stop}"
+        return bounds if spec.step is None else f"{bounds}:{spec.step}"
     if spec is Ellipsis:
         return "..."
     return repr(spec)
