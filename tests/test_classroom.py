@@ -63,7 +63,7 @@ def test_one_test_per_main_exercise_with_its_points_in_both_files(tmp_path):
     graders, reporter, tests = read(tmp_path)
     assert [step["with"]["test-name"] for step in graders] == [expected_name(exercise) for exercise in MAIN]
     assert [step["with"]["max-score"] for step in graders] == [exercise.points for exercise in MAIN]
-    assert sum(step["with"]["max-score"] for step in graders) == 100
+    assert sum(step["with"]["max-score"] for step in graders) == manifest.MAIN_POINTS
     for step, test, exercise in zip(graders, tests, MAIN, strict=True):
         assert step["with"]["command"] == test["run"] == classroom.check_command(exercise.id)
         assert test["run"].endswith(f"-m checker check {exercise.id} --seed random")

@@ -86,6 +86,19 @@ def run_checker(*arguments: str, timeout: float = 60) -> subprocess.CompletedPro
 
 
 @pytest.mark.pristine
+def main_count() -> int:
+    return sum(1 for exercise in manifest.EXERCISES if not exercise.bonus)
+
+
+def bonus_points() -> str:
+    return f"{sum(exercise.points for exercise in manifest.EXERCISES if exercise.bonus):g}"
+
+
+def points_of(*words: str) -> str:
+    """The points of the exercises these words select (ids or parts), as the course line writes them."""
+    return f"{sum(exercise.points for exercise in manifest.select(list(words))):g}"
+
+
 def test_watch_runs_the_check_once_and_stops(tmp_path):
     impl = tmp_path / "mine"
     shutil.copytree(EXERCISES, impl, ignore=shutil.ignore_patterns("__pycache__"))
@@ -94,7 +107,10 @@ def test_watch_runs_the_check_once_and_stops(tmp_path):
     assert "run 1: following 1.1" in completed.stdout
     text = " ".join(completed.stdout.replace("│", " ").split())
     assert "Next up: log_back" in text
-    assert "Course: 0/28 main exercises pass, score 0/100; bonus 0/10" in completed.stdout
+    assert (
+        f"Course: 0/{main_count()} main exercises pass, score 0/{manifest.MAIN_POINTS}; bonus 0/{bonus_points()}"
+        in completed.stdout
+    )
     assert "Watching" in completed.stdout
 
 
@@ -124,7 +140,7 @@ def test_watch_moves_on_when_the_exercise_passes(tmp_path):
     assert "run 2: following 2.1" in rest
     assert "✓ 1.1 log_back passes." in rest
     assert "Next: 2.1 BackwardFuncLookup (read docs/course/part2.md)." in rest
-    assert "Course: 4/28 main exercises pass, score 12/100" in rest
+    assert f"Course: 4/{main_count()} main exercises pass, score {points_of('1')}/{manifest.MAIN_POINTS}" in rest
     assert len(rest.splitlines()) < 30  # one exercise's report and a line of progress: a normal terminal's height
 
 
@@ -156,7 +172,11 @@ def test_watch_follows_one_exercise_and_advances_past_every_passing_one(tmp_path
         watcher._check()
         assert calls[2:] == [["1.1"], [], ["1.3"]] and watcher.focus == "1.3"
         assert "✓ 1.1 log_back passes." in lines and "Next: 1.3 multiply_back (read docs/course/part1.md)." in lines
-        assert "Course: 2/28 main exercises pass, score 6/100; bonus 0/10" in lines
+        passing = points_of("1.1", "1.2")
+        assert (
+            f"Course: 2/{main_count()} main exercises pass, score {passing}/{manifest.MAIN_POINTS}; bonus 0/{bonus_points()}"
+            in lines
+        )
         course.update({exercise_id: "passed" for exercise_id in course})
         lines.clear()
         watcher._check()
