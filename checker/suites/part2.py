@@ -1297,8 +1297,19 @@ KNOWN_GOOD_BACKWARD = {
     (np.multiply, 1): lambda g, out, x, y: unbroadcast_given(g * x, np.shape(y)),
     (np.add, 0): lambda g, out, x, y: _add_back(g, out, x, y, 0),
     (np.add, 1): lambda g, out, x, y: _add_back(g, out, x, y, 1),
-    (np.sum, 0): lambda g, out, x, *, axis: np.broadcast_to(np.expand_dims(g, axis), np.shape(x)).copy(),
+    (np.sum, 0): lambda g, out, x, **kwargs: _sum_back(g, out, x, **kwargs),
 }
+
+
+class KeywordsNotPassed(TypeError):
+    """Raised by the known-good backward function of np.sum when backprop did
+    not pass on the recipe's keyword arguments: the judge knows it by its type."""
+
+
+def _sum_back(g: np.ndarray, out: np.ndarray, x: np.ndarray, **kwargs: Any) -> np.ndarray:
+    if "axis" not in kwargs:
+        raise KeywordsNotPassed("the backward function of np.sum was called without the recipe's axis")
+    return np.broadcast_to(np.expand_dims(g, kwargs["axis"]), np.shape(x)).copy()
 
 
 class KnownGoodLookup:
@@ -1581,7 +1592,7 @@ def backprop_with_kwargs(student: Any) -> dict[str, Any]:
 @backprop_with_kwargs.judge
 def judge_backprop_with_kwargs(observation: dict[str, Any]) -> None:
     raised = observation["outcome"].get("raised")
-    if raised and "axis" in raised.get("message", ""):
+    if raised and raised.get("type") == KeywordsNotPassed.__name__:
         raise CaseFailure(
             f"backprop on s = exp(a).sum(axis=0) raised {raised.get('type')}: {raised.get('message')}. "
             "The backward function of sum needs the recipe's keyword arguments (axis=0): call it as "

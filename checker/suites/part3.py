@@ -1209,8 +1209,10 @@ def matmul_mismatch(
     grad_shape = (n, m)
 
     def explain(error: dict[str, Any]) -> str:
-        text = str(error.get("message", ""))
-        if error.get("type") != "ValueError" or not any(word in text for word in ("matmul", "aligned", "mismatch")):
+        # Decided by the exception's type and the shapes, never its words:
+        # a ValueError where the product without the transpose cannot line up.
+        untransposed_fits = grad_shape[1] == y_shape[0] if position == 0 else x_shape[1] == grad_shape[0]
+        if error.get("type") != "ValueError" or untransposed_fits:
             return ""
         if position == 0:
             return (
