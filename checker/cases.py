@@ -19,7 +19,7 @@ A suite module declares its cases like this:
         return returned(student.part1_backward.unbroadcast(GRAD, ORIGINAL))
 
     @unbroadcast_leading.judge
-    def _(observation):
+    def judge_unbroadcast_leading(observation):
         expect_array(observation, GRAD.sum(axis=0), what="unbroadcast(...)")
 
 Both processes import the same suite modules, so inputs built at import time
