@@ -160,19 +160,18 @@ def topological_sort(node: Hashable, get_children: Callable[[Any], Iterable[Any]
     # Kahn's algorithm, with no recursion, so that deep graphs cannot hit
     # Python's recursion limit. Nodes are keyed by id().
     #
-    # First pass: every reachable node, and how many times reachable nodes
-    # point to it.
+    # First pass: every reachable node (the keys), and how many times
+    # reachable nodes point to it (the values).
     pointed_to: dict[int, int] = {id(node): 0}
-    reachable = [node]
     to_visit = [node]
     while to_visit:
         for child in get_children(to_visit.pop()):
             child_id = id(child)
-            if child_id not in pointed_to:
-                pointed_to[child_id] = 0
-                reachable.append(child)
+            if child_id in pointed_to:
+                pointed_to[child_id] += 1
+            else:  # seen for the first time
+                pointed_to[child_id] = 1
                 to_visit.append(child)
-            pointed_to[child_id] += 1
 
     # Second pass: take a node once every node pointing to it is taken. That
     # lists parents before children; reversed, it is the order we want.
@@ -184,10 +183,11 @@ def topological_sort(node: Hashable, get_children: Callable[[Any], Iterable[Any]
         order.append(current)
         for child in get_children(current):
             child_id = id(child)
-            pointed_to[child_id] -= 1
-            if pointed_to[child_id] == 0:
+            still_pointing = pointed_to[child_id] - 1
+            pointed_to[child_id] = still_pointing
+            if still_pointing == 0:
                 ready.append(child)
-    if len(order) != len(reachable):
+    if len(order) != len(pointed_to):
         raise ValueError("the graph has a cycle")
     order.reverse()
     return order
