@@ -44,8 +44,10 @@ def main() -> int:
     for measure in MEASUREMENTS:
         results.extend(measure())
     print(table(results))
-    print(f"\nload average at the end: {load_average()}. CPU times are steady on a busy machine; "
-          "wall-clock times there are not (see the notes).")
+    print(
+        f"\nload average at the end: {load_average()}. CPU times are steady on a busy machine; "
+        "wall-clock times there are not (see the notes)."
+    )
     missed = [result.what for result in results if result.met is False]
     print(f"\n{'every budget met' if not missed else f'{len(missed)} budget(s) missed'}")
     return 1 if missed else 0

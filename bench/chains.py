@@ -14,7 +14,6 @@ import gc
 import importlib.util
 
 import numpy as np
-
 from solutions.core import Tensor
 
 from .common import Result, interleaved, median_timing, skipped, timed
@@ -66,7 +65,10 @@ def scalar_chain(rounds: int = 9) -> Result:
         gc.unfreeze()
     ours, theirs = median_timing(comparison.ours), median_timing(comparison.theirs)
     return comparison.result(
-        what, f"{ours.cpu * 1e3:.0f} ms", f"{theirs.cpu * 1e3:.0f} ms PyTorch {torch_chain.version()}", budget,
+        what,
+        f"{ours.cpu * 1e3:.0f} ms",
+        f"{theirs.cpu * 1e3:.0f} ms PyTorch {torch_chain.version()}",
+        budget,
     )
 
 
@@ -77,7 +79,11 @@ def deep_chain() -> Result:
     del x, y  # freeing the graph must not overflow the stack either
     return Result(
         f"{DEEP_CHAIN_OPS:,}-deep chain, backward",
-        f"{timing.cpu:.3f} s", "-", f"{timing.cpu:.3f} s", "works, <= 1 s", works and timing.cpu <= 1.0,
+        f"{timing.cpu:.3f} s",
+        "-",
+        f"{timing.cpu:.3f} s",
+        "works, <= 1 s",
+        works and timing.cpu <= 1.0,
         f"CPU time; wall clock {timing.wall:.3f} s" + ("" if works else "; WRONG GRADIENT"),
     )
 

@@ -9,9 +9,10 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -101,8 +102,14 @@ class Comparison:
 
     def result(self, what: str, measured: str, reference: str, budget: float) -> Result:
         return Result(
-            what, measured, reference, f"{self.ratio:.2f}x", f"<= {budget}x", self.met(budget),
-            self.note(), self.within_noise(budget),
+            what,
+            measured,
+            reference,
+            f"{self.ratio:.2f}x",
+            f"<= {budget}x",
+            self.met(budget),
+            self.note(),
+            self.within_noise(budget),
         )
 
     def note(self) -> str:
@@ -148,7 +155,7 @@ def timed_command(arguments: list[str], cwd: Path = REPO) -> Timing:
     waited for used (user + system); raises if it fails."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    completed = subprocess.run(arguments, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=quiet_environment())
+    completed = subprocess.run(arguments, cwd=cwd, capture_output=True, env=quiet_environment())
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if completed.returncode != 0:

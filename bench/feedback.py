@@ -37,8 +37,11 @@ def check_one_exercise(repeats: int = 7) -> Result:
     ratio = statistics.median(ratios)
     return Result(
         f"check of one exercise ({ONE_EXERCISE})",
-        f"{check_seconds:.3f} s", f"{bare_seconds:.3f} s bare import",
-        f"{ratio:.2f}x", "<= 2x", ratio <= 2.0,
+        f"{check_seconds:.3f} s",
+        f"{bare_seconds:.3f} s bare import",
+        f"{ratio:.2f}x",
+        "<= 2x",
+        ratio <= 2.0,
         f"wall clock, median of {repeats} rounds in turn, ratio per round {min(ratios):.2f}-{max(ratios):.2f}x",
         min(ratios) <= 2.0 < max(ratios),
     )
@@ -49,7 +52,11 @@ def check_everything(repeats: int = 3) -> Result:
     seconds, cpu = statistics.median(t.wall for t in timings), statistics.median(t.cpu for t in timings)
     return Result(
         "check of everything on solutions",
-        f"{seconds:.2f} s", "-", f"{seconds:.2f} s", "<= 10 s", seconds <= 10.0,
+        f"{seconds:.2f} s",
+        "-",
+        f"{seconds:.2f} s",
+        "<= 10 s",
+        seconds <= 10.0,
         f"wall clock, median of {repeats} ({min(t.wall for t in timings):.2f}-{max(t.wall for t in timings):.2f} s); "
         f"CPU time {cpu:.2f} s",
     )
@@ -63,7 +70,9 @@ def grading_throughput() -> Result:
             folder.mkdir(parents=True)
             for source in (REPO / "solutions").glob("*.py"):
                 shutil.copyfile(source, folder / source.name)
-        timing = timed_command([PYTHON, "-m", "checker", "grade", str(submissions), "--out", str(out), "--jobs", str(GRADING_JOBS)])
+        timing = timed_command(
+            [PYTHON, "-m", "checker", "grade", str(submissions), "--out", str(out), "--jobs", str(GRADING_JOBS)]
+        )
         sandbox = sandbox_of(out)
     per_minute = GRADED_SUBMISSIONS / timing.wall * 60.0
     # What the CPU time alone allows on GRADING_JOBS idle cores: on a shared
@@ -71,8 +80,11 @@ def grading_throughput() -> Result:
     cpu_bound_per_minute = GRADED_SUBMISSIONS / timing.cpu * 60.0 * GRADING_JOBS
     return Result(
         f"batch grading, {GRADING_JOBS} jobs",
-        f"{per_minute:.1f} / min", f"{GRADED_SUBMISSIONS} in {timing.wall:.1f} s",
-        f"{per_minute:.1f} / min", ">= 60 / min", per_minute >= 60.0,
+        f"{per_minute:.1f} / min",
+        f"{GRADED_SUBMISSIONS} in {timing.wall:.1f} s",
+        f"{per_minute:.1f} / min",
+        ">= 60 / min",
+        per_minute >= 60.0,
         f"copies of the solutions, all exercises, sandbox: {sandbox}; wall clock. CPU time {timing.cpu:.1f} s, "
         f"{timing.cpu / GRADED_SUBMISSIONS:.2f} s a submission: {cpu_bound_per_minute:.0f} / min if {GRADING_JOBS} cores were idle",
     )

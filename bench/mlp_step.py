@@ -8,8 +8,8 @@ weights and must reach the same loss; the two are timed in turn.
 from __future__ import annotations
 
 import numpy as np
-
 from solutions.core import Tensor
+
 from solutions.part4_nn import MLP, SGD, cross_entropy
 
 from .common import Result, interleaved, median_timing
@@ -89,7 +89,9 @@ def run() -> list[Result]:
     per_step = 1e3 / STEPS_PER_ROUND
     result = comparison.result(
         "MLP training step 784-256-256-10, batch 128",
-        f"{reference.cpu * per_step:.2f} ms", f"{hand.cpu * per_step:.2f} ms by hand in NumPy", 1.25,
+        f"{reference.cpu * per_step:.2f} ms",
+        f"{hand.cpu * per_step:.2f} ms by hand in NumPy",
+        1.25,
     )
     result.note = f"float32, one BLAS thread, {STEPS_PER_ROUND} steps a round; " + result.note
     return [result]

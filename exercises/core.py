@@ -18,7 +18,8 @@ never stops an earlier one from working.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -48,7 +49,7 @@ class Recipe(NamedTuple):
     func: Callable
     args: tuple
     kwargs: dict[str, Any]
-    parents: dict[int, "Tensor"]
+    parents: dict[int, Tensor]
 
 
 _functional_module = None

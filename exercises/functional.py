@@ -41,9 +41,26 @@ from .part3_ops import (
 )
 
 __all__ = [
-    "log", "exp", "negative", "multiply", "add", "subtract", "true_divide", "maximum",
-    "reshape", "permute", "expand", "sum", "getitem", "matmul", "eq",
-    "relu", "argmax", "add_", "sub_", "BACK_FUNCS",
+    "log",
+    "exp",
+    "negative",
+    "multiply",
+    "add",
+    "subtract",
+    "true_divide",
+    "maximum",
+    "reshape",
+    "permute",
+    "expand",
+    "sum",
+    "getitem",
+    "matmul",
+    "eq",
+    "relu",
+    "argmax",
+    "add_",
+    "sub_",
+    "BACK_FUNCS",
 ]
 
 log = wrap_forward_fn(np.log)

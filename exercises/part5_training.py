@@ -46,7 +46,9 @@ def load_digits(path: str | Path = DATA_PATH) -> tuple[Arr, Arr]:
     return features, labels
 
 
-def split_train_test(features: Arr, labels: Arr, test_fraction: float = 0.2, seed: int = 0) -> tuple[Arr, Arr, Arr, Arr]:
+def split_train_test(
+    features: Arr, labels: Arr, test_fraction: float = 0.2, seed: int = 0
+) -> tuple[Arr, Arr, Arr, Arr]:
     """Given: a random split, (train_features, train_labels, test_features, test_labels)."""
     order = np.random.default_rng(seed).permutation(len(labels))
     test_size = int(round(len(labels) * test_fraction))

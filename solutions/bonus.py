@@ -22,14 +22,14 @@ b.4  Backward functions for `np.matmul` itself: batch dims that broadcast,
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from .core import Arr, Tensor
 from .part1_backward import unbroadcast
 from .part2_autograd import backprop, sorted_computational_graph, wrap_forward_fn
-
 
 # b.2 A numerical gradient --------------------------------------------------
 

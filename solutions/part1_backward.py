@@ -59,11 +59,7 @@ def unbroadcast(broadcasted: Arr, original: Arr) -> Arr:
         return np.asarray(broadcasted)
     leading_dims = broadcasted.ndim - original.ndim
     summed = broadcasted.sum(axis=tuple(range(leading_dims)))
-    stretched_dims = tuple(
-        dim
-        for dim, size in enumerate(original.shape)
-        if size == 1 and summed.shape[dim] != 1
-    )
+    stretched_dims = tuple(dim for dim, size in enumerate(original.shape) if size == 1 and summed.shape[dim] != 1)
     if stretched_dims:
         # (Only then: a sum over no axes would still copy the whole array.)
         summed = summed.sum(axis=stretched_dims, keepdims=True)

@@ -17,7 +17,8 @@ the kit uses into a Tensor function with your `wrap_forward_fn`.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
 
 import numpy as np
 

@@ -149,10 +149,7 @@ def _expand(x: Arr, new_shape: tuple[int, ...]) -> Arr:
     Returns an array of the expanded shape (a read-only view is fine).
     """
     new_dims = len(new_shape) - x.ndim
-    kept_or_given = tuple(
-        x.shape[dim] if size == -1 else size
-        for dim, size in enumerate(new_shape[new_dims:])
-    )
+    kept_or_given = tuple(x.shape[dim] if size == -1 else size for dim, size in enumerate(new_shape[new_dims:]))
     return np.broadcast_to(x, tuple(new_shape[:new_dims]) + kept_or_given)
 
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from solutions.core import Tensor
 
 from checker.numeric import numerical_vjp
-from solutions.core import Tensor
 
 # Inputs are drawn once, at import, in a fixed order.
 RNG = np.random.default_rng(20240603)

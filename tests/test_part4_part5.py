@@ -27,8 +27,9 @@ def test_the_checker_uses_the_split_the_student_sees():
 
 
 def test_reference_training_reaches_97_percent_quickly():
-    from solutions import part5_training
     from solutions.core import Tensor
+
+    from solutions import part5_training
 
     train_features, train_labels, test_features, test_labels = part5_suite.digits_split()
     started = time.perf_counter()
