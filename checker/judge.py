@@ -237,9 +237,9 @@ def _blame_prerequisites(results: list[ExerciseResult]) -> None:
         if failing:
             result.blocked_by = failing
             names = " and ".join(f"{required} {manifest.get(required).title}" for required in failing)
-            it, does = ("it", "does") if len(failing) == 1 else ("them", "do")
+            it, they, does = ("it", "it", "does") if len(failing) == 1 else ("them", "they", "do")
             result.message = (
-                f"Fix {names} first: this exercise builds on {it}, and {it} {does} not pass yet, "
+                f"Fix {names} first: this exercise builds on {it}, and {they} {does} not pass yet, "
                 f"so this failure may not be this exercise's fault.\nWhat this exercise saw: {result.message}"
             )
 

@@ -93,3 +93,19 @@ def test_first_to_fix_prefers_a_started_exercise_that_fails():
     assert first_to_fix([("1.1", Status.PASSED), ("1.2", Status.NOT_STARTED), ("1.3", Status.TIMEOUT)]) == "1.3"
     assert first_to_fix([("1.1", Status.PASSED), ("1.2", Status.NOT_STARTED)]) == "1.2"
     assert first_to_fix([("1.1", Status.PASSED)]) is None
+
+
+def test_blaming_two_prerequisites_reads_as_english():
+    from checker.results import ExerciseResult
+
+    results = [
+        ExerciseResult(manifest.get("1.1"), Status.FAILED, "wrong"),
+        ExerciseResult(manifest.get("1.3"), Status.FAILED, "wrong"),
+        ExerciseResult(manifest.get("1.4"), Status.FAILED, "saw this"),
+    ]
+    judge._blame_prerequisites(results)
+    assert results[2].blocked_by == ["1.1", "1.3"]
+    assert results[2].message.startswith(
+        "Fix 1.1 log_back and 1.3 multiply_back first: this exercise builds on them, and they do not pass yet,"
+    )
+    assert results[2].message.endswith("What this exercise saw: saw this")
