@@ -794,27 +794,24 @@ def run_one_off(
             *arguments,
         ]
         output_path = workdir / "output.txt"
+        with open(output_path, "wb") as output:
+            child = subprocess.Popen(
+                command,
+                cwd=workdir,
+                env=child_environment(workdir),
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                **child_start_options(limits, portable_reason),
+            )
         try:
-            with open(output_path, "wb") as output:
-                child = subprocess.Popen(
-                    command,
-                    cwd=workdir,
-                    env=child_environment(workdir),
-                    stdin=subprocess.DEVNULL,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    **child_start_options(limits, portable_reason),
-                )
-            try:
-                returncode: int | None = child.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                returncode = None
-            finally:
-                _kill_everything(child, user, workdir)
-            return OneOffRun(returncode, output_path.read_bytes())
+            returncode: int | None = child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            returncode = None
         finally:
-            if user is not None:
-                _kill_user(user)
+            # The child, its group, every process of its user, and orphans of this run.
+            _kill_everything(child, user, workdir)
+        return OneOffRun(returncode, output_path.read_bytes())
 
 
 def probe_sandbox(limits: Limits = Limits()) -> sandbox.Confinement:
